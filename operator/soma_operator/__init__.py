@@ -1,0 +1,1 @@
+"""Soma operator: turns MemorySystem resources into running memory systems."""

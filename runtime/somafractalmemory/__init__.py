@@ -1,0 +1,1 @@
+"""Soma memory runtime: core, adapters, HTTP API and CLI."""
