@@ -1,0 +1,134 @@
+"""The ports the core talks through. Each has an embedded adapter and a production adapter.
+
+Adapters raise ``BackendUnavailable`` when their backend cannot be reached, and ``ping`` raises it too:
+the API turns it into 503 and readiness names the backend.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from somafractalmemory.core.coordinates import Coordinate
+from somafractalmemory.core.filters import MemoryFilter
+from somafractalmemory.core.models import Link, Memory, MemoryType, Stats, VectorHit, VectorPoint
+
+Vectors = NDArray[np.float32]
+
+
+class Backend(Protocol):
+    """What every adapter has: a name for readiness and metrics, a liveness probe, and a close."""
+
+    @property
+    def name(self) -> str: ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class DocumentStore(Backend, Protocol):
+    """The source of truth for memories, links, per-namespace counters (and, in evented mode, the outbox).
+
+    An adapter built for evented mode writes an outbox event in the same transaction as every
+    ``put_many`` and ``delete``; the core does not need to know.
+    """
+
+    def put_many(self, memories: Sequence[Memory]) -> None:
+        """Insert or replace, keeping created_at and access_count of a replaced memory, in one transaction."""
+
+    def get(self, namespace: str, coordinate: Coordinate) -> Memory | None: ...
+
+    def get_many(self, namespace: str, coordinates: Sequence[Coordinate]) -> dict[Coordinate, Memory]:
+        """The memories that exist among ``coordinates``; missing ones are simply absent."""
+
+    def delete(self, namespace: str, coordinate: Coordinate) -> bool:
+        """Remove a memory and every link that touches it; False when there was nothing to remove."""
+
+    def record_access(self, namespace: str, coordinates: Sequence[Coordinate]) -> None: ...
+
+    def keyword_search(
+        self,
+        namespace: str,
+        term: str,
+        *,
+        exact: bool,
+        case_sensitive: bool,
+        memory_type: MemoryType | None,
+        limit: int,
+    ) -> list[Memory]:
+        """exact: some string value of the payload equals the term; otherwise: the payload text contains it."""
+
+    def coordinate_range(
+        self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None
+    ) -> list[Coordinate]:
+        """Coordinates of the same dimension as ``low``/``high`` lying inside the box, both ends included."""
+
+    def stats(self, namespace: str) -> Stats:
+        """From counters kept on write, never a scan."""
+
+    def least_important(self, namespace: str, count: int) -> list[Coordinate]:
+        """The ``count`` memories first in line for eviction: lowest importance, then oldest."""
+
+    def iter_memories(self, namespace: str) -> Iterator[Memory]: ...
+
+    def add_link(self, link: Link) -> None:
+        """Insert or replace the edge (namespace, source, target, link_type)."""
+
+    def neighbors(
+        self, namespace: str, coordinate: Coordinate, link_type: str | None, limit: int | None
+    ) -> list[Link]:
+        """Outgoing links of a node, strongest first."""
+
+    def iter_links(self, namespace: str) -> Iterator[Link]: ...
+
+
+class VectorIndex(Backend, Protocol):
+    """Vectors keyed by (namespace, coordinate); a re-upsert replaces, a delete removes."""
+
+    def upsert(self, points: Sequence[VectorPoint]) -> None: ...
+
+    def delete(self, namespace: str, coordinates: Sequence[Coordinate]) -> None: ...
+
+    def search(
+        self,
+        namespace: str,
+        vector: Vectors,
+        *,
+        top_k: int,
+        memory_type: MemoryType | None,
+        conditions: MemoryFilter,
+    ) -> list[VectorHit]:
+        """Best ``top_k`` by cosine similarity among points that pass the type and the conditions."""
+
+
+class Embedder(Protocol):
+    @property
+    def dimensions(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """One L2-normalised float32 row per text."""
+
+
+class Cache(Backend, Protocol):
+    """A best-effort cache: a cache that is down makes reads slower, never wrong and never failing."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
+
+    def delete(self, *keys: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    allowed: bool
+    remaining: int
+    retry_after_seconds: float
+
+
+class RateLimiter(Backend, Protocol):
+    def acquire(self, client: str, per_minute: int) -> RateDecision:
+        """Take one request from ``client``'s budget of ``per_minute`` requests a minute."""
