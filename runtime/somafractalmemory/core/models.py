@@ -87,6 +87,13 @@ class Stats:
     semantic: int
 
 
+def stats_from_counts(counts: dict[str, int]) -> Stats:
+    """Stats from per-type counter rows (memory type name -> count)."""
+    episodic = counts.get(MemoryType.EPISODIC.value, 0)
+    semantic = counts.get(MemoryType.SEMANTIC.value, 0)
+    return Stats(total_memories=episodic + semantic, episodic=episodic, semantic=semantic)
+
+
 @dataclass(frozen=True, slots=True)
 class ItemResult:
     """The outcome of one item of a bulk request."""

@@ -59,7 +59,7 @@ class DocumentStore(Backend, Protocol):
         memory_type: MemoryType | None,
         limit: int,
     ) -> list[Memory]:
-        """exact: some string value of the payload equals the term; otherwise: the payload text contains it."""
+        """exact: some string value of the payload equals the term; otherwise some value contains it."""
 
     def coordinate_range(
         self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None
@@ -68,6 +68,9 @@ class DocumentStore(Backend, Protocol):
 
     def stats(self, namespace: str) -> Stats:
         """From counters kept on write, never a scan."""
+
+    def all_stats(self) -> dict[str, Stats]:
+        """The counters of every namespace that has memories (for metrics), never a scan of memories."""
 
     def least_important(self, namespace: str, count: int) -> list[Coordinate]:
         """The ``count`` memories first in line for eviction: lowest importance, then oldest."""

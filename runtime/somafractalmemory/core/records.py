@@ -1,5 +1,6 @@
 """Memories and links as plain JSON records: the NDJSON export format, cache entries and bus messages."""
 
+import json
 from typing import Any
 
 from somafractalmemory.core.coordinates import coordinate_from_floats
@@ -80,3 +81,12 @@ def link_from_record(namespace: str, record: dict[str, Any], now: float) -> Link
         weight=_number(record, "weight", 1.0),
         created_at=_number(record, "created_at", now),
     )
+
+
+def encode_memory(memory: Memory) -> bytes:
+    return json.dumps(memory_to_record(memory), separators=(",", ":")).encode()
+
+
+def decode_memory(namespace: str, data: bytes) -> Memory:
+    record = json.loads(data)
+    return memory_from_record(namespace, record, now=float(record["updated_at"]))

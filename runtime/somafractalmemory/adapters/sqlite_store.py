@@ -1,0 +1,431 @@
+"""The embedded document store: one SQLite file holds memories, links and per-namespace counters.
+
+Keyword search uses an FTS5 trigram index (substring) and a table of string values (exact match);
+coordinate range uses an index on the first three components; stats read counters kept on write.
+"""
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
+from somafractalmemory.core.errors import BackendUnavailable
+from somafractalmemory.core.models import Link, Memory, MemoryType, Stats, stats_from_counts
+from somafractalmemory.core.text import payload_text, string_values
+
+INDEXED_COMPONENTS = 3
+TRIGRAM = 3
+SQL_VARIABLE_CHUNK = 500
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS memories (
+    id INTEGER PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    coord_key TEXT NOT NULL,
+    dims INTEGER NOT NULL,
+    c0 REAL, c1 REAL, c2 REAL,
+    memory_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    text TEXT NOT NULL,
+    importance REAL NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    access_count INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (namespace, coord_key)
+);
+CREATE INDEX IF NOT EXISTS memories_by_range ON memories (namespace, dims, c0, c1, c2);
+CREATE INDEX IF NOT EXISTS memories_by_importance ON memories (namespace, importance, created_at);
+CREATE TABLE IF NOT EXISTS memory_values (
+    memory_id INTEGER NOT NULL,
+    namespace TEXT NOT NULL,
+    value TEXT NOT NULL,
+    folded TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS memory_values_by_value ON memory_values (namespace, value);
+CREATE INDEX IF NOT EXISTS memory_values_by_folded ON memory_values (namespace, folded);
+CREATE INDEX IF NOT EXISTS memory_values_by_memory ON memory_values (memory_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS memory_text USING fts5(
+    text, content='memories', content_rowid='id', tokenize='trigram'
+);
+CREATE TRIGGER IF NOT EXISTS memories_text_insert AFTER INSERT ON memories BEGIN
+    INSERT INTO memory_text (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_text_delete AFTER DELETE ON memories BEGIN
+    INSERT INTO memory_text (memory_text, rowid, text) VALUES ('delete', old.id, old.text);
+    DELETE FROM memory_values WHERE memory_id = old.id;
+END;
+CREATE TRIGGER IF NOT EXISTS memories_text_update AFTER UPDATE OF text ON memories BEGIN
+    INSERT INTO memory_text (memory_text, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO memory_text (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TABLE IF NOT EXISTS links (
+    namespace TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    target_key TEXT NOT NULL,
+    link_type TEXT NOT NULL,
+    weight REAL NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (namespace, source_key, target_key, link_type)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS links_by_target ON links (namespace, target_key);
+CREATE TABLE IF NOT EXISTS counters (
+    namespace TEXT NOT NULL,
+    memory_type TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    PRIMARY KEY (namespace, memory_type)
+) WITHOUT ROWID;
+"""
+
+MEMORY_COLUMNS = (
+    "namespace, coord_key, memory_type, payload, importance, created_at, updated_at, access_count"
+)
+
+
+def _memory(row: sqlite3.Row) -> Memory:
+    return Memory(
+        namespace=row["namespace"],
+        coordinate=coordinate_from_key(row["coord_key"]),
+        payload=json.loads(row["payload"]),
+        memory_type=MemoryType(row["memory_type"]),
+        importance=row["importance"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        access_count=row["access_count"],
+    )
+
+
+def _link(row: sqlite3.Row, namespace: str) -> Link:
+    return Link(
+        namespace=namespace,
+        source=coordinate_from_key(row["source_key"]),
+        target=coordinate_from_key(row["target_key"]),
+        link_type=row["link_type"],
+        weight=row["weight"],
+        created_at=row["created_at"],
+    )
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), SQL_VARIABLE_CHUNK):
+        yield items[start : start + SQL_VARIABLE_CHUNK]
+
+
+def _placeholders(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def _fts_phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+class SQLiteStore:
+    """Thread-safe through one connection and a lock: the embedded default serves one process."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def ping(self) -> None:
+        try:
+            with self._lock:
+                self._db.execute("SELECT 1").fetchone()
+        except sqlite3.Error as error:
+            raise BackendUnavailable(self.name, str(error)) from error
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self._db, self._lock)
+
+    # --- memories -----------------------------------------------------------------------------
+
+    def put_many(self, memories: Sequence[Memory]) -> None:
+        if not memories:
+            return
+        with self._transaction() as db:
+            for memory in memories:
+                self._put(db, memory)
+
+    def _put(self, db: sqlite3.Connection, memory: Memory) -> None:
+        key = coordinate_key(memory.coordinate)
+        previous = db.execute(
+            "SELECT id, memory_type FROM memories WHERE namespace = ? AND coord_key = ?",
+            (memory.namespace, key),
+        ).fetchone()
+        components = [*memory.coordinate[:INDEXED_COMPONENTS], None, None, None][:INDEXED_COMPONENTS]
+        row = db.execute(
+            """
+            INSERT INTO memories (namespace, coord_key, dims, c0, c1, c2, memory_type, payload, text,
+                                  importance, created_at, updated_at, access_count)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (namespace, coord_key) DO UPDATE SET
+                memory_type = excluded.memory_type, payload = excluded.payload, text = excluded.text,
+                importance = excluded.importance, updated_at = excluded.updated_at
+            RETURNING id
+            """,
+            (
+                memory.namespace,
+                key,
+                len(memory.coordinate),
+                *components,
+                memory.memory_type.value,
+                json.dumps(memory.payload, separators=(",", ":")),
+                payload_text(memory.payload),
+                memory.importance,
+                memory.created_at,
+                memory.updated_at,
+                memory.access_count,
+            ),
+        ).fetchone()
+        memory_id = row[0]
+        if previous is not None:
+            db.execute("DELETE FROM memory_values WHERE memory_id = ?", (memory_id,))
+            self._count(db, memory.namespace, previous["memory_type"], -1)
+        self._count(db, memory.namespace, memory.memory_type.value, +1)
+        values = {value for value in string_values(memory.payload)}
+        db.executemany(
+            "INSERT INTO memory_values (memory_id, namespace, value, folded) VALUES (?, ?, ?, ?)",
+            [(memory_id, memory.namespace, value, value.casefold()) for value in values],
+        )
+
+    @staticmethod
+    def _count(db: sqlite3.Connection, namespace: str, memory_type: str, delta: int) -> None:
+        db.execute(
+            """
+            INSERT INTO counters (namespace, memory_type, total) VALUES (?, ?, ?)
+            ON CONFLICT (namespace, memory_type) DO UPDATE SET total = total + excluded.total
+            """,
+            (namespace, memory_type, delta),
+        )
+
+    def get(self, namespace: str, coordinate: Coordinate) -> Memory | None:
+        return self.get_many(namespace, [coordinate]).get(coordinate)
+
+    def get_many(self, namespace: str, coordinates: Sequence[Coordinate]) -> dict[Coordinate, Memory]:
+        keys = [coordinate_key(c) for c in coordinates]
+        found: dict[Coordinate, Memory] = {}
+        with self._lock:
+            for chunk in _chunks(keys):
+                rows = self._db.execute(
+                    f"SELECT {MEMORY_COLUMNS} FROM memories "
+                    f"WHERE namespace = ? AND coord_key IN ({_placeholders(len(chunk))})",
+                    (namespace, *chunk),
+                ).fetchall()
+                for row in rows:
+                    memory = _memory(row)
+                    found[memory.coordinate] = memory
+        return found
+
+    def delete(self, namespace: str, coordinate: Coordinate) -> bool:
+        key = coordinate_key(coordinate)
+        with self._transaction() as db:
+            row = db.execute(
+                "DELETE FROM memories WHERE namespace = ? AND coord_key = ? RETURNING memory_type",
+                (namespace, key),
+            ).fetchone()
+            if row is None:
+                return False
+            self._count(db, namespace, row["memory_type"], -1)
+            db.execute(
+                "DELETE FROM links WHERE namespace = ? AND (source_key = ? OR target_key = ?)",
+                (namespace, key, key),
+            )
+            return True
+
+    def record_access(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:
+        keys = [coordinate_key(c) for c in coordinates]
+        with self._transaction() as db:
+            for chunk in _chunks(keys):
+                db.execute(
+                    "UPDATE memories SET access_count = access_count + 1 "
+                    f"WHERE namespace = ? AND coord_key IN ({_placeholders(len(chunk))})",
+                    (namespace, *chunk),
+                )
+
+    def keyword_search(
+        self,
+        namespace: str,
+        term: str,
+        *,
+        exact: bool,
+        case_sensitive: bool,
+        memory_type: MemoryType | None,
+        limit: int,
+    ) -> list[Memory]:
+        params: list[Any] = [namespace]
+        if exact:
+            column = "value" if case_sensitive else "folded"
+            source = (
+                f"SELECT DISTINCT memory_id AS id FROM memory_values WHERE namespace = ? AND {column} = ?"
+            )
+            params.append(term if case_sensitive else term.casefold())
+        elif len(term) >= TRIGRAM:
+            source = "SELECT rowid AS id FROM memory_text WHERE memory_text MATCH ?"
+            params = [_fts_phrase(term)]
+        else:
+            # Shorter than a trigram: no index can help, the namespace is scanned.
+            source = "SELECT id FROM memories WHERE namespace = ? AND instr(lower(text), lower(?)) > 0"
+            params.append(term)
+        query = (
+            f"SELECT {MEMORY_COLUMNS} FROM memories m JOIN ({source}) hits ON hits.id = m.id "
+            "WHERE m.namespace = ?"
+        )
+        params.append(namespace)
+        if case_sensitive and not exact:
+            query += " AND instr(m.text, ?) > 0"
+            params.append(term)
+        if memory_type is not None:
+            query += " AND m.memory_type = ?"
+            params.append(memory_type.value)
+        query += " ORDER BY m.importance DESC, m.updated_at DESC LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            return [_memory(row) for row in self._db.execute(query, params).fetchall()]
+
+    def coordinate_range(
+        self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None
+    ) -> list[Coordinate]:
+        query = "SELECT coord_key FROM memories WHERE namespace = ? AND dims = ?"
+        params: list[Any] = [namespace, len(low)]
+        for position in range(min(len(low), INDEXED_COMPONENTS)):
+            query += f" AND c{position} BETWEEN ? AND ?"
+            params += [low[position], high[position]]
+        if memory_type is not None:
+            query += " AND memory_type = ?"
+            params.append(memory_type.value)
+        query += " ORDER BY c0, c1, c2"
+        with self._lock:
+            rows = self._db.execute(query, params).fetchall()
+        coordinates = [coordinate_from_key(row[0]) for row in rows]
+        return [
+            c
+            for c in coordinates
+            if all(
+                lo <= x <= hi
+                for lo, x, hi in zip(
+                    low[INDEXED_COMPONENTS:], c[INDEXED_COMPONENTS:], high[INDEXED_COMPONENTS:], strict=True
+                )
+            )
+        ]
+
+    def stats(self, namespace: str) -> Stats:
+        return self._stats("WHERE namespace = ?", (namespace,)).get(namespace, Stats(0, 0, 0))
+
+    def all_stats(self) -> dict[str, Stats]:
+        return self._stats("", ())
+
+    def _stats(self, where: str, params: tuple[str, ...]) -> dict[str, Stats]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT namespace, memory_type, total FROM counters {where}", params
+            ).fetchall()
+        totals: dict[str, dict[str, int]] = {}
+        for row in rows:
+            totals.setdefault(row["namespace"], {})[row["memory_type"]] = row["total"]
+        return {
+            namespace: stats_from_counts(counts)
+            for namespace, counts in totals.items()
+            if any(counts.values())
+        }
+
+    def least_important(self, namespace: str, count: int) -> list[Coordinate]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT coord_key FROM memories WHERE namespace = ? ORDER BY importance, created_at LIMIT ?",
+                (namespace, count),
+            ).fetchall()
+        return [coordinate_from_key(row[0]) for row in rows]
+
+    def iter_memories(self, namespace: str) -> Iterator[Memory]:
+        last_id = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT id, {MEMORY_COLUMNS} FROM memories "
+                    "WHERE namespace = ? AND id > ? ORDER BY id LIMIT ?",
+                    (namespace, last_id, SQL_VARIABLE_CHUNK),
+                ).fetchall()
+            if not rows:
+                return
+            last_id = rows[-1]["id"]
+            yield from (_memory(row) for row in rows)
+
+    # --- links --------------------------------------------------------------------------------
+
+    def add_link(self, link: Link) -> None:
+        with self._transaction() as db:
+            db.execute(
+                """
+                INSERT INTO links (namespace, source_key, target_key, link_type, weight, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (namespace, source_key, target_key, link_type) DO UPDATE SET
+                    weight = excluded.weight, created_at = excluded.created_at
+                """,
+                (
+                    link.namespace,
+                    coordinate_key(link.source),
+                    coordinate_key(link.target),
+                    link.link_type,
+                    link.weight,
+                    link.created_at,
+                ),
+            )
+
+    def neighbors(
+        self, namespace: str, coordinate: Coordinate, link_type: str | None, limit: int | None
+    ) -> list[Link]:
+        query = "SELECT * FROM links WHERE namespace = ? AND source_key = ?"
+        params: list[Any] = [namespace, coordinate_key(coordinate)]
+        if link_type is not None:
+            query += " AND link_type = ?"
+            params.append(link_type)
+        query += " ORDER BY weight DESC, target_key"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        with self._lock:
+            return [_link(row, namespace) for row in self._db.execute(query, params).fetchall()]
+
+    def iter_links(self, namespace: str) -> Iterator[Link]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM links WHERE namespace = ? ORDER BY source_key, target_key, link_type",
+                (namespace,),
+            ).fetchall()
+        yield from (_link(row, namespace) for row in rows)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT under the store's lock; ROLLBACK when the body raises."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        return self._db
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        try:
+            self._db.execute("ROLLBACK" if error is not None else "COMMIT")
+        finally:
+            self._lock.release()

@@ -1,0 +1,465 @@
+"""The memory use cases: store, recall, link, traverse, export. Everything goes through the ports."""
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from somafractalmemory.core import graph, scoring
+from somafractalmemory.core.coordinates import Coordinate, coordinate_key
+from somafractalmemory.core.errors import InvalidInput, NotFound
+from somafractalmemory.core.filters import MemoryFilter, matches
+from somafractalmemory.core.models import (
+    BulkResult,
+    ItemResult,
+    Link,
+    Memory,
+    MemoryType,
+    ScoredMemory,
+    Stats,
+    VectorPoint,
+    normalise_importance,
+)
+from somafractalmemory.core.ports import Backend, Cache, DocumentStore, Embedder, VectorIndex, Vectors
+from somafractalmemory.core.records import (
+    LINK_KIND,
+    MEMORY_KIND,
+    decode_memory,
+    encode_memory,
+    link_from_record,
+    link_to_record,
+    memory_from_record,
+    memory_to_record,
+)
+from somafractalmemory.core.text import payload_text
+
+log = logging.getLogger(__name__)
+
+MAX_TOP_K = 1000
+MAX_QUERY_LENGTH = 10_000
+HYDRATION_ROUNDS = 3
+IMPORT_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class NewMemory:
+    """A memory as a caller hands it in, before the core stamps it."""
+
+    coordinate: Coordinate
+    payload: dict[str, Any]
+    memory_type: MemoryType = MemoryType.EPISODIC
+
+
+@dataclass(slots=True)
+class ImportReport:
+    memories: int = 0
+    links: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def check_top_k(top_k: int) -> int:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise InvalidInput(f"top_k must be an integer from 1 to {MAX_TOP_K}, got {top_k!r}")
+    return top_k
+
+
+def check_query(query: str) -> str:
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput("query must be a non-empty string")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise InvalidInput(f"query is longer than {MAX_QUERY_LENGTH} characters")
+    return query
+
+
+def check_payload(payload: object) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise InvalidInput("payload must be a JSON object")
+    return payload
+
+
+def check_weight(weight: float) -> float:
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight):
+        raise InvalidInput("weight must be a finite number")
+    if weight < 0:
+        raise InvalidInput("weight must not be negative (it is the cost of the edge in shortest paths)")
+    return float(weight)
+
+
+def check_link_type(link_type: str) -> str:
+    if not isinstance(link_type, str) or not link_type.strip():
+        raise InvalidInput("link type must be a non-empty string")
+    return link_type
+
+
+class MemoryService:
+    """Use cases over one document store, one vector index, one embedder and an optional cache.
+
+    ``index_inline`` is the direct mode: the service writes the vector index itself after the document
+    store. In evented mode the store writes an outbox in the same transaction and consumers index.
+    """
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        index: VectorIndex,
+        embedder: Embedder,
+        cache: Cache | None = None,
+        *,
+        index_inline: bool = True,
+        max_memories_per_namespace: int | None = None,
+        cache_ttl_seconds: int = 300,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.embedder = embedder
+        self.cache = cache
+        self.index_inline = index_inline
+        self.max_memories = max_memories_per_namespace
+        self.cache_ttl = cache_ttl_seconds
+        self.clock = clock
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def _stamp(self, namespace: str, item: NewMemory, now: float) -> Memory:
+        payload = check_payload(item.payload)
+        return Memory(
+            namespace=namespace,
+            coordinate=item.coordinate,
+            payload=payload,
+            memory_type=item.memory_type,
+            importance=normalise_importance(payload.get("importance")),
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _index(self, memories: Sequence[Memory]) -> None:
+        if not self.index_inline or not memories:
+            return
+        vectors = self.embedder.embed([payload_text(m.payload) for m in memories])
+        self.index.upsert(
+            [
+                VectorPoint(m.namespace, m.coordinate, vectors[row], m.memory_type, m.payload)
+                for row, m in enumerate(memories)
+            ]
+        )
+
+    def _write(self, memories: Sequence[Memory]) -> None:
+        self.store.put_many(memories)
+        self._forget_cached(memories[0].namespace, [m.coordinate for m in memories])
+        self._index(memories)
+        self._enforce_limit(memories[0].namespace)
+
+    def store_memory(self, namespace: str, item: NewMemory) -> Memory:
+        memory = self._stamp(namespace, item, self.clock())
+        self._write([memory])
+        return memory
+
+    def store_many(self, namespace: str, items: Sequence[NewMemory | InvalidInput]) -> BulkResult:
+        """Store every valid item in one write; items the caller could not parse come in as errors."""
+        now = self.clock()
+        result = BulkResult()
+        latest: dict[Coordinate, Memory] = {}
+        for position, item in enumerate(items):
+            if isinstance(item, InvalidInput):
+                result.items.append(ItemResult(position, ok=False, error=str(item)))
+                continue
+            try:
+                memory = self._stamp(namespace, item, now)
+            except InvalidInput as error:
+                result.items.append(ItemResult(position, ok=False, error=str(error)))
+                continue
+            latest[memory.coordinate] = memory  # a coordinate given twice: the last one wins
+            result.items.append(ItemResult(position, ok=True, coordinate=memory.coordinate))
+        if latest:
+            self._write(list(latest.values()))
+        return result
+
+    def remember(self, namespace: str, payload: dict[str, Any], memory_type: MemoryType) -> Memory:
+        """Store under a fresh coordinate: (time of storing, two random components)."""
+        coordinate = (round(self.clock(), 6), random.random(), random.random())
+        return self.store_memory(namespace, NewMemory(coordinate, payload, memory_type))
+
+    def delete(self, namespace: str, coordinate: Coordinate) -> bool:
+        removed = self.store.delete(namespace, coordinate)
+        self._forget_cached(namespace, [coordinate])
+        if self.index_inline:
+            self.index.delete(namespace, [coordinate])
+        return removed
+
+    def _enforce_limit(self, namespace: str) -> None:
+        if self.max_memories is None:
+            return
+        excess = self.store.stats(namespace).total_memories - self.max_memories
+        if excess <= 0:
+            return
+        for coordinate in self.store.least_important(namespace, excess):
+            self.delete(namespace, coordinate)
+        log.info("namespace %s over its limit of %d: evicted %d", namespace, self.max_memories, excess)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def _cache_key(self, namespace: str, coordinate: Coordinate) -> str:
+        return f"memory:{namespace}:{coordinate_key(coordinate)}"
+
+    def _forget_cached(self, namespace: str, coordinates: Iterable[Coordinate]) -> None:
+        if self.cache is not None:
+            self.cache.delete(*(self._cache_key(namespace, c) for c in coordinates))
+
+    def get(self, namespace: str, coordinate: Coordinate) -> Memory:
+        key = self._cache_key(namespace, coordinate)
+        if self.cache is not None and (cached := self.cache.get(key)) is not None:
+            return decode_memory(namespace, cached)
+        memory = self.store.get(namespace, coordinate)
+        if memory is None:
+            raise NotFound(f"no memory at coordinate {list(coordinate)} in namespace {namespace!r}")
+        if self.cache is not None:
+            self.cache.set(key, encode_memory(memory), self.cache_ttl)
+        return memory
+
+    def _semantic(
+        self,
+        namespace: str,
+        vector: Vectors,
+        top_k: int,
+        memory_type: MemoryType | None,
+        conditions: MemoryFilter,
+    ) -> list[ScoredMemory]:
+        """Index hits hydrated from the store: a point whose memory is gone is dropped, never returned."""
+        fetch = top_k
+        results: list[ScoredMemory] = []
+        for _ in range(HYDRATION_ROUNDS):
+            hits = self.index.search(
+                namespace, vector, top_k=fetch, memory_type=memory_type, conditions=conditions
+            )
+            found = self.store.get_many(namespace, [hit.coordinate for hit in hits])
+            results = [ScoredMemory(found[h.coordinate], h.score) for h in hits if h.coordinate in found]
+            if len(results) >= top_k or len(hits) < fetch:
+                break
+            fetch *= 2  # the index still holds points of deleted memories: look further
+        return results[:top_k]
+
+    def _accessed(self, namespace: str, results: list[ScoredMemory]) -> list[ScoredMemory]:
+        self.store.record_access(namespace, [r.memory.coordinate for r in results])
+        return results
+
+    def recall(
+        self,
+        namespace: str,
+        query: str,
+        *,
+        top_k: int = 5,
+        memory_type: MemoryType | None = None,
+        conditions: MemoryFilter = (),
+    ) -> list[ScoredMemory]:
+        """Semantic recall; scores are cosine similarities."""
+        check_top_k(top_k)
+        vector = self.embedder.embed([check_query(query)])[0]
+        return self._accessed(namespace, self._semantic(namespace, vector, top_k, memory_type, conditions))
+
+    def keyword_search(
+        self,
+        namespace: str,
+        term: str,
+        *,
+        exact: bool = True,
+        case_sensitive: bool = False,
+        top_k: int = 50,
+        memory_type: MemoryType | None = None,
+    ) -> list[Memory]:
+        """exact: some string value of the payload equals the term; otherwise some value contains it."""
+        check_top_k(top_k)
+        return self.store.keyword_search(
+            namespace,
+            check_query(term),
+            exact=exact,
+            case_sensitive=case_sensitive,
+            memory_type=memory_type,
+            limit=top_k,
+        )
+
+    def hybrid_recall(
+        self,
+        namespace: str,
+        query: str,
+        *,
+        terms: Sequence[str] | None = None,
+        boost: float = 2.0,
+        top_k: int = 5,
+        exact: bool = True,
+        case_sensitive: bool = False,
+        memory_type: MemoryType | None = None,
+        conditions: MemoryFilter = (),
+    ) -> list[ScoredMemory]:
+        """Cosine similarity plus ``boost`` times the share of terms a memory matches.
+
+        Candidates are the semantic neighbours and the keyword matches of every term, so a memory that
+        matches the terms but is far in meaning can still rank.
+        """
+        check_top_k(top_k)
+        if isinstance(boost, bool) or not isinstance(boost, int | float) or not math.isfinite(boost):
+            raise InvalidInput("boost must be a finite number")
+        vector = self.embedder.embed([check_query(query)])[0]
+        words = scoring.search_terms(query, terms)
+        pool = min(MAX_TOP_K, max(top_k * 5, 50))
+        cosine = {
+            s.memory.coordinate: s for s in self._semantic(namespace, vector, pool, memory_type, conditions)
+        }
+        extras: dict[Coordinate, Memory] = {}
+        for word in words:
+            for memory in self.store.keyword_search(
+                namespace,
+                word,
+                exact=exact,
+                case_sensitive=case_sensitive,
+                memory_type=memory_type,
+                limit=pool,
+            ):
+                if memory.coordinate not in cosine and matches(memory.payload, conditions):
+                    extras[memory.coordinate] = memory
+        if extras:
+            extra_vectors = self.embedder.embed([payload_text(m.payload) for m in extras.values()])
+            for memory, score in zip(extras.values(), extra_vectors @ vector, strict=True):
+                cosine[memory.coordinate] = ScoredMemory(memory, float(score))
+        ranked = sorted(
+            (
+                ScoredMemory(
+                    s.memory,
+                    s.score
+                    + boost * scoring.term_share(s.memory, words, exact=exact, case_sensitive=case_sensitive),
+                )
+                for s in cosine.values()
+            ),
+            key=lambda scored: scored.score,
+            reverse=True,
+        )
+        return self._accessed(namespace, ranked[:top_k])
+
+    def recall_with_context(
+        self,
+        namespace: str,
+        query: str,
+        context: dict[str, Any],
+        *,
+        top_k: int = 5,
+        memory_type: MemoryType | None = None,
+    ) -> list[ScoredMemory]:
+        """Recall for the query read together with the string values of the context."""
+        if not isinstance(context, dict):
+            raise InvalidInput("context must be a JSON object")
+        combined = "\n".join([check_query(query), payload_text(context)]).strip()
+        return self.recall(namespace, combined, top_k=top_k, memory_type=memory_type)
+
+    def coordinate_range(
+        self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None = None
+    ) -> list[Coordinate]:
+        if len(low) != len(high):
+            raise InvalidInput(f"min has {len(low)} numbers and max has {len(high)}: give both the same")
+        if any(lo > hi for lo, hi in zip(low, high, strict=True)):
+            raise InvalidInput("every component of min must be at most the same component of max")
+        return self.store.coordinate_range(namespace, low, high, memory_type)
+
+    def stats(self, namespace: str) -> Stats:
+        return self.store.stats(namespace)
+
+    # --- graph --------------------------------------------------------------------------------
+
+    def _require_node(self, namespace: str, coordinate: Coordinate, role: str) -> None:
+        if not self.store.get_many(namespace, [coordinate]):
+            raise NotFound(f"{role} node {list(coordinate)} is not a memory in namespace {namespace!r}")
+
+    def link(
+        self,
+        namespace: str,
+        source: Coordinate,
+        target: Coordinate,
+        link_type: str = "related",
+        weight: float = 1.0,
+    ) -> Link:
+        self._require_node(namespace, source, "from")
+        self._require_node(namespace, target, "to")
+        link = Link(namespace, source, target, check_link_type(link_type), check_weight(weight), self.clock())
+        self.store.add_link(link)
+        return link
+
+    def neighbors(
+        self, namespace: str, coordinate: Coordinate, link_type: str | None = None, limit: int | None = None
+    ) -> list[Link]:
+        if limit is not None and limit < 1:
+            raise InvalidInput("limit must be at least 1")
+        self._require_node(namespace, coordinate, "the")
+        return self.store.neighbors(namespace, coordinate, link_type, limit)
+
+    def shortest_path(
+        self, namespace: str, source: Coordinate, target: Coordinate, link_type: str | None = None
+    ) -> list[Coordinate]:
+        """The path of least total weight along directed links; [] when there is none."""
+        self._require_node(namespace, source, "from")
+        self._require_node(namespace, target, "to")
+        return graph.dijkstra(
+            source, target, lambda node: self.store.neighbors(namespace, node, link_type, None)
+        )
+
+    # --- export / import ----------------------------------------------------------------------
+
+    def export_records(self, namespace: str) -> Iterator[dict[str, Any]]:
+        """Every memory, then every link, as NDJSON-ready records."""
+        for memory in self.store.iter_memories(namespace):
+            yield memory_to_record(memory)
+        for link in self.store.iter_links(namespace):
+            yield link_to_record(link)
+
+    def import_records(
+        self, namespace: str, records: Iterable[dict[str, Any] | InvalidInput]
+    ) -> ImportReport:
+        """Memories are written in batches as they come; links after all memories, each checked."""
+        report = ImportReport()
+        now = self.clock()
+        batch: list[Memory] = []
+        links: list[tuple[int, Link]] = []
+        for line, record in enumerate(records, start=1):
+            try:
+                if isinstance(record, InvalidInput):
+                    raise record
+                kind = record.get("kind", MEMORY_KIND)
+                if kind == MEMORY_KIND:
+                    batch.append(memory_from_record(namespace, record, now))
+                elif kind == LINK_KIND:
+                    links.append((line, link_from_record(namespace, record, now)))
+                else:
+                    raise InvalidInput(f"unknown kind {kind!r}: use 'memory' or 'link'")
+            except InvalidInput as error:
+                report.errors.append(f"line {line}: {error}")
+                continue
+            if len(batch) >= IMPORT_BATCH:
+                report.memories += self._import_batch(batch)
+        report.memories += self._import_batch(batch)
+        for line, link in links:
+            try:
+                self._require_node(namespace, link.source, "from")
+                self._require_node(namespace, link.target, "to")
+            except NotFound as error:
+                report.errors.append(f"line {line}: {error}")
+                continue
+            self.store.add_link(link)
+            report.links += 1
+        return report
+
+    def _import_batch(self, batch: list[Memory]) -> int:
+        if not batch:
+            return 0
+        unique = list({m.coordinate: m for m in batch}.values())
+        self._write(unique)
+        batch.clear()
+        return len(unique)
+
+    # --- health -------------------------------------------------------------------------------
+
+    def backends(self) -> list[Backend]:
+        found: list[Backend] = [self.store, self.index]
+        if self.cache is not None:
+            found.append(self.cache)
+        return found

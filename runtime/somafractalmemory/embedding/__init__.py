@@ -1,0 +1,1 @@
+"""Embedders: turn text into L2-normalised vectors."""

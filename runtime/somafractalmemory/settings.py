@@ -1,0 +1,70 @@
+"""All runtime configuration in one place, from the environment (and ``soma`` flags).
+
+The reference service's variable names are kept where they exist (POSTGRES_URL, REDIS_URL, QDRANT_URL,
+KAFKA_BOOTSTRAP_SERVERS, EVENTING_ENABLED, SOMA_API_TOKEN); everything else is SOMA_*.
+"""
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 9595
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory: $XDG_DATA_HOME/soma, else ~/.local/share/soma."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "soma"
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOMA_", populate_by_name=True, extra="ignore")
+
+    # --- serving --------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    namespace: str = Field("default", min_length=1, description="namespace of the compatibility endpoints")
+    api_token: SecretStr | None = Field(None, validation_alias=_alias("SOMA_API_TOKEN", "api_token"))
+    api_token_file: Path | None = Field(
+        None, validation_alias=_alias("SOMA_API_TOKEN_FILE", "api_token_file")
+    )
+    rate_limit_per_minute: int = Field(6000, ge=0, description="per client (token or address); 0 disables")
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    cors_origins: list[str] = Field(default_factory=list)
+    log_format: Literal["plain", "json"] = "plain"
+    log_level: str = "INFO"
+
+    # --- memory core ----------------------------------------------------------------------------
+    embedding_provider: Literal["hashing", "sentence-transformers"] = "hashing"
+    embedding_dimensions: int = Field(384, ge=8, le=4096)
+    embedding_model: str = "all-MiniLM-L6-v2"
+    max_memories_per_namespace: int | None = Field(None, ge=1)
+    cache_ttl_seconds: int = Field(300, ge=1)
+
+    # --- production backends (empty: the embedded default) ------------------------------------
+    postgres_url: SecretStr | None = Field(None, validation_alias=_alias("POSTGRES_URL", "postgres_url"))
+    redis_url: SecretStr | None = Field(None, validation_alias=_alias("REDIS_URL", "redis_url"))
+    qdrant_url: str | None = Field(None, validation_alias=_alias("QDRANT_URL", "qdrant_url"))
+    qdrant_path: Path | None = Field(None, validation_alias=_alias("QDRANT_PATH", "qdrant_path"))
+    kafka_bootstrap_servers: str | None = Field(
+        None, validation_alias=_alias("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
+    )
+    eventing_enabled: bool = Field(False, validation_alias=_alias("EVENTING_ENABLED", "eventing_enabled"))
+    kafka_topic: str = "soma.memories"
+    kafka_dead_letter_topic: str = "soma.memories.dlq"
+    kafka_consumer_group: str = "soma-indexer"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
