@@ -1,6 +1,7 @@
 """Memories and links as plain JSON records: the NDJSON export format, cache entries and bus messages."""
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from somafractalmemory.core.coordinates import coordinate_from_floats
@@ -90,3 +91,24 @@ def encode_memory(memory: Memory) -> bytes:
 def decode_memory(namespace: str, data: bytes) -> Memory:
     record = json.loads(data)
     return memory_from_record(namespace, record, now=float(record["updated_at"]))
+
+
+def parse_ndjson(
+    lines: Iterable[str | bytes], max_line_length: int | None = None
+) -> Iterator[tuple[int, dict[str, Any] | InvalidInput]]:
+    """Number the lines of an NDJSON stream and decode each; blank lines are skipped, bad ones reported."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if max_line_length is not None and len(line) > max_line_length:
+            yield number, InvalidInput(f"line is longer than {max_line_length} bytes")
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as error:
+            yield number, InvalidInput(f"not valid JSON: {error}")
+            continue
+        if not isinstance(record, dict):
+            yield number, InvalidInput("each line must be a JSON object")
+            continue
+        yield number, record

@@ -74,9 +74,21 @@ def check_query(query: str) -> str:
     return query
 
 
+def _check_finite(value: object, where: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"payload value at {where} is not a finite number (JSON has no NaN or Infinity)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            _check_finite(item, f"{where}[{position}]")
+
+
 def check_payload(payload: object) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidInput("payload must be a JSON object")
+    _check_finite(payload, "payload")
     return payload
 
 
@@ -413,14 +425,15 @@ class MemoryService:
             yield link_to_record(link)
 
     def import_records(
-        self, namespace: str, records: Iterable[dict[str, Any] | InvalidInput]
+        self, namespace: str, records: Iterable[tuple[int, dict[str, Any] | InvalidInput]]
     ) -> ImportReport:
-        """Memories are written in batches as they come; links after all memories, each checked."""
+        """Numbered records (or the error that line gave): memories are written in batches as they
+        come; links after all memories, each checked against the store."""
         report = ImportReport()
         now = self.clock()
         batch: list[Memory] = []
         links: list[tuple[int, Link]] = []
-        for line, record in enumerate(records, start=1):
+        for line, record in records:
             try:
                 if isinstance(record, InvalidInput):
                     raise record

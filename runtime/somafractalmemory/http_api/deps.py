@@ -1,0 +1,35 @@
+"""Dependency aliases the routes share."""
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from somafractalmemory.core.service import MemoryService
+from somafractalmemory.wiring import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_service(request: Request) -> MemoryService:
+    return get_runtime(request).service
+
+
+def get_default_namespace(request: Request) -> str:
+    return get_runtime(request).settings.namespace
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ServiceDep = Annotated[MemoryService, Depends(get_service)]
+CompatNamespace = Annotated[str, Depends(get_default_namespace)]
+NamespacePath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+        description="namespace: letters, digits, '_', '.', '-'",
+    ),
+]

@@ -1,0 +1,1 @@
+"""One router per surface: health, the reference-compatible endpoints, and /v1."""

@@ -1,0 +1,260 @@
+"""The reference service's endpoints: same paths, bodies and response shapes, on the default namespace."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from somafractalmemory.core.coordinates import parse_coordinate
+from somafractalmemory.core.errors import InvalidInput
+from somafractalmemory.core.filters import parse_filters
+from somafractalmemory.core.models import MemoryType, ScoredMemory
+from somafractalmemory.core.service import MemoryService, NewMemory
+from somafractalmemory.http_api.auth import require_token
+from somafractalmemory.http_api.deps import CompatNamespace, ServiceDep
+from somafractalmemory.http_api.presenters import (
+    coordinate_text,
+    reference_neighbor,
+    reference_payload,
+    scored_payload,
+)
+from somafractalmemory.http_api.schemas import (
+    BatchesResponse,
+    HybridRecallRequest,
+    KeywordSearchRequest,
+    LinkRequest,
+    MatchesResponse,
+    NeighborsResponse,
+    OkResponse,
+    PathResponse,
+    RangeResponse,
+    RecallBatchRequest,
+    RecallRequest,
+    RecallWithContextRequest,
+    RecallWithScoresRequest,
+    RememberRequest,
+    RememberResponse,
+    ResultsResponse,
+    ScoredResultsResponse,
+    StatsResponse,
+    StoreBulkRequest,
+    StoredResponse,
+    StoreRequest,
+)
+
+router = APIRouter(tags=["compatibility"], dependencies=[Depends(require_token)])
+
+
+def memory_type(name: str) -> MemoryType:
+    return MemoryType.parse(name) or MemoryType.EPISODIC
+
+
+def _recall(
+    service: MemoryService,
+    namespace: str,
+    query: str,
+    top_k: int,
+    type_name: str | None,
+    filters: dict[str, Any] | None,
+    hybrid: bool | None,
+) -> list[ScoredMemory]:
+    conditions = parse_filters(filters)
+    kind = MemoryType.parse(type_name)
+    if hybrid:
+        # No exact flag on this surface: the terms boost memories that contain them.
+        return service.hybrid_recall(
+            namespace, query, top_k=top_k, exact=False, memory_type=kind, conditions=conditions
+        )
+    return service.recall(namespace, query, top_k=top_k, memory_type=kind, conditions=conditions)
+
+
+@router.post("/store")
+def store(body: StoreRequest, service: ServiceDep, namespace: CompatNamespace) -> OkResponse:
+    service.store_memory(
+        namespace, NewMemory(parse_coordinate(body.coord), body.payload, memory_type(body.type))
+    )
+    return OkResponse(ok=True)
+
+
+@router.post("/remember")
+def remember(body: RememberRequest, service: ServiceDep, namespace: CompatNamespace) -> RememberResponse:
+    kind = memory_type(body.type)
+    if body.coord is None:
+        memory = service.remember(namespace, body.payload, kind)
+    else:
+        memory = service.store_memory(namespace, NewMemory(parse_coordinate(body.coord), body.payload, kind))
+    return RememberResponse(ok=True, coord=coordinate_text(memory.coordinate))
+
+
+@router.post("/store_bulk")
+def store_bulk(body: StoreBulkRequest, service: ServiceDep, namespace: CompatNamespace) -> StoredResponse:
+    """All or nothing on this surface: one bad item rejects the request (use /v1 for per-item results)."""
+    items: list[NewMemory] = []
+    problems: list[str] = []
+    for position, item in enumerate(body.items):
+        try:
+            items.append(NewMemory(parse_coordinate(item.coord), item.payload, memory_type(item.type)))
+        except InvalidInput as error:
+            problems.append(f"items[{position}]: {error}")
+    if problems:
+        raise InvalidInput("nothing was stored: " + "; ".join(problems))
+    result = service.store_many(namespace, items)
+    if result.stored != len(items):
+        raise InvalidInput(
+            "nothing was stored: "
+            + "; ".join(f"items[{i.index}]: {i.error}" for i in result.items if not i.ok)
+        )
+    return StoredResponse(stored=result.stored)
+
+
+@router.post("/recall")
+def recall(body: RecallRequest, service: ServiceDep, namespace: CompatNamespace) -> MatchesResponse:
+    found = _recall(service, namespace, body.query, body.top_k, body.type, body.filters, body.hybrid)
+    return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
+
+
+@router.get("/recall")
+def recall_get(
+    service: ServiceDep,
+    namespace: CompatNamespace,
+    query: str,
+    top_k: Annotated[int, Query(ge=1, le=1000)] = 5,
+    type: str | None = None,
+    hybrid: bool | None = None,
+    filters: Annotated[str | None, Query(description='a JSON object, e.g. {"tag": "a"}')] = None,
+) -> MatchesResponse:
+    parsed: dict[str, Any] | None = None
+    if filters:
+        try:
+            parsed = json.loads(filters)
+        except ValueError as error:
+            raise InvalidInput(f"filters is not valid JSON: {error}") from None
+        if not isinstance(parsed, dict):
+            raise InvalidInput("filters must be a JSON object")
+    found = _recall(service, namespace, query, top_k, type, parsed, hybrid)
+    return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
+
+
+@router.post("/recall_batch")
+def recall_batch(
+    body: RecallBatchRequest, service: ServiceDep, namespace: CompatNamespace
+) -> BatchesResponse:
+    batches = [
+        [
+            reference_payload(s.memory)
+            for s in _recall(service, namespace, q, body.top_k, body.type, body.filters, body.hybrid)
+        ]
+        for q in body.queries
+    ]
+    return BatchesResponse(batches=batches)
+
+
+@router.post("/recall_with_scores")
+def recall_with_scores(
+    body: RecallWithScoresRequest, service: ServiceDep, namespace: CompatNamespace
+) -> ScoredResultsResponse:
+    kind = MemoryType.parse(body.type)
+    if body.hybrid:
+        found = service.hybrid_recall(
+            namespace,
+            body.query,
+            top_k=body.top_k,
+            exact=body.exact,
+            case_sensitive=body.case_sensitive,
+            memory_type=kind,
+        )
+    else:
+        found = service.recall(namespace, body.query, top_k=body.top_k, memory_type=kind)
+    return ScoredResultsResponse(results=[scored_payload(s) for s in found])
+
+
+@router.post("/keyword_search")
+def keyword_search(
+    body: KeywordSearchRequest, service: ServiceDep, namespace: CompatNamespace
+) -> ResultsResponse:
+    found = service.keyword_search(
+        namespace,
+        body.term,
+        exact=body.exact,
+        case_sensitive=body.case_sensitive,
+        top_k=body.top_k,
+        memory_type=MemoryType.parse(body.type),
+    )
+    return ResultsResponse(results=[reference_payload(m) for m in found])
+
+
+@router.post("/hybrid_recall_with_scores")
+def hybrid_recall_with_scores(
+    body: HybridRecallRequest, service: ServiceDep, namespace: CompatNamespace
+) -> ScoredResultsResponse:
+    found = service.hybrid_recall(
+        namespace,
+        body.query,
+        terms=body.terms,
+        boost=body.boost,
+        top_k=body.top_k,
+        exact=body.exact,
+        case_sensitive=body.case_sensitive,
+        memory_type=MemoryType.parse(body.type),
+    )
+    return ScoredResultsResponse(results=[scored_payload(s) for s in found])
+
+
+@router.post("/recall_with_context")
+def recall_with_context(
+    body: RecallWithContextRequest, service: ServiceDep, namespace: CompatNamespace
+) -> ResultsResponse:
+    found = service.recall_with_context(
+        namespace, body.query, body.context, top_k=body.top_k, memory_type=MemoryType.parse(body.type)
+    )
+    return ResultsResponse(results=[reference_payload(s.memory) for s in found])
+
+
+@router.get("/range")
+def coordinate_range(
+    service: ServiceDep,
+    namespace: CompatNamespace,
+    low: Annotated[str, Query(alias="min", description="e.g. 1,2,3")],
+    high: Annotated[str, Query(alias="max", description="e.g. 4,5,6")],
+    type: str | None = None,
+) -> RangeResponse:
+    found = service.coordinate_range(
+        namespace, parse_coordinate(low), parse_coordinate(high), MemoryType.parse(type or None)
+    )
+    return RangeResponse(coords=[list(c) for c in found])
+
+
+@router.post("/link")
+def link(body: LinkRequest, service: ServiceDep, namespace: CompatNamespace) -> OkResponse:
+    service.link(
+        namespace, parse_coordinate(body.from_coord), parse_coordinate(body.to_coord), body.type, body.weight
+    )
+    return OkResponse(ok=True)
+
+
+@router.get("/neighbors")
+def neighbors(
+    service: ServiceDep,
+    namespace: CompatNamespace,
+    coord: str,
+    link_type: str | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> NeighborsResponse:
+    found = service.neighbors(namespace, parse_coordinate(coord), link_type or None, limit)
+    return NeighborsResponse(neighbors=[reference_neighbor(link) for link in found])
+
+
+@router.get("/shortest_path")
+def shortest_path(
+    service: ServiceDep, namespace: CompatNamespace, frm: str, to: str, link_type: str | None = None
+) -> PathResponse:
+    path = service.shortest_path(namespace, parse_coordinate(frm), parse_coordinate(to), link_type or None)
+    return PathResponse(path=[list(c) for c in path])
+
+
+@router.get("/stats")
+def stats(service: ServiceDep, namespace: CompatNamespace) -> StatsResponse:
+    counts = service.stats(namespace)
+    return StatsResponse(
+        total_memories=counts.total_memories, episodic=counts.episodic, semantic=counts.semantic
+    )

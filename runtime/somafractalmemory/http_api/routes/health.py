@@ -1,0 +1,61 @@
+"""Open endpoints: liveness, readiness per backend, the reference /health, and Prometheus metrics."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from somafractalmemory.core.errors import BackendUnavailable
+from somafractalmemory.http_api.deps import RuntimeDep
+from somafractalmemory.wiring import Runtime
+
+router = APIRouter(tags=["health"])
+
+
+def probe(runtime: Runtime) -> dict[str, dict[str, Any]]:
+    """Ping every backend; a failure is reported with its reason, never raised."""
+    report: dict[str, dict[str, Any]] = {}
+    for backend in runtime.backends:
+        try:
+            backend.ping()
+        except BackendUnavailable as error:
+            report[backend.name] = {"ok": False, "error": error.detail}
+        else:
+            report[backend.name] = {"ok": True}
+    return report
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive and serving."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "a backend is down; the body names it"}})
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    backends = await run_in_threadpool(probe, runtime)
+    failed = sorted(name for name, state in backends.items() if not state["ok"])
+    body = {"status": "unavailable" if failed else "ready", "failed": failed, "backends": backends}
+    return JSONResponse(body, status_code=503 if failed else 200)
+
+
+@router.get("/health", responses={503: {"description": "a backend is down"}})
+async def health(runtime: RuntimeDep) -> JSONResponse:
+    """The reference service's per-backend booleans (the graph lives in the document store)."""
+    backends = await run_in_threadpool(probe, runtime)
+    store_ok = backends[runtime.service.store.name]["ok"]
+    body = {
+        "kv_store": store_ok,
+        "vector_store": backends[runtime.service.index.name]["ok"],
+        "graph_store": store_ok,
+        "prediction_provider": True,
+        "backends": {name: state["ok"] for name, state in backends.items()},
+    }
+    return JSONResponse(body, status_code=200 if all(s["ok"] for s in backends.values()) else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,229 @@
+"""The resource API: namespaces in the path, get/put/delete by coordinate, per-item bulk results,
+filtered recall, graph queries and NDJSON export/import streams."""
+
+import json
+import tempfile
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from somafractalmemory.core.coordinates import parse_coordinate, parse_coordinate_value
+from somafractalmemory.core.errors import InvalidInput
+from somafractalmemory.core.filters import parse_filters
+from somafractalmemory.core.models import MemoryType
+from somafractalmemory.core.records import parse_ndjson
+from somafractalmemory.core.service import NewMemory
+from somafractalmemory.http_api.auth import require_token
+from somafractalmemory.http_api.deps import NamespacePath, RuntimeDep, ServiceDep
+from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
+from somafractalmemory.http_api.schemas import (
+    BulkItemV1,
+    BulkRequestV1,
+    BulkResponseV1,
+    ImportResponseV1,
+    ItemOutcome,
+    LinkBodyV1,
+    LinkResource,
+    LinksResponseV1,
+    MemoriesResponseV1,
+    MemoryBody,
+    MemoryResource,
+    NewMemoryBody,
+    PathResponseV1,
+    RangeResponse,
+    RecallRequestV1,
+    RecallResponseV1,
+    SearchRequestV1,
+    StatsResponse,
+)
+
+router = APIRouter(prefix="/v1/namespaces/{namespace}", tags=["v1"], dependencies=[Depends(require_token)])
+
+CoordinatePath = Annotated[str, "comma-separated numbers, e.g. 1,2,3"]
+SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
+
+
+def kind(name: str) -> MemoryType:
+    return MemoryType.parse(name) or MemoryType.EPISODIC
+
+
+@router.put("/memories/{coord}")
+def put_memory(
+    namespace: NamespacePath, coord: CoordinatePath, body: MemoryBody, service: ServiceDep
+) -> MemoryResource:
+    memory = service.store_memory(
+        namespace, NewMemory(parse_coordinate(coord), body.payload, kind(body.type))
+    )
+    return memory_resource(memory)
+
+
+@router.post("/memories", status_code=201)
+def create_memory(namespace: NamespacePath, body: NewMemoryBody, service: ServiceDep) -> MemoryResource:
+    if body.coord is None:
+        return memory_resource(service.remember(namespace, body.payload, kind(body.type)))
+    item = NewMemory(parse_coordinate_value(body.coord), body.payload, kind(body.type))
+    return memory_resource(service.store_memory(namespace, item))
+
+
+@router.get("/memories/{coord}")
+def get_memory(namespace: NamespacePath, coord: CoordinatePath, service: ServiceDep) -> MemoryResource:
+    return memory_resource(service.get(namespace, parse_coordinate(coord)))
+
+
+@router.delete("/memories/{coord}", status_code=204, responses={404: {"description": "no such memory"}})
+def delete_memory(namespace: NamespacePath, coord: CoordinatePath, service: ServiceDep) -> Response:
+    coordinate = parse_coordinate(coord)
+    if not service.delete(namespace, coordinate):
+        service.get(namespace, coordinate)  # raises the 404 with its message
+    return Response(status_code=204)
+
+
+def _bulk_item(raw: dict[str, Any]) -> NewMemory | InvalidInput:
+    try:
+        item = BulkItemV1.model_validate(raw)
+        return NewMemory(parse_coordinate_value(item.coord), item.payload, kind(item.type))
+    except ValidationError as error:
+        return InvalidInput("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
+    except InvalidInput as error:
+        return error
+
+
+@router.post("/bulk")
+def bulk_store(namespace: NamespacePath, body: BulkRequestV1, service: ServiceDep) -> BulkResponseV1:
+    """Valid items are stored together in one write; each invalid one is reported by its index."""
+    result = service.store_many(namespace, [_bulk_item(raw) for raw in body.items])
+    outcomes = [
+        ItemOutcome(index=i.index, ok=i.ok, coord=list(i.coordinate) if i.coordinate else None, error=i.error)
+        for i in result.items
+    ]
+    return BulkResponseV1(stored=result.stored, failed=len(outcomes) - result.stored, results=outcomes)
+
+
+@router.post("/recall")
+def recall(namespace: NamespacePath, body: RecallRequestV1, service: ServiceDep) -> RecallResponseV1:
+    conditions = parse_filters(body.filters)
+    memory_type = MemoryType.parse(body.type)
+    if body.hybrid:
+        found = service.hybrid_recall(
+            namespace,
+            body.query,
+            terms=body.terms,
+            boost=body.boost,
+            top_k=body.top_k,
+            exact=body.exact,
+            case_sensitive=body.case_sensitive,
+            memory_type=memory_type,
+            conditions=conditions,
+        )
+    else:
+        found = service.recall(
+            namespace, body.query, top_k=body.top_k, memory_type=memory_type, conditions=conditions
+        )
+    return RecallResponseV1(results=[scored_resource(s) for s in found])
+
+
+@router.post("/search")
+def keyword_search(
+    namespace: NamespacePath, body: SearchRequestV1, service: ServiceDep
+) -> MemoriesResponseV1:
+    found = service.keyword_search(
+        namespace,
+        body.term,
+        exact=body.exact,
+        case_sensitive=body.case_sensitive,
+        top_k=body.top_k,
+        memory_type=MemoryType.parse(body.type),
+    )
+    return MemoriesResponseV1(results=[memory_resource(m) for m in found])
+
+
+@router.get("/range")
+def coordinate_range(
+    namespace: NamespacePath,
+    service: ServiceDep,
+    low: Annotated[str, Query(alias="min")],
+    high: Annotated[str, Query(alias="max")],
+    type: str | None = None,
+) -> RangeResponse:
+    found = service.coordinate_range(
+        namespace, parse_coordinate(low), parse_coordinate(high), MemoryType.parse(type or None)
+    )
+    return RangeResponse(coords=[list(c) for c in found])
+
+
+@router.put("/links")
+def put_link(namespace: NamespacePath, body: LinkBodyV1, service: ServiceDep) -> LinkResource:
+    link = service.link(
+        namespace,
+        parse_coordinate_value(body.from_coord),
+        parse_coordinate_value(body.to_coord),
+        body.type,
+        body.weight,
+    )
+    return link_resource(link)
+
+
+@router.get("/memories/{coord}/links", response_model_by_alias=True)
+def neighbors(
+    namespace: NamespacePath,
+    coord: CoordinatePath,
+    service: ServiceDep,
+    link_type: str | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> LinksResponseV1:
+    found = service.neighbors(namespace, parse_coordinate(coord), link_type or None, limit)
+    return LinksResponseV1(links=[link_resource(link) for link in found])
+
+
+@router.get("/path")
+def shortest_path(
+    namespace: NamespacePath,
+    service: ServiceDep,
+    source: Annotated[str, Query(alias="from")],
+    target: Annotated[str, Query(alias="to")],
+    link_type: str | None = None,
+) -> PathResponseV1:
+    path = service.shortest_path(
+        namespace, parse_coordinate(source), parse_coordinate(target), link_type or None
+    )
+    return PathResponseV1(path=[list(c) for c in path], found=bool(path))
+
+
+@router.get("/stats")
+def stats(namespace: NamespacePath, service: ServiceDep) -> StatsResponse:
+    counts = service.stats(namespace)
+    return StatsResponse(
+        total_memories=counts.total_memories, episodic=counts.episodic, semantic=counts.semantic
+    )
+
+
+@router.get(
+    "/export", response_class=StreamingResponse, responses={200: {"content": {"application/x-ndjson": {}}}}
+)
+def export(namespace: NamespacePath, service: ServiceDep) -> StreamingResponse:
+    """Every memory, then every link, one JSON object a line."""
+
+    def lines() -> Iterator[bytes]:
+        for record in service.export_records(namespace):
+            yield json.dumps(record, separators=(",", ":")).encode() + b"\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@router.post(
+    "/import",
+    openapi_extra={"requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
+)
+async def import_stream(namespace: NamespacePath, request: Request, runtime: RuntimeDep) -> ImportResponseV1:
+    """An NDJSON stream as export writes it; the body is spooled, then imported line by line."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        spool.seek(0)
+        records = parse_ndjson(spool, max_line_length=runtime.settings.max_body_bytes)
+        report = await run_in_threadpool(runtime.service.import_records, namespace, records)
+    return ImportResponseV1(memories=report.memories, links=report.links, errors=report.errors)
