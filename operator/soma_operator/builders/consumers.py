@@ -1,0 +1,34 @@
+"""The event consumers of evented mode: they index what the API publishes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from soma_operator.builders import runtime
+from soma_operator.builders.context import CONSUMER_HEALTH_PORT, BuildContext
+from soma_operator.builders.pods import http_probe, resources
+from soma_operator.builders.workloads import deployment, pod_template
+from soma_operator.spec import Component
+
+
+def build(ctx: BuildContext) -> list[dict[str, Any]]:
+    if not ctx.system.spec.runs_consumers():
+        return []
+    spec = ctx.system.spec.consumers
+    container = {
+        **runtime.container(ctx, "consumer", ["soma", "consume"]),
+        "ports": [{"name": "metrics", "containerPort": CONSUMER_HEALTH_PORT}],
+        "resources": resources(spec.resources),
+        "livenessProbe": http_probe("/healthz", CONSUMER_HEALTH_PORT, period=10, failures=3),
+        "readinessProbe": http_probe("/healthz", CONSUMER_HEALTH_PORT, period=5, failures=2),
+    }
+    template = pod_template(
+        ctx,
+        Component.CONSUMERS,
+        ctx.system.spec.version,
+        uid=runtime.RUNTIME_UID,
+        containers=[container],
+        volumes=runtime.volumes(ctx),
+        annotations={runtime.CONFIG_CHECKSUM_ANNOTATION: runtime.config_checksum(ctx)},
+    )
+    return [deployment(ctx, Component.CONSUMERS, template)]

@@ -1,0 +1,113 @@
+"""How the runtime containers (API and consumers) are configured: the contract with the runtime.
+
+Plain settings live in the ConfigMap; connection URLs that carry a password are assembled in the
+container env from Secret keys, so no password is ever written into a ConfigMap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from soma_operator.builders.context import (
+    KAFKA_PORT,
+    POSTGRES_DATABASE,
+    POSTGRES_PASSWORD_KEY,
+    POSTGRES_PORT,
+    POSTGRES_USER,
+    QDRANT_HTTP_PORT,
+    REDIS_PASSWORD_KEY,
+    REDIS_PORT,
+    BuildContext,
+)
+from soma_operator.builders.pods import empty_dir, mount, secret_env, value_env
+from soma_operator.spec import Component
+
+RUNTIME_UID = 65532
+TOKEN_DIR = "/var/run/secrets/soma/api-token"  # noqa: S105
+TOKEN_FILE = f"{TOKEN_DIR}/token"
+CONFIG_CHECKSUM_ANNOTATION = "memory.soma.dev/config-checksum"
+
+_URL_VARIABLES = {
+    Component.POSTGRES: "POSTGRES_URL",
+    Component.REDIS: "REDIS_URL",
+    Component.QDRANT: "QDRANT_URL",
+    Component.REDPANDA: "KAFKA_BOOTSTRAP_SERVERS",
+}
+
+
+def config_data(ctx: BuildContext) -> dict[str, str]:
+    """The runtime settings that are not secret; every runtime container reads them as env."""
+    spec = ctx.system.spec
+    data = {
+        "SOMA_NAMESPACE": "default",
+        "SOMA_API_TOKEN_FILE": TOKEN_FILE,
+        "EVENTING_ENABLED": "true" if spec.evented else "false",
+        "SOMA_EMBEDDING_PROVIDER": spec.embedding.provider,
+        "SOMA_EMBEDDING_DIMENSIONS": str(spec.embedding.dimensions),
+        "SOMA_RATE_LIMIT_PER_MINUTE": str(spec.api.rate_limit.requests_per_minute),
+        "SOMA_LOG_FORMAT": "json",
+    }
+    provisioned = spec.provisioned_data_stores()
+    if Component.QDRANT in provisioned:
+        data["QDRANT_URL"] = f"http://{ctx.service_host(Component.QDRANT)}:{QDRANT_HTTP_PORT}"
+    if Component.REDPANDA in provisioned:
+        data["KAFKA_BOOTSTRAP_SERVERS"] = f"{ctx.service_host(Component.REDPANDA)}:{KAFKA_PORT}"
+    return data
+
+
+def config_checksum(ctx: BuildContext) -> str:
+    """A pod template annotation that changes with the settings, so a settings change rolls the pods."""
+    return hashlib.sha256(json.dumps(config_data(ctx), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def connection_env(ctx: BuildContext) -> list[dict[str, Any]]:
+    """Env for the connections that need a secret: passwords first, so the URLs can interpolate them."""
+    spec = ctx.system.spec
+    env: list[dict[str, Any]] = []
+    for component in spec.used_data_stores():
+        external = spec.data_store(component).external
+        variable = _URL_VARIABLES[component]
+        if external is not None:
+            env.append(secret_env(variable, external.secret_ref.name, external.secret_ref.key))
+        elif component is Component.POSTGRES:
+            env.append(secret_env("POSTGRES_PASSWORD", ctx.db_credentials_secret_name, POSTGRES_PASSWORD_KEY))
+            host = ctx.service_host(Component.POSTGRES)
+            env.append(
+                value_env(
+                    variable,
+                    f"postgresql://{POSTGRES_USER}:$(POSTGRES_PASSWORD)@{host}:{POSTGRES_PORT}/{POSTGRES_DATABASE}",
+                )
+            )
+        elif component is Component.REDIS:
+            env.append(secret_env("REDIS_PASSWORD", ctx.db_credentials_secret_name, REDIS_PASSWORD_KEY))
+            host = ctx.service_host(Component.REDIS)
+            env.append(value_env(variable, f"redis://:$(REDIS_PASSWORD)@{host}:{REDIS_PORT}/0"))
+    return env
+
+
+def container(ctx: BuildContext, name: str, command: list[str]) -> dict[str, Any]:
+    """The parts of a runtime container that the API and the consumers share."""
+    return {
+        "name": name,
+        "image": ctx.runtime_image(),
+        "imagePullPolicy": "IfNotPresent",
+        "command": command,
+        "envFrom": [{"configMapRef": {"name": ctx.config_map_name}}],
+        "env": connection_env(ctx),
+        "volumeMounts": [mount("api-token", TOKEN_DIR, read_only=True), mount("tmp", "/tmp")],  # noqa: S108
+    }
+
+
+def volumes(ctx: BuildContext) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "api-token",
+            "secret": {
+                "secretName": ctx.api_token_secret_name,
+                "items": [{"key": ctx.api_token_secret_key, "path": "token"}],
+            },
+        },
+        empty_dir("tmp"),
+    ]

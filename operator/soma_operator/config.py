@@ -1,0 +1,20 @@
+"""The operator's own configuration: images and timings, read once from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorConfig(BaseSettings):
+    """Every default image and timing of the operator, overridable by ``SOMA_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="SOMA_", frozen=True)
+
+    runtime_image: str = "ghcr.io/soma-platform/soma-runtime"
+    postgres_image: str = "postgres:17.2"
+    redis_image: str = "redis:7.4.1"
+    qdrant_image: str = "qdrant/qdrant:v1.12.5"
+    redpanda_image: str = "docker.redpanda.com/redpandadata/redpanda:v24.2.13"
+    # How long kopf waits before re-checking children that are not ready yet.
+    readiness_recheck_seconds: float = Field(default=10.0, gt=0)

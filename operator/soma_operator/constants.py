@@ -1,0 +1,10 @@
+"""Names that identify the MemorySystem resource and this operator to the cluster."""
+
+GROUP = "memory.soma.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "MemorySystem"
+PLURAL = "memorysystems"
+MANAGED_BY = "soma-operator"
+PART_OF = "soma"
+FIELD_MANAGER = "soma-operator"

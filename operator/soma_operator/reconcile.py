@@ -1,0 +1,260 @@
+"""One idempotent reconcile of a MemorySystem, as a flat list of small ensure-steps.
+
+Each step reads what it needs, changes the cluster only when it differs from the spec, and logs every
+change at INFO: kopf's per-object logger turns those lines into Kubernetes Events.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from soma_operator import builders
+from soma_operator.applier import Change, apply_all
+from soma_operator.builders.api import endpoint
+from soma_operator.builders.context import (
+    API_TOKEN_KEY,
+    POSTGRES_PASSWORD_KEY,
+    REDIS_PASSWORD_KEY,
+    BuildContext,
+    Credentials,
+)
+from soma_operator.builders.labels import instance_labels
+from soma_operator.builders.workloads import claim_name
+from soma_operator.config import OperatorConfig
+from soma_operator.kube import KubeClient
+from soma_operator.quantity import storage_bytes
+from soma_operator.spec import DATA_STORES, Component, MemorySystem, OnDelete, SpecError, shrink_errors
+from soma_operator.status import (
+    Phase,
+    StorageProgress,
+    failed_status,
+    observed_status,
+    paused_status,
+)
+
+Claims = Mapping[Component, list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Reconciler:
+    """Everything a reconcile needs besides the object itself."""
+
+    client: KubeClient
+    config: OperatorConfig
+    logger: kopf.Logger
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(tz=datetime.UTC)
+
+
+def _generation(body: kopf.Body) -> int:
+    generation: int = body.metadata.get("generation", 0)
+    return generation
+
+
+def ensure_valid(body: kopf.Body, patch: kopf.Patch) -> MemorySystem:
+    """The parsed MemorySystem; an invalid spec ends as phase Failed and a PermanentError."""
+    try:
+        return MemorySystem.from_body(body)
+    except SpecError as error:
+        patch.status.update(failed_status(str(error), body.status, _generation(body), _now()))
+        raise kopf.PermanentError(f"Invalid spec: {error}") from None
+
+
+async def read_credentials(r: Reconciler, system: MemorySystem) -> Credentials:
+    """The generated secret values: read back when they exist, generated once when they do not."""
+    fresh = Credentials()
+    ctx = BuildContext(system, r.config, fresh)
+
+    async def stored(secret: str, key: str, default: str) -> str:
+        live = await r.client.get("Secret", system.namespace, secret)
+        value = ((live or {}).get("data") or {}).get(key)
+        return base64.b64decode(value).decode() if value else default
+
+    return Credentials(
+        api_token=await stored(ctx.api_token_secret_name, API_TOKEN_KEY, fresh.api_token),
+        postgres_password=await stored(
+            ctx.db_credentials_secret_name, POSTGRES_PASSWORD_KEY, fresh.postgres_password
+        ),
+        redis_password=await stored(ctx.db_credentials_secret_name, REDIS_PASSWORD_KEY, fresh.redis_password),
+    )
+
+
+async def read_claim_template_sizes(r: Reconciler, system: MemorySystem) -> dict[Component, str]:
+    """Claim sizes of existing StatefulSets: their templates are immutable and must be re-applied as is."""
+    sizes = {}
+    for component in system.spec.provisioned_data_stores():
+        live = await r.client.get("StatefulSet", system.namespace, f"{system.name}-{component}")
+        for template in (live or {}).get("spec", {}).get("volumeClaimTemplates", []):
+            sizes[component] = template["spec"]["resources"]["requests"]["storage"]
+    return sizes
+
+
+async def read_claims(r: Reconciler, ctx: BuildContext) -> Claims:
+    """The live claims of every provisioned store, by the StatefulSet controller's naming convention."""
+    claims: dict[Component, list[dict[str, Any]]] = {}
+    replicas = ctx.system.spec.workload_replicas()
+    for component in ctx.system.spec.provisioned_data_stores():
+        names = [claim_name(ctx, component, ordinal) for ordinal in range(replicas[component])]
+        found = [await r.client.get("PersistentVolumeClaim", ctx.namespace, name) for name in names]
+        claims[component] = [claim for claim in found if claim is not None]
+    return claims
+
+
+def _requested(claim: Mapping[str, Any]) -> str:
+    size: str = claim["spec"]["resources"]["requests"]["storage"]
+    return size
+
+
+def shrink_refusal(system: MemorySystem, claims: Claims) -> str | None:
+    current = {
+        component: max((_requested(claim) for claim in found), key=storage_bytes)
+        for component, found in claims.items()
+        if found
+    }
+    errors = shrink_errors(current, system.spec)
+    return "; ".join(errors) if errors else None
+
+
+async def apply_children(r: Reconciler, ctx: BuildContext) -> dict[Component, dict[str, Any]]:
+    """Apply every rendered child; the live workloads come back for the status."""
+    applied = await apply_all(r.client, builders.render(ctx))
+    for result in applied:
+        if result.change is not Change.UNCHANGED:
+            r.logger.info(f"{result.change} {result.kind} {result.name}")
+    workload_kinds = ("StatefulSet", "Deployment")
+    by_name = {a.name: dict(a.live) for a in applied if a.kind in workload_kinds}
+    return {
+        c: by_name[ctx.child_name(c)]
+        for c in ctx.system.spec.workload_replicas()
+        if ctx.child_name(c) in by_name
+    }
+
+
+async def read_workloads(r: Reconciler, ctx: BuildContext) -> dict[Component, dict[str, Any] | None]:
+    kinds = {
+        component: "StatefulSet" if component in DATA_STORES else "Deployment" for component in Component
+    }
+    return {
+        component: await r.client.get(kinds[component], ctx.namespace, ctx.child_name(component))
+        for component in ctx.system.spec.workload_replicas()
+    }
+
+
+async def grow_claims(r: Reconciler, system: MemorySystem, claims: Claims) -> None:
+    """Claim templates are immutable, so growth is asked of each claim; the storage driver expands it."""
+    for component, found in claims.items():
+        desired = system.spec.data_store(component).storage.size
+        for claim in found:
+            if storage_bytes(_requested(claim)) < storage_bytes(desired):
+                name = claim["metadata"]["name"]
+                patch = {"spec": {"resources": {"requests": {"storage": desired}}}}
+                claim.update(
+                    await r.client.merge_patch("PersistentVolumeClaim", system.namespace, name, patch)
+                )
+                r.logger.info(f"Expanding PersistentVolumeClaim {name} from {_requested(claim)} to {desired}")
+
+
+def storage_progress(system: MemorySystem, claims: Claims) -> list[StorageProgress]:
+    progress = []
+    for component, found in claims.items():
+        desired = system.spec.data_store(component).storage.size
+        resized = [
+            claim
+            for claim in found
+            if storage_bytes((claim.get("status") or {}).get("capacity", {}).get("storage", "0"))
+            >= storage_bytes(desired)
+        ]
+        progress.append(StorageProgress(component, desired, claims=len(found), resized=len(resized)))
+    return progress
+
+
+def write_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch, status: dict[str, Any]) -> None:
+    previous = body.status.get("phase")
+    if previous != status.get("phase"):
+        r.logger.info(f"Phase {previous or 'unset'} -> {status['phase']}")
+    patch.status.update(status)
+
+
+async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
+    """Bring the children to the spec and report; TemporaryError until every component is ready."""
+    system = ensure_valid(body, patch)
+    if system.spec.paused:
+        patch.status.update(paused_status(body.status, _generation(body), _now()))
+        r.logger.info("Paused: no change is applied while spec.paused is true")
+        return
+    ctx = BuildContext(
+        system,
+        r.config,
+        await read_credentials(r, system),
+        await read_claim_template_sizes(r, system),
+    )
+    claims = await read_claims(r, ctx)
+    refusal = shrink_refusal(system, claims)
+    if refusal is not None:
+        workloads = await read_workloads(r, ctx)
+        write_status(r, body, patch, _status(ctx, body, workloads, claims, refusal))
+        raise kopf.PermanentError(f"Refused: {refusal}")
+    applied = await apply_children(r, ctx)
+    await grow_claims(r, system, claims)
+    status = _status(ctx, body, applied, claims, None)
+    write_status(r, body, patch, status)
+    if status["phase"] != Phase.READY:
+        raise kopf.TemporaryError(f"Waiting: {status['phase']}", delay=r.config.readiness_recheck_seconds)
+
+
+async def refresh_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
+    """Re-read the children of a MemorySystem and report what changed, without applying."""
+    try:
+        system = MemorySystem.from_body(body)
+    except SpecError:
+        return  # it is Failed already, and nothing was applied for this spec
+    if system.spec.paused:
+        return
+    ctx = BuildContext(system, r.config, Credentials())
+    claims = await read_claims(r, ctx)
+    workloads = await read_workloads(r, ctx)
+    write_status(r, body, patch, _status(ctx, body, workloads, claims, shrink_refusal(system, claims)))
+
+
+def _status(
+    ctx: BuildContext,
+    body: kopf.Body,
+    workloads: Mapping[Component, Mapping[str, Any] | None],
+    claims: Claims,
+    refusal: str | None,
+) -> dict[str, Any]:
+    return observed_status(
+        spec=ctx.system.spec,
+        workloads=workloads,
+        storage=storage_progress(ctx.system, claims),
+        refusal=refusal,
+        old_status=body.status,
+        generation=_generation(body),
+        endpoint=endpoint(ctx),
+        now=_now(),
+    )
+
+
+async def release_claims(r: Reconciler, body: kopf.Body) -> None:
+    """On deletion: keep the claims (Retain) or delete every claim of this system by its labels (Delete)."""
+    try:
+        on_delete = MemorySystem.from_body(body).spec.storage_policy.on_delete
+    except SpecError:
+        on_delete = OnDelete.RETAIN  # when in doubt, keep the data
+    if on_delete is OnDelete.RETAIN:
+        r.logger.info("Keeping the PersistentVolumeClaims: storagePolicy.onDelete is Retain")
+        return
+    namespace = body.metadata.namespace or "default"
+    labels = instance_labels(body.metadata.name or "")
+    for claim in await r.client.list("PersistentVolumeClaim", namespace, labels):
+        name = claim["metadata"]["name"]
+        if await r.client.delete("PersistentVolumeClaim", namespace, name):
+            r.logger.info(f"Deleted PersistentVolumeClaim {name}")

@@ -1,0 +1,272 @@
+"""The MemorySystem custom resource as a typed, validated model.
+
+The CRD's OpenAPI schema and CEL rules refuse most invalid specs at admission. This model repeats the
+checks the operator relies on, because a spec can reach the operator without admission (``render``,
+an older CRD, a CR re-created over retained volumes) and because its errors become the Failed reason.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from soma_operator.quantity import STORAGE_PATTERN, storage_bytes
+
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+RESOURCE_QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
+# The longest MemorySystem name whose derived child names ("data-NAME-redpanda-N") stay DNS labels.
+MAX_NAME_LENGTH = 40
+
+ResourceQuantity = Annotated[str, Field(pattern=RESOURCE_QUANTITY_PATTERN)]
+StorageQuantity = Annotated[str, Field(pattern=STORAGE_PATTERN)]
+
+
+class SpecError(ValueError):
+    """The spec cannot be turned into a memory system; the message is the user-facing reason."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class Mode(enum.StrEnum):
+    EVENTED = "evented"
+    DIRECT = "direct"
+
+
+class OnDelete(enum.StrEnum):
+    RETAIN = "Retain"
+    DELETE = "Delete"
+
+
+class Component(enum.StrEnum):
+    """Every workload a MemorySystem may run; the value is the name suffix and the component label."""
+
+    POSTGRES = "postgres"
+    REDIS = "redis"
+    QDRANT = "qdrant"
+    REDPANDA = "redpanda"
+    API = "api"
+    CONSUMERS = "consumers"
+
+
+DATA_STORES = (Component.POSTGRES, Component.REDIS, Component.QDRANT, Component.REDPANDA)
+
+
+class ResourceList(_Model):
+    cpu: ResourceQuantity | None = None
+    memory: ResourceQuantity | None = None
+
+
+class Resources(_Model):
+    requests: ResourceList = ResourceList()
+    limits: ResourceList = ResourceList()
+
+
+class SecretKeyRef(_Model):
+    name: str = Field(min_length=1, max_length=253)
+    key: str = Field(default="url", min_length=1)
+
+
+class TokenSecretRef(_Model):
+    name: str = Field(min_length=1, max_length=253)
+    key: str = Field(default="token", min_length=1)
+
+
+class External(_Model):
+    secret_ref: SecretKeyRef
+
+
+class Storage(_Model):
+    size: StorageQuantity
+    storage_class_name: str | None = None
+
+
+class RateLimit(_Model):
+    requests_per_minute: int = Field(default=6000, ge=1, le=1_000_000)
+
+
+class Auth(_Model):
+    token_secret_ref: TokenSecretRef | None = None
+
+
+class ApiSpec(_Model):
+    replicas: int = Field(default=2, ge=1, le=50)
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="256Mi"), limits=ResourceList(memory="1Gi")
+    )
+    rate_limit: RateLimit = RateLimit()
+    auth: Auth = Auth()
+
+
+class ConsumersSpec(_Model):
+    replicas: int = Field(default=1, ge=0, le=50)
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="256Mi"), limits=ResourceList(memory="1Gi")
+    )
+
+
+class EmbeddingSpec(_Model):
+    provider: Literal["hashing", "sentence-transformers"] = "hashing"
+    dimensions: int = Field(default=384, ge=8, le=4096)
+
+
+class DataStoreSpec(_Model):
+    """Settings shared by the data stores: either ``external`` or the provisioned settings, never both."""
+
+    external: External | None = None
+    storage: Storage = Storage(size="10Gi")
+    resources: Resources = Resources()
+
+    @property
+    def provisioned(self) -> bool:
+        return self.external is None
+
+    @model_validator(mode="after")
+    def _external_excludes_provisioned(self) -> DataStoreSpec:
+        provisioned_only = set(type(self).model_fields) - {"external"}
+        given = sorted(to_camel(field) for field in self.model_fields_set & provisioned_only)
+        if self.external is not None and given:
+            raise ValueError(f"external and provisioned settings are exclusive: remove {', '.join(given)}")
+        return self
+
+
+class PostgresSpec(DataStoreSpec):
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="250m", memory="512Mi"), limits=ResourceList(memory="2Gi")
+    )
+
+
+class RedisSpec(DataStoreSpec):
+    storage: Storage = Storage(size="1Gi")
+    append_only: bool = True
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="256Mi"), limits=ResourceList(memory="1Gi")
+    )
+
+
+class QdrantSpec(DataStoreSpec):
+    replicas: int = Field(default=1, ge=1, le=9)
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="250m", memory="1Gi"), limits=ResourceList(memory="4Gi")
+    )
+
+
+class RedpandaSpec(DataStoreSpec):
+    replicas: int = Field(default=1, ge=1, le=9)
+    partitions: int = Field(default=6, ge=1, le=1024)
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="500m", memory="1536Mi"), limits=ResourceList(memory="2Gi")
+    )
+
+
+class StoragePolicy(_Model):
+    on_delete: OnDelete = OnDelete.RETAIN
+
+
+class MemorySystemSpec(_Model):
+    version: str = Field(default="0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    mode: Mode = Mode.EVENTED
+    api: ApiSpec = ApiSpec()
+    consumers: ConsumersSpec = ConsumersSpec()
+    embedding: EmbeddingSpec = EmbeddingSpec()
+    postgres: PostgresSpec = PostgresSpec()
+    redis: RedisSpec = RedisSpec()
+    qdrant: QdrantSpec = QdrantSpec()
+    redpanda: RedpandaSpec = RedpandaSpec()
+    storage_policy: StoragePolicy = StoragePolicy()
+    paused: bool = False
+
+    @property
+    def evented(self) -> bool:
+        return self.mode is Mode.EVENTED
+
+    def data_store(self, component: Component) -> DataStoreSpec:
+        stores: dict[Component, DataStoreSpec] = {
+            Component.POSTGRES: self.postgres,
+            Component.REDIS: self.redis,
+            Component.QDRANT: self.qdrant,
+            Component.REDPANDA: self.redpanda,
+        }
+        return stores[component]
+
+    def used_data_stores(self) -> tuple[Component, ...]:
+        """The data stores this system connects to: the broker only in evented mode."""
+        return tuple(c for c in DATA_STORES if self.evented or c is not Component.REDPANDA)
+
+    def provisioned_data_stores(self) -> tuple[Component, ...]:
+        return tuple(c for c in self.used_data_stores() if self.data_store(c).provisioned)
+
+    def runs_consumers(self) -> bool:
+        return self.evented
+
+    def workload_replicas(self) -> dict[Component, int]:
+        """Every workload this spec runs, with its desired replica count."""
+        store_replicas = {
+            Component.POSTGRES: 1,
+            Component.REDIS: 1,
+            Component.QDRANT: self.qdrant.replicas,
+            Component.REDPANDA: self.redpanda.replicas,
+        }
+        workloads = {component: store_replicas[component] for component in self.provisioned_data_stores()}
+        workloads[Component.API] = self.api.replicas
+        if self.runs_consumers():
+            workloads[Component.CONSUMERS] = self.consumers.replicas
+        return workloads
+
+
+class MemorySystem(_Model):
+    """One MemorySystem as the builders need it: identity plus validated spec."""
+
+    name: str = Field(max_length=MAX_NAME_LENGTH, pattern=DNS_LABEL_PATTERN)
+    namespace: str
+    uid: str
+    spec: MemorySystemSpec
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> MemorySystem:
+        """Parse a MemorySystem object; SpecError carries every problem in one readable line."""
+        metadata = body.get("metadata") or {}
+        try:
+            spec = MemorySystemSpec.model_validate(body.get("spec") or {})
+        except ValidationError as error:
+            raise SpecError(_describe(error, prefix="spec")) from None
+        try:
+            return cls(
+                name=metadata.get("name", ""),
+                namespace=metadata.get("namespace") or "default",
+                uid=metadata.get("uid", ""),
+                spec=spec,
+            )
+        except ValidationError as error:
+            raise SpecError(_describe(error, prefix="metadata")) from None
+
+
+def _describe(error: ValidationError, prefix: str) -> str:
+    problems = []
+    for detail in error.errors():
+        location = ".".join([prefix, *(str(part) for part in detail["loc"])])
+        message = detail["msg"].removeprefix("Value error, ")
+        problems.append(f"{location}: {message}")
+    return "; ".join(problems)
+
+
+def shrink_errors(current_sizes: Mapping[Component, str], spec: MemorySystemSpec) -> list[str]:
+    """Why the spec's storage is refused: a requested size below what a component already has.
+
+    The same rule as the CRD's CEL transition rule, checked against the real claims, because a
+    MemorySystem re-created over retained claims never passes through that rule.
+    """
+    errors = []
+    for component, current in current_sizes.items():
+        desired = spec.data_store(component).storage.size
+        if storage_bytes(desired) < storage_bytes(current):
+            errors.append(
+                f"{component}: storage cannot shrink from {current} to {desired}; "
+                f"volumes only grow, set spec.{component}.storage.size to at least {current}"
+            )
+    return errors

@@ -1,0 +1,233 @@
+"""Pure status logic: the children's observed state in, phase and conditions out."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from soma_operator.spec import DATA_STORES, Component, MemorySystemSpec
+
+
+class Phase(enum.StrEnum):
+    PENDING = "Pending"
+    PROVISIONING = "Provisioning"
+    READY = "Ready"
+    DEGRADED = "Degraded"
+    FAILED = "Failed"
+
+
+class Reason(enum.StrEnum):
+    READY = "Ready"
+    NOT_CREATED = "NotCreated"
+    ROLLING_OUT = "RollingOut"
+    NOT_READY = "NotReady"
+    EXTERNAL = "External"
+    NOT_REQUIRED = "NotRequired"
+    COMPONENTS_NOT_READY = "ComponentsNotReady"
+    STORAGE_RESIZING = "StorageResizing"
+    STORAGE_SHRINK_REFUSED = "StorageShrinkRefused"
+    SETTLED = "Settled"
+    PAUSED = "Paused"
+    INVALID_SPEC = "InvalidSpec"
+
+
+READY = "Ready"
+PROGRESSING = "Progressing"
+DEGRADED = "Degraded"
+COMPONENT_CONDITIONS: Mapping[Component, str] = {
+    Component.POSTGRES: "PostgresReady",
+    Component.REDIS: "RedisReady",
+    Component.QDRANT: "QdrantReady",
+    Component.REDPANDA: "RedpandaReady",
+    Component.API: "ApiReady",
+    Component.CONSUMERS: "ConsumersReady",
+}
+
+
+# Reasons that mean a workload of this system exists in the cluster.
+_OBSERVED_WORKLOAD = (Reason.READY, Reason.ROLLING_OUT, Reason.NOT_READY)
+
+
+@dataclass(frozen=True)
+class Condition:
+    type: str
+    ready: bool
+    reason: Reason
+    message: str
+
+
+@dataclass(frozen=True)
+class StorageProgress:
+    """Claims of one data store that were asked to grow and have not reached the size yet."""
+
+    component: Component
+    size: str
+    claims: int
+    resized: int
+
+
+def workload_condition(
+    component: Component, live: Mapping[str, Any] | None, desired_replicas: int
+) -> Condition:
+    """Readiness of a StatefulSet or Deployment, the way `kubectl rollout status` judges it."""
+    kind = COMPONENT_CONDITIONS[component]
+    if live is None:
+        return Condition(kind, False, Reason.NOT_CREATED, f"{component} is not created yet")
+    status = live.get("status") or {}
+    generation = live.get("metadata", {}).get("generation", 0)
+    if status.get("observedGeneration", 0) < generation:
+        return Condition(kind, False, Reason.ROLLING_OUT, f"{component}: the latest spec is not observed yet")
+    updated = status.get("updatedReplicas", 0)
+    ready = status.get("readyReplicas", 0)
+    if updated < desired_replicas:
+        return Condition(
+            kind, False, Reason.ROLLING_OUT, f"{component}: {updated}/{desired_replicas} replicas updated"
+        )
+    if ready < desired_replicas:
+        return Condition(
+            kind, False, Reason.NOT_READY, f"{component}: {ready}/{desired_replicas} replicas ready"
+        )
+    return Condition(kind, True, Reason.READY, f"{component}: {ready}/{desired_replicas} replicas ready")
+
+
+def component_conditions(
+    spec: MemorySystemSpec, workloads: Mapping[Component, Mapping[str, Any] | None]
+) -> list[Condition]:
+    desired = spec.workload_replicas()
+    conditions = []
+    for component, kind in COMPONENT_CONDITIONS.items():
+        if component in desired:
+            conditions.append(workload_condition(component, workloads.get(component), desired[component]))
+        elif component in DATA_STORES and component in spec.used_data_stores():
+            external = spec.data_store(component).external
+            secret = external.secret_ref.name if external is not None else ""
+            conditions.append(Condition(kind, True, Reason.EXTERNAL, f"connects through Secret {secret}"))
+        else:
+            conditions.append(Condition(kind, True, Reason.NOT_REQUIRED, f"direct mode runs no {component}"))
+    return conditions
+
+
+def summarize(
+    components: Sequence[Condition],
+    storage: Sequence[StorageProgress],
+    refusal: str | None,
+    previous_phase: str | None,
+) -> tuple[Phase, list[Condition]]:
+    """Phase plus the Ready, Progressing and Degraded conditions from the component conditions."""
+    waiting = [c for c in components if not c.ready]
+    rolling = [c for c in waiting if c.reason in (Reason.ROLLING_OUT, Reason.NOT_CREATED)]
+    broken = [c for c in waiting if c.reason is Reason.NOT_READY]
+    resizing = [s for s in storage if s.resized < s.claims]
+    # A pod that stops being ready after the system was ready is a degradation, not provisioning.
+    was_ready = previous_phase in (Phase.READY, Phase.DEGRADED)
+    degraded = bool(broken) and was_ready
+
+    if waiting:
+        ready = Condition(READY, False, Reason.COMPONENTS_NOT_READY, "; ".join(c.message for c in waiting))
+    else:
+        ready = Condition(READY, True, Reason.READY, "all components are ready")
+
+    if refusal is not None:
+        progressing = Condition(PROGRESSING, False, Reason.STORAGE_SHRINK_REFUSED, refusal)
+    elif resizing:
+        message = "; ".join(f"{s.component}: {s.resized}/{s.claims} claims at {s.size}" for s in resizing)
+        progressing = Condition(PROGRESSING, True, Reason.STORAGE_RESIZING, message)
+    elif rolling or (waiting and not was_ready):
+        progressing = Condition(PROGRESSING, True, Reason.ROLLING_OUT, "; ".join(c.message for c in waiting))
+    else:
+        progressing = Condition(PROGRESSING, False, Reason.SETTLED, "the spec is rolled out")
+
+    if degraded:
+        degraded_condition = Condition(DEGRADED, True, Reason.NOT_READY, "; ".join(c.message for c in broken))
+    else:
+        degraded_condition = Condition(DEGRADED, False, Reason.READY, "no component lost readiness")
+
+    if not waiting:
+        phase = Phase.READY
+    elif degraded:
+        phase = Phase.DEGRADED
+    elif not any(c.reason in _OBSERVED_WORKLOAD for c in components):
+        phase = Phase.PENDING
+    else:
+        phase = Phase.PROVISIONING
+    return phase, [ready, progressing, degraded_condition]
+
+
+def render_conditions(
+    conditions: Sequence[Condition],
+    old: Sequence[Mapping[str, Any]],
+    generation: int,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Conditions as the API shows them; a condition's time moves only when its status flips."""
+    old_by_type = {c.get("type"): c for c in old}
+    rendered = []
+    for condition in conditions:
+        status = "True" if condition.ready else "False"
+        previous = old_by_type.get(condition.type) or {}
+        unchanged = previous.get("status") == status and "lastTransitionTime" in previous
+        rendered.append(
+            {
+                "type": condition.type,
+                "status": status,
+                "reason": str(condition.reason),
+                "message": condition.message,
+                "observedGeneration": generation,
+                "lastTransitionTime": previous["lastTransitionTime"] if unchanged else _timestamp(now),
+            }
+        )
+    # Conditions this computation does not speak about are kept as they were.
+    spoken = {c.type for c in conditions}
+    return [*rendered, *(dict(c) for c in old if c.get("type") not in spoken)]
+
+
+def observed_status(
+    *,
+    spec: MemorySystemSpec,
+    workloads: Mapping[Component, Mapping[str, Any] | None],
+    storage: Sequence[StorageProgress],
+    refusal: str | None,
+    old_status: Mapping[str, Any],
+    generation: int,
+    endpoint: str,
+    now: datetime,
+) -> dict[str, Any]:
+    components = component_conditions(spec, workloads)
+    phase, summary = summarize(components, storage, refusal, old_status.get("phase"))
+    return {
+        "phase": str(phase),
+        "observedGeneration": generation,
+        "endpoint": endpoint,
+        "conditions": render_conditions(
+            [*summary, *components], old_status.get("conditions") or [], generation, now
+        ),
+    }
+
+
+def failed_status(
+    reason: str, old_status: Mapping[str, Any], generation: int, now: datetime
+) -> dict[str, Any]:
+    conditions = [
+        Condition(READY, False, Reason.INVALID_SPEC, reason),
+        Condition(PROGRESSING, False, Reason.INVALID_SPEC, reason),
+    ]
+    return {
+        "phase": str(Phase.FAILED),
+        "observedGeneration": generation,
+        "conditions": render_conditions(conditions, old_status.get("conditions") or [], generation, now),
+    }
+
+
+def paused_status(old_status: Mapping[str, Any], generation: int, now: datetime) -> dict[str, Any]:
+    paused = Condition(PROGRESSING, False, Reason.PAUSED, "spec.paused is true: no change is applied")
+    return {
+        "observedGeneration": generation,
+        "conditions": render_conditions([paused], old_status.get("conditions") or [], generation, now),
+    }
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
