@@ -1,0 +1,374 @@
+"""The production document store: PostgreSQL through psycopg 3 and a connection pool.
+
+Memories, links, per-namespace counters and (in evented mode) the outbox live in one database, so a memory
+write and its outbox event commit together or not at all. Every connection failure surfaces as
+``BackendUnavailable("postgres", ...)``: nothing is acknowledged that was not stored.
+"""
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
+
+from somafractalmemory.adapters.postgres_outbox import (
+    OUTBOX_INSERT,
+    outbox_rows_for_delete,
+    outbox_rows_for_put,
+)
+from somafractalmemory.adapters.postgres_schema import migrate
+from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
+from somafractalmemory.core.errors import BackendUnavailable
+from somafractalmemory.core.models import Link, Memory, MemoryType, Stats
+from somafractalmemory.core.text import VALUE_SEPARATOR, payload_text, string_values
+
+logger = logging.getLogger(__name__)
+
+BACKEND = "postgres"
+
+MEMORY_COLUMNS = (
+    "namespace, coord_key, payload, memory_type, importance, created_at, updated_at, access_count"
+)
+
+UPSERT_MEMORY = """
+INSERT INTO soma_memories (namespace, coord_key, coord, dimensions, payload, memory_type, importance,
+    created_at, updated_at, access_count, search_text, folded_text, string_values, folded_values)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (namespace, coord_key) DO UPDATE SET
+    payload = EXCLUDED.payload, memory_type = EXCLUDED.memory_type, importance = EXCLUDED.importance,
+    updated_at = EXCLUDED.updated_at, search_text = EXCLUDED.search_text,
+    folded_text = EXCLUDED.folded_text, string_values = EXCLUDED.string_values,
+    folded_values = EXCLUDED.folded_values
+"""
+
+UPSERT_LINK = """
+INSERT INTO soma_links (namespace, source_key, target_key, link_type, weight, created_at)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (namespace, source_key, target_key, link_type) DO UPDATE SET
+    weight = EXCLUDED.weight, created_at = EXCLUDED.created_at
+"""
+
+ITER_BATCH = 1000
+
+Pool = psycopg_pool.ConnectionPool[psycopg.Connection[TupleRow]]
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _memory_row(memory: Memory) -> tuple[Any, ...]:
+    text = payload_text(memory.payload)
+    values = list(string_values(memory.payload))
+    return (
+        memory.namespace,
+        coordinate_key(memory.coordinate),
+        list(memory.coordinate),
+        len(memory.coordinate),
+        Jsonb(memory.payload),
+        memory.memory_type.value,
+        memory.importance,
+        memory.created_at,
+        memory.updated_at,
+        memory.access_count,
+        text,
+        text.casefold(),
+        values,
+        [value.casefold() for value in values],
+    )
+
+
+def _memory_from_row(row: TupleRow) -> Memory:
+    namespace, key, payload, memory_type, importance, created_at, updated_at, access_count = row
+    return Memory(
+        namespace=namespace,
+        coordinate=coordinate_from_key(key),
+        payload=payload,
+        memory_type=MemoryType(memory_type),
+        importance=importance,
+        created_at=created_at,
+        updated_at=updated_at,
+        access_count=access_count,
+    )
+
+
+def _link_from_row(row: TupleRow) -> Link:
+    namespace, source_key, target_key, link_type, weight, created_at = row
+    return Link(
+        namespace=namespace,
+        source=coordinate_from_key(source_key),
+        target=coordinate_from_key(target_key),
+        link_type=link_type,
+        weight=weight,
+        created_at=created_at,
+    )
+
+
+def _stats(episodic: int, semantic: int) -> Stats:
+    return Stats(total_memories=episodic + semantic, episodic=episodic, semantic=semantic)
+
+
+def _last_per_key(memories: Sequence[Memory]) -> list[Memory]:
+    """One row per (namespace, coordinate), the last one winning, in key order (a stable lock order)."""
+    latest = {(memory.namespace, coordinate_key(memory.coordinate)): memory for memory in memories}
+    return [latest[key] for key in sorted(latest)]
+
+
+class PostgresStore:
+    """DocumentStore on PostgreSQL. ``evented`` writes an outbox event with every put and delete."""
+
+    def __init__(self, pool: "Pool", *, evented: bool) -> None:
+        self._pool = pool
+        self.evented = evented
+
+    @classmethod
+    def connect(
+        cls, url: str, *, evented: bool, min_size: int = 1, max_size: int = 10, timeout: float = 5.0
+    ) -> "PostgresStore":
+        """Open a pool (connections are made lazily, so this works while the server is still down)."""
+        pool: Pool = psycopg_pool.ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            open=False,
+            check=psycopg_pool.ConnectionPool.check_connection,
+            kwargs={"connect_timeout": max(1, int(timeout))},
+            name="soma-postgres",
+        )
+        pool.open(wait=False)
+        return cls(pool, evented=evented)
+
+    @property
+    def name(self) -> str:
+        return BACKEND
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[TupleRow]]:
+        """A pooled connection in a transaction; any connection failure becomes BackendUnavailable."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
+            raise BackendUnavailable(BACKEND, str(error).strip() or type(error).__name__) from error
+
+    def ping(self) -> None:
+        with self.connection() as conn:
+            conn.execute("SELECT 1")
+
+    def migrate(self) -> list[int]:
+        with self.connection() as conn:
+            conn.autocommit = True
+            try:
+                return migrate(conn)
+            finally:
+                conn.autocommit = False
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # Memories.
+    def put_many(self, memories: Sequence[Memory]) -> None:
+        if not memories:
+            return
+        rows = _last_per_key(memories)
+        with self.connection() as conn, conn.cursor() as cur:
+            cur.executemany(UPSERT_MEMORY, [_memory_row(memory) for memory in rows])
+            if self.evented:
+                cur.executemany(OUTBOX_INSERT, outbox_rows_for_put(rows))
+
+    def get(self, namespace: str, coordinate: Coordinate) -> Memory | None:
+        return self.get_many(namespace, [coordinate]).get(coordinate)
+
+    def get_many(self, namespace: str, coordinates: Sequence[Coordinate]) -> dict[Coordinate, Memory]:
+        if not coordinates:
+            return {}
+        keys = [coordinate_key(coord) for coord in coordinates]
+        with self.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM soma_memories WHERE namespace = %s AND coord_key = ANY(%s)",
+                (namespace, keys),
+            ).fetchall()
+        found = {row[1]: _memory_from_row(row) for row in rows}
+        return {coord: found[key] for coord, key in zip(coordinates, keys, strict=True) if key in found}
+
+    def delete(self, namespace: str, coordinate: Coordinate) -> bool:
+        key = coordinate_key(coordinate)
+        with self.connection() as conn:
+            deleted = conn.execute(
+                "DELETE FROM soma_memories WHERE namespace = %s AND coord_key = %s", (namespace, key)
+            ).rowcount
+            conn.execute(
+                "DELETE FROM soma_links WHERE namespace = %s AND (source_key = %s OR target_key = %s)",
+                (namespace, key, key),
+            )
+            if self.evented and deleted:
+                conn.cursor().executemany(OUTBOX_INSERT, outbox_rows_for_delete(namespace, coordinate))
+        return deleted > 0
+
+    def record_access(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:
+        if not coordinates:
+            return
+        keys = sorted({coordinate_key(coord) for coord in coordinates})
+        with self.connection() as conn:
+            conn.execute(
+                "UPDATE soma_memories SET access_count = access_count + 1"
+                " WHERE namespace = %s AND coord_key = ANY(%s)",
+                (namespace, keys),
+            )
+
+    def keyword_search(
+        self,
+        namespace: str,
+        term: str,
+        *,
+        exact: bool,
+        case_sensitive: bool,
+        memory_type: MemoryType | None,
+        limit: int,
+    ) -> list[Memory]:
+        if not term or VALUE_SEPARATOR in term:
+            return []  # a term never spans two values
+        folded = term.casefold()
+        if exact:
+            condition = "folded_values @> ARRAY[%(folded)s]"
+            if case_sensitive:
+                condition += " AND string_values @> ARRAY[%(term)s]"
+        else:
+            condition = "folded_text LIKE %(folded_like)s"
+            if case_sensitive:
+                condition += " AND search_text LIKE %(like)s"
+        if memory_type is not None:
+            condition += " AND memory_type = %(memory_type)s"
+        params = {
+            "namespace": namespace,
+            "term": term,
+            "folded": folded,
+            "like": _like_pattern(term),
+            "folded_like": _like_pattern(folded),
+            "memory_type": memory_type.value if memory_type else None,
+            "limit": limit,
+        }
+        with self.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM soma_memories WHERE namespace = %(namespace)s AND {condition}"
+                " ORDER BY importance DESC, updated_at DESC LIMIT %(limit)s",
+                params,
+            ).fetchall()
+        return [_memory_from_row(row) for row in rows]
+
+    def coordinate_range(
+        self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None
+    ) -> list[Coordinate]:
+        type_condition = "" if memory_type is None else " AND memory_type = %(memory_type)s"
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT coord_key FROM soma_memories"
+                " WHERE namespace = %(namespace)s AND dimensions = %(dimensions)s"
+                " AND coord[1] BETWEEN %(first_low)s AND %(first_high)s"
+                " AND NOT EXISTS (SELECT 1 FROM unnest(coord, %(low)s::float8[], %(high)s::float8[])"
+                "                 AS axis(value, low, high) WHERE value < low OR value > high)"
+                f"{type_condition} ORDER BY coord",
+                {
+                    "namespace": namespace,
+                    "dimensions": len(low),
+                    "first_low": low[0],
+                    "first_high": high[0],
+                    "low": list(low),
+                    "high": list(high),
+                    "memory_type": memory_type.value if memory_type else None,
+                },
+            ).fetchall()
+        return [coordinate_from_key(row[0]) for row in rows]
+
+    def stats(self, namespace: str) -> Stats:
+        with self.connection() as conn:
+            row = conn.execute(
+                "SELECT episodic, semantic FROM soma_namespace_counters WHERE namespace = %s", (namespace,)
+            ).fetchone()
+        return _stats(*row) if row else Stats(0, 0, 0)
+
+    def all_stats(self) -> dict[str, Stats]:
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT namespace, episodic, semantic FROM soma_namespace_counters"
+                " WHERE episodic + semantic > 0"
+            ).fetchall()
+        return {namespace: _stats(episodic, semantic) for namespace, episodic, semantic in rows}
+
+    def least_important(self, namespace: str, count: int) -> list[Coordinate]:
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT coord_key FROM soma_memories WHERE namespace = %s"
+                " ORDER BY importance, created_at LIMIT %s",
+                (namespace, count),
+            ).fetchall()
+        return [coordinate_from_key(row[0]) for row in rows]
+
+    def iter_memories(self, namespace: str) -> Iterator[Memory]:
+        """Keyset pagination: no transaction stays open while the caller consumes the stream."""
+        after: tuple[float, str] = (float("-inf"), "")
+        while True:
+            with self.connection() as conn:
+                rows = conn.execute(
+                    f"SELECT {MEMORY_COLUMNS} FROM soma_memories WHERE namespace = %s"
+                    " AND (created_at, coord_key) > (%s, %s) ORDER BY created_at, coord_key LIMIT %s",
+                    (namespace, *after, ITER_BATCH),
+                ).fetchall()
+            yield from (_memory_from_row(row) for row in rows)
+            if len(rows) < ITER_BATCH:
+                return
+            after = (rows[-1][5], rows[-1][1])
+
+    # Links.
+    def add_link(self, link: Link) -> None:
+        with self.connection() as conn:
+            conn.execute(
+                UPSERT_LINK,
+                (
+                    link.namespace,
+                    coordinate_key(link.source),
+                    coordinate_key(link.target),
+                    link.link_type,
+                    link.weight,
+                    link.created_at,
+                ),
+            )
+
+    def neighbors(
+        self, namespace: str, coordinate: Coordinate, link_type: str | None, limit: int | None
+    ) -> list[Link]:
+        type_condition = "" if link_type is None else " AND link_type = %(link_type)s"
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT namespace, source_key, target_key, link_type, weight, created_at FROM soma_links"
+                f" WHERE namespace = %(namespace)s AND source_key = %(source)s{type_condition}"
+                " ORDER BY weight DESC, target_key, link_type LIMIT %(limit)s",
+                {
+                    "namespace": namespace,
+                    "source": coordinate_key(coordinate),
+                    "link_type": link_type,
+                    "limit": limit,
+                },
+            ).fetchall()
+        return [_link_from_row(row) for row in rows]
+
+    def iter_links(self, namespace: str) -> Iterator[Link]:
+        after = ("", "", "")
+        while True:
+            with self.connection() as conn:
+                rows = conn.execute(
+                    "SELECT namespace, source_key, target_key, link_type, weight, created_at FROM soma_links"
+                    " WHERE namespace = %s AND (source_key, target_key, link_type) > (%s, %s, %s)"
+                    " ORDER BY source_key, target_key, link_type LIMIT %s",
+                    (namespace, *after, ITER_BATCH),
+                ).fetchall()
+            yield from (_link_from_row(row) for row in rows)
+            if len(rows) < ITER_BATCH:
+                return
+            after = (rows[-1][1], rows[-1][2], rows[-1][3])
