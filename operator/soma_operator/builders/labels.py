@@ -22,7 +22,7 @@ def instance_labels(system_name: str) -> dict[str, str]:
 
 def selector_labels(ctx: BuildContext, component: str) -> dict[str, str]:
     """Stable labels for selectors: never the version, selectors are immutable."""
-    return {NAME_LABEL: PART_OF, INSTANCE_LABEL: ctx.name, COMPONENT_LABEL: component}
+    return {NAME_LABEL: PART_OF, INSTANCE_LABEL: ctx.name, COMPONENT_LABEL: str(component)}
 
 
 def labels(ctx: BuildContext, component: str, version: str) -> dict[str, str]:
