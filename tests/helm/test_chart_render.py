@@ -115,13 +115,6 @@ def test_the_log_format_reaches_the_operator(render: Render, log_format: str) ->
     assert f"--log-format={log_format}" in operator_container(render({"logFormat": log_format}))["args"]
 
 
-def test_helm_installs_the_crd_before_the_templates(render: Render) -> None:
-    rendered = render({})
-    kinds = [obj["kind"] for obj in rendered.applied]
-    assert kinds[0] == "CustomResourceDefinition"
-    assert "CustomResourceDefinition" not in [m["kind"] for m in rendered.manifests]
-
-
 def test_the_notes_tell_what_to_apply_next(render: Render) -> None:
     notes = render({}).notes
     assert "kubectl apply -f config/samples/minimal.yaml" in notes

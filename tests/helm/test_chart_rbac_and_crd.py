@@ -1,0 +1,67 @@
+"""The chart ships what the operator's own config ships: the same CRD, the same RBAC rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from conftest import CHART, REPO, Render
+from fake_apiserver import KUBERNETES_VERSION
+
+Permission = tuple[str, str, str, str]  # (apiGroup, resource, verb, resourceName or "")
+
+
+def permissions(rules: list[dict[str, Any]]) -> set[Permission]:
+    """Every single grant of a rule list, so rules that group them differently still compare equal."""
+    return {
+        (group, resource, verb, name)
+        for rule in rules
+        for group in rule.get("apiGroups", [])
+        for resource in rule.get("resources", [])
+        for verb in rule["verbs"]
+        for name in rule.get("resourceNames", [""])
+    }
+
+
+def config_rbac(kind: str) -> list[dict[str, Any]]:
+    documents = [
+        doc
+        for path in sorted((REPO / "config" / "rbac").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+    ]
+    (role,) = [doc for doc in documents if doc and doc["kind"] == kind]
+    rules: list[dict[str, Any]] = role["rules"]
+    return rules
+
+
+def test_the_chart_carries_exactly_the_crds_of_crds_directory() -> None:
+    originals = {path.name: path.read_bytes() for path in (REPO / "crds").glob("*.yaml")}
+    copies = {path.name: path.read_bytes() for path in (CHART / "crds").glob("*.yaml")}
+    assert originals, "crds/ holds no CRD"
+    assert copies == originals, "helm/soma-operator/crds/ differs from crds/: run `make sync-crds`"
+
+
+@pytest.mark.parametrize("crd", sorted((CHART / "crds").glob("*.yaml")), ids=lambda path: path.name)
+def test_the_charts_crd_is_a_valid_kubernetes_object(crd: Path) -> None:
+    kubernetes_validate.validate(yaml.safe_load(crd.read_text()), KUBERNETES_VERSION, strict=True)
+
+
+def test_helm_installs_the_crd_before_the_templates(render: Render) -> None:
+    applied = [obj["kind"] for obj in render({}).applied]
+    assert applied[0] == "CustomResourceDefinition"
+    assert "CustomResourceDefinition" not in applied[1:]
+
+
+def test_the_cluster_role_grants_what_config_rbac_grants(render: Render) -> None:
+    rendered = render({})
+    assert permissions(rendered.one("ClusterRole")["rules"]) == permissions(config_rbac("ClusterRole"))
+
+
+def test_each_watched_namespace_role_grants_what_config_rbac_grants(render: Render) -> None:
+    roles = render({"watch": {"namespaces": ["team-a", "team-b"]}}).of_kind("Role")
+    assert len(roles) == 2
+    for role in roles:
+        assert permissions(role["rules"]) == permissions(config_rbac("Role"))
