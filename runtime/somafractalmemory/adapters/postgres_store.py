@@ -52,6 +52,13 @@ ON CONFLICT (namespace, source_key, target_key, link_type) DO UPDATE SET
     weight = EXCLUDED.weight, created_at = EXCLUDED.created_at
 """
 
+# Every writer locks its namespaces' counter rows first, in name order, before touching memories: the
+# counter trigger would otherwise take that lock after a row lock and two writers could deadlock.
+LOCK_COUNTERS = """
+INSERT INTO soma_namespace_counters (namespace) SELECT unnest(%s::text[]) ORDER BY 1
+ON CONFLICT (namespace) DO UPDATE SET namespace = EXCLUDED.namespace
+"""
+
 ITER_BATCH = 1000
 
 Pool = psycopg_pool.ConnectionPool[psycopg.Connection[TupleRow]]
@@ -178,6 +185,7 @@ class PostgresStore:
             return
         rows = _last_per_key(memories)
         with self.connection() as conn, conn.cursor() as cur:
+            cur.execute(LOCK_COUNTERS, (sorted({memory.namespace for memory in rows}),))
             cur.executemany(UPSERT_MEMORY, [_memory_row(memory) for memory in rows])
             if self.evented:
                 cur.executemany(OUTBOX_INSERT, outbox_rows_for_put(rows))
@@ -200,6 +208,7 @@ class PostgresStore:
     def delete(self, namespace: str, coordinate: Coordinate) -> bool:
         key = coordinate_key(coordinate)
         with self.connection() as conn:
+            conn.execute(LOCK_COUNTERS, ([namespace],))
             deleted = conn.execute(
                 "DELETE FROM soma_memories WHERE namespace = %s AND coord_key = %s", (namespace, key)
             ).rowcount
