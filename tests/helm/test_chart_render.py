@@ -9,6 +9,8 @@ import pytest
 from conftest import RELEASE_NAMESPACE, Render, Rendered
 from fake_apiserver import KUBERNETES_VERSION
 
+from soma_operator.cli import _parser
+
 WATCHED = ["team-a", "team-b"]
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults (cluster-wide)": {},
@@ -58,6 +60,11 @@ def test_the_operator_pod_is_locked_down(rendered: Rendered) -> None:
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
     assert container["resources"]["limits"]["memory"]
+
+
+def test_the_operator_accepts_the_arguments_the_chart_gives_it(rendered: Rendered) -> None:
+    arguments = _parser().parse_args(operator_container(rendered)["args"])
+    assert arguments.command == "run"
 
 
 def test_the_liveness_probe_targets_the_port_the_operator_serves_it_on(rendered: Rendered) -> None:
