@@ -21,8 +21,12 @@ def unit(seed: int) -> np.ndarray[Any, np.dtype[np.float32]]:
     return vector / np.linalg.norm(vector)
 
 
-def point(i: int, payload: dict[str, Any] | None = None, memory_type: MemoryType = MemoryType.EPISODIC,
-          namespace: str = NS) -> VectorPoint:  # fmt: skip
+def point(
+    i: int,
+    payload: dict[str, Any] | None = None,
+    memory_type: MemoryType = MemoryType.EPISODIC,
+    namespace: str = NS,
+) -> VectorPoint:
     return VectorPoint(namespace, (float(i),), unit(i), memory_type, payload or {"i": i})
 
 
@@ -31,8 +35,14 @@ def index() -> QdrantIndex:
     return QdrantIndex.connect(path=":memory:", dimensions=DIMS)
 
 
-def search(index: QdrantIndex, query: Any, top_k: int = 10, memory_type: MemoryType | None = None,
-           filters: dict[str, Any] | None = None, namespace: str = NS) -> list[tuple[float, ...]]:  # fmt: skip
+def search(
+    index: QdrantIndex,
+    query: Any,
+    top_k: int = 10,
+    memory_type: MemoryType | None = None,
+    filters: dict[str, Any] | None = None,
+    namespace: str = NS,
+) -> list[tuple[float, ...]]:
     hits = index.search(
         namespace, query, top_k=top_k, memory_type=memory_type, conditions=parse_filters(filters)
     )
@@ -94,10 +104,14 @@ def test_a_filtered_search_returns_top_k_when_enough_points_match(index: QdrantI
 
 # Filters pushed into Qdrant must agree with the core's evaluator on every payload shape.
 VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from([1.0, 2.5, -0.5]), st.sampled_from(["a", "b", "A"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from([1.0, 2.5, -0.5]),
+    st.sampled_from(["a", "b", "A"]),
     st.lists(st.sampled_from(["a", "b", 1, 2]), max_size=3),
     st.fixed_dictionaries({"x": st.sampled_from([1, "a", None])}),
-)  # fmt: skip
+)
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from([1.0, 2.5, "a", "b"]))
 FIELDS = st.sampled_from(["f", "g", "f.x"])
 FILTERS = st.dictionaries(
@@ -106,12 +120,12 @@ FILTERS = st.dictionaries(
         SCALARS,
         st.lists(SCALARS, max_size=3),
         st.dictionaries(st.sampled_from(["$eq", "$ne"]), SCALARS, min_size=1, max_size=1),
-        st.dictionaries(st.sampled_from(["$in", "$nin"]), st.lists(SCALARS, max_size=3), min_size=1, max_size=1),
-        st.dictionaries(st.sampled_from(["$gt", "$gte", "$lt", "$lte"]), st.integers(-3, 3), min_size=1, max_size=2),
+        st.dictionaries(st.sampled_from(["$in", "$nin"]), st.lists(SCALARS, max_size=3), min_size=1),
+        st.dictionaries(st.sampled_from(["$gt", "$gte", "$lt", "$lte"]), st.integers(-3, 3), min_size=1),
         st.dictionaries(st.just("$exists"), st.booleans(), min_size=1, max_size=1),
     ),
     max_size=2,
-)  # fmt: skip
+)
 PAYLOADS = st.lists(st.dictionaries(st.sampled_from(["f", "g"]), VALUES, max_size=2), min_size=1, max_size=12)
 
 
