@@ -12,7 +12,7 @@ RUNTIME_IMAGE ?= $(IMAGE_REGISTRY)/soma-runtime
 OPERATOR_IMAGE ?= $(IMAGE_REGISTRY)/soma-operator
 # A second tag of the runtime image, loaded into kind for the suite's version-change test.
 E2E_UPGRADE_VERSION ?= $(SOMA_VERSION)-e2e
-HELM_RELEASE ?= soma
+HELM_RELEASE ?= soma-operator
 HELM_NAMESPACE ?= soma-system
 
 .PHONY: images kind-up kind-load helm-install e2e kind-down sync-crds docs

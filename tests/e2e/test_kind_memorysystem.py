@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "config" / "samples" / "minimal.yaml"
 DATA_STORES = ("postgres", "redis", "qdrant", "redpanda")
 EXPANDABLE_STORAGE_CLASS = "soma-expandable"  # kind/storageclass.yaml
+E2E_STORAGE_SIZE = "1Gi"
 API_PORT = 9595
 READY = "jsonpath={.status.phase}=Ready"
 # The consumers index a stored memory asynchronously (evented mode): recall sees it within this bound.
@@ -52,8 +53,8 @@ def system(cluster: KindCluster) -> Iterator[System]:
     namespace = f"soma-e2e-{uuid.uuid4().hex[:6]}"
     manifest["metadata"]["namespace"] = namespace
     for store in DATA_STORES:
-        manifest.setdefault("spec", {}).setdefault(store, {}).setdefault("storage", {})
-        manifest["spec"][store]["storage"]["storageClassName"] = EXPANDABLE_STORAGE_CLASS
+        storage = {"size": E2E_STORAGE_SIZE, "storageClassName": EXPANDABLE_STORAGE_CLASS}
+        manifest.setdefault("spec", {}).setdefault(store, {})["storage"] = storage
     cluster.kubectl("create", "namespace", namespace)
     cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(manifest))
     try:

@@ -19,7 +19,7 @@ pytest.importorskip("helm_sdkpy", reason="helm-sdkpy embeds the Helm engine thes
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "soma-operator"
-RELEASE = "soma"
+RELEASE = "soma-operator"
 RELEASE_NAMESPACE = "soma-system"
 HELM_INSTALL = REPO / "scripts" / "helm_install.py"
 

@@ -126,3 +126,9 @@ def test_the_notes_tell_what_to_apply_next(render: Render) -> None:
     notes = render({}).notes
     assert "kubectl apply -f config/samples/minimal.yaml" in notes
     assert "kubectl get memorysystems" in notes
+
+
+def test_a_release_named_after_the_chart_names_its_objects_like_config_manager(render: Render) -> None:
+    rendered = render({})
+    assert rendered.one("Deployment")["metadata"]["name"] == "soma-operator"
+    assert rendered.one("ServiceAccount")["metadata"]["name"] == "soma-operator"
