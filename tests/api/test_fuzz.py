@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import AUTH, embedded_settings
+from api_settings import AUTH, embedded_settings
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error

@@ -1,6 +1,6 @@
 """Data survives restarts; readiness names a failed backend."""
 
-from conftest import AUTH, SettingsFactory
+from api_settings import AUTH, SettingsFactory
 from fastapi.testclient import TestClient
 
 from somafractalmemory.http_api import create_app

@@ -4,7 +4,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import AUTH, TOKEN, SettingsFactory
+from api_settings import AUTH, TOKEN, SettingsFactory
 from fastapi.testclient import TestClient
 
 from somafractalmemory.http_api import create_app

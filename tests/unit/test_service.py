@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import close_service, open_service
+from embedded_service import close_service, open_service
 
 from somafractalmemory.core.errors import InvalidInput, NotFound
 from somafractalmemory.core.filters import parse_filters
