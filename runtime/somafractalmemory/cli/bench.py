@@ -1,0 +1,363 @@
+"""``soma bench``: the performance table of DESIGN.md section 5, measured on the embedded default.
+
+Two phases, each in a fresh temporary data directory:
+
+- in-process, through the embedded target (the service, as ``soma`` uses it without --url): bulk ingest
+  with ``store_many`` in batches up to the largest size, pausing at each size to time recalls (and, at
+  the two store-cost sizes, single stores);
+- over HTTP, against a real ``soma serve`` child process on 127.0.0.1 (rate limit off) driven by one
+  keep-alive client: single stores after a warm-up, then bulk ingest through ``/v1`` bulk.
+"""
+
+import argparse
+import os
+import platform
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from somafractalmemory.cli.bench_workload import Workload
+from somafractalmemory.cli.errors import CommandFailed
+from somafractalmemory.cli.options import (
+    QUIET_LOG_LEVEL,
+    Subparsers,
+    add_command,
+    logging_options,
+    quiet_option,
+)
+from somafractalmemory.cli.output import note, progress, write_json, write_table
+from somafractalmemory.cli.server_process import ServerProcess
+from somafractalmemory.cli.target import MemoryTarget, RecallQuery, open_target
+from somafractalmemory.settings import Settings
+
+NAMESPACE = "bench"
+DEFAULT_SEED = 42
+HTTP_TIMEOUT_SECONDS = 60.0
+SPEC_RECALL_SIZE = 100_000  # the size the recall target is stated for
+STORE_P50_TARGET_MS = 2.0
+BULK_TARGET_PER_SECOND = 5000.0
+RECALL_P95_TARGET_MS = 25.0
+IN_PROCESS_STORE_WARMUP = 10
+STORE_COST_RATIO_TARGET = 1.3
+
+
+@dataclass(frozen=True)
+class Plan:
+    recall_sizes: tuple[int, ...] = (1_000, 10_000, SPEC_RECALL_SIZE)
+    cost_sizes: tuple[int, int] = (1_000, 50_000)
+    batch: int = 500
+    single_stores: int = 300
+    http_stores: int = 2_000
+    http_bulk: int = 10_000
+    warmup: int = 200
+    queries: int = 200
+    top_k: int = 10
+
+    @property
+    def is_spec(self) -> bool:
+        """Whether the sizes are the ones the targets are stated for."""
+        return self.cost_sizes == Plan.cost_sizes
+
+
+FULL = Plan()
+QUICK = Plan(
+    recall_sizes=(200, 1_000),
+    cost_sizes=(200, 1_000),
+    batch=100,
+    single_stores=20,
+    http_stores=30,
+    http_bulk=300,
+    warmup=10,
+    queries=20,
+)
+
+
+@dataclass(frozen=True)
+class Goal:
+    op: Literal["<", "<=", ">="]
+    bound: float
+    unit: str
+
+    def met(self, value: float) -> bool:
+        if self.op == "<":
+            return value < self.bound
+        if self.op == "<=":
+            return value <= self.bound
+        return value >= self.bound
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.bound:,g} {self.unit}".rstrip()
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    value: float
+    unit: str
+    goal: Goal | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "value": self.value,
+            "unit": self.unit,
+            "target": str(self.goal) if self.goal else None,
+            "met": self.goal.met(self.value) if self.goal else None,
+        }
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+def _timed(calls: int, call: Callable[[], object]) -> list[int]:
+    """Nanoseconds of each of ``calls`` calls."""
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter_ns()
+        call()
+        samples.append(time.perf_counter_ns() - started)
+    return samples
+
+
+def _percentiles_ms(samples: Sequence[int]) -> tuple[float, float]:
+    p50, p95 = np.percentile(np.asarray(samples, dtype=np.float64) / 1e6, [50, 95])
+    return float(p50), float(p95)
+
+
+def _single_stores(target: MemoryTarget, workload: Workload, warmup: int, count: int) -> list[int]:
+    def store() -> None:
+        item = workload.memory()
+        target.store(item.coordinate, item.payload, item.memory_type.value)
+
+    _timed(warmup, store)
+    return _timed(count, store)
+
+
+def _ingest(
+    target: MemoryTarget, workload: Workload, count: int, batch: int, advance: Callable[[int], object]
+) -> float:
+    """Seconds spent in bulk stores of ``count`` new memories (generating them is not counted)."""
+    spent = 0.0
+    for start in range(0, count, batch):
+        items = workload.memories(min(batch, count - start))
+        started = time.perf_counter()
+        target.store_many(items)
+        spent += time.perf_counter() - started
+        advance(len(items))
+    return spent
+
+
+def _recalls(target: MemoryTarget, workload: Workload, plan: Plan) -> list[int]:
+    def recall() -> None:
+        target.recall(RecallQuery(workload.query(), top_k=plan.top_k))
+
+    _timed(min(plan.warmup, plan.queries), recall)
+    return _timed(plan.queries, recall)
+
+
+class Bench:
+    def __init__(self, plan: Plan, seed: int, workdir: Path, quiet: bool) -> None:
+        self.plan = plan
+        self.workload = Workload(seed)
+        self.workdir = workdir
+        self.quiet = quiet
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            note(message)
+
+    def in_process(self) -> list[Metric]:
+        plan = self.plan
+        settings = Settings(data_dir=self.workdir / "embedded", namespace=NAMESPACE)
+        target = open_target(settings, url=None, timeout=HTTP_TIMEOUT_SECONDS)
+        metrics: list[Metric] = []
+        store_p50: list[float] = []
+        held = ingested = 0
+        spent = 0.0
+        try:
+            sizes = sorted({*plan.recall_sizes, *plan.cost_sizes})
+            with progress(total=sizes[-1], unit="memories", description="ingest", quiet=self.quiet) as bar:
+                for size in sizes:
+                    count = max(0, size - held)
+                    spent += _ingest(target, self.workload, count, plan.batch, bar.update)
+                    held += count
+                    ingested += count
+                    if size in plan.recall_sizes:
+                        self._say(f"recall at {size:,} memories")
+                        metrics += self._recall_metrics(size, _recalls(target, self.workload, plan))
+                    if size in plan.cost_sizes:
+                        self._say(f"single stores at {size:,} memories")
+                        samples = _single_stores(
+                            target, self.workload, IN_PROCESS_STORE_WARMUP, plan.single_stores
+                        )
+                        held += IN_PROCESS_STORE_WARMUP + plan.single_stores
+                        store_p50.append(_percentiles_ms(samples)[0])
+        finally:
+            target.close()
+        metrics.append(
+            self._bulk_metric("bulk_ingest_per_s", "bulk ingest (service store_many)", ingested / spent)
+        )
+        metrics += self._cost_metrics(store_p50)
+        return metrics
+
+    def over_http(self) -> list[Metric]:
+        plan = self.plan
+        token = secrets.token_urlsafe(32)
+        log_path = self.workdir / "serve.log"
+        self._say("starting `soma serve` for the HTTP measurements")
+        with log_path.open("wb") as log:
+            server = ServerProcess(
+                self.workdir / "http", token=token, environment={"SOMA_RATE_LIMIT_PER_MINUTE": "0"}, log=log
+            )
+            try:
+                server.start()
+            except CommandFailed as error:
+                raise CommandFailed(f"{error}; its log ends with: {log_path.read_text()[-2000:]}") from error
+            try:
+                target = open_target(
+                    Settings(api_token=token, namespace=NAMESPACE), server.url, HTTP_TIMEOUT_SECONDS
+                )
+                try:
+                    self._say(f"{plan.http_stores:,} single stores over HTTP")
+                    p50, p95 = _percentiles_ms(
+                        _single_stores(target, self.workload, plan.warmup, plan.http_stores)
+                    )
+                    with progress(
+                        total=plan.http_bulk, unit="memories", description="HTTP bulk", quiet=self.quiet
+                    ) as bar:
+                        spent = _ingest(target, self.workload, plan.http_bulk, plan.batch, bar.update)
+                finally:
+                    target.close()
+            finally:
+                server.stop()
+        return [
+            Metric("http_store_p50_ms", "HTTP store p50", p50, "ms", Goal("<", STORE_P50_TARGET_MS, "ms")),
+            Metric("http_store_p95_ms", "HTTP store p95", p95, "ms"),
+            self._bulk_metric(
+                "http_bulk_ingest_per_s", "bulk ingest (HTTP /v1 bulk)", plan.http_bulk / spent
+            ),
+        ]
+
+    def _bulk_metric(self, name: str, label: str, rate: float) -> Metric:
+        return Metric(name, label, rate, "memories/s", Goal(">=", BULK_TARGET_PER_SECOND, "memories/s"))
+
+    def _recall_metrics(self, size: int, samples: list[int]) -> list[Metric]:
+        p50, p95 = _percentiles_ms(samples)
+        goal = Goal("<", RECALL_P95_TARGET_MS, "ms") if size == SPEC_RECALL_SIZE else None
+        return [
+            Metric(f"recall_p50_ms_at_{size}", f"recall p50 @ {size:,}", p50, "ms"),
+            Metric(f"recall_p95_ms_at_{size}", f"recall p95 @ {size:,}", p95, "ms", goal),
+        ]
+
+    def _cost_metrics(self, store_p50: list[float]) -> list[Metric]:
+        small, large = self.plan.cost_sizes
+        goal = Goal("<=", STORE_COST_RATIO_TARGET, "") if self.plan.is_spec else None
+        return [
+            Metric(f"store_p50_ms_at_{small}", f"store p50 @ {small:,} (service)", store_p50[0], "ms"),
+            Metric(f"store_p50_ms_at_{large}", f"store p50 @ {large:,} (service)", store_p50[1], "ms"),
+            Metric(
+                "store_cost_ratio",
+                f"store cost {large:,} / {small:,}",
+                store_p50[1] / store_p50[0],
+                "x",
+                goal,
+            ),
+        ]
+
+
+# --- reporting ----------------------------------------------------------------------------------
+
+
+def _shown(metric: Metric) -> str:
+    if metric.unit == "ms":
+        return f"{metric.value:.2f} ms"
+    if metric.unit == "x":
+        return f"{metric.value:.2f}x"
+    return f"{metric.value:,.0f} {metric.unit}"
+
+
+def _verdict(metric: Metric) -> str:
+    if metric.goal is None:
+        return ""
+    return "yes" if metric.goal.met(metric.value) else "NO"
+
+
+def report_table(metrics: Sequence[Metric]) -> None:
+    write_table(
+        ["metric", "measured", "target", "met"],
+        [[m.label, _shown(m), str(m.goal) if m.goal else "", _verdict(m)] for m in metrics],
+    )
+
+
+def setup_description(plan: Plan, seed: int) -> dict[str, Any]:
+    return {
+        "recall_sizes": list(plan.recall_sizes),
+        "store_cost_sizes": list(plan.cost_sizes),
+        "batch": plan.batch,
+        "queries": plan.queries,
+        "top_k": plan.top_k,
+        "http_stores": plan.http_stores,
+        "seed": seed,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+
+
+def bench(args: argparse.Namespace) -> int:
+    plan = QUICK if args.quick else FULL
+    if args.sizes:
+        plan = replace(plan, recall_sizes=tuple(args.sizes))
+    with tempfile.TemporaryDirectory(prefix="soma-bench-") as workdir:
+        runner = Bench(plan, args.seed, Path(workdir), args.quiet)
+        metrics = runner.over_http() + runner.in_process()
+    if args.json:
+        write_json({"metrics": [m.as_json() for m in metrics], "setup": setup_description(plan, args.seed)})
+    else:
+        report_table(metrics)
+    return 0
+
+
+def sizes(text: str) -> list[int]:
+    try:
+        values = sorted({int(part) for part in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError("sizes must be at least 1")
+    return values
+
+
+def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
+    parser = add_command(
+        subparsers,
+        "bench",
+        "Measure the embedded default in a temporary data directory and print each measured value next to "
+        "its target (DESIGN.md section 5): HTTP store p50/p95 against a real `soma serve`, bulk ingest "
+        "(service and HTTP), recall p50/p95 at each size, and store cost at 50k relative to 1k memories.",
+        [logging_options()],
+    )
+    parser.add_argument(
+        "--sizes",
+        type=sizes,
+        help="memory counts to time recall at, comma-separated (default: 1000,10000,100000)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes and few samples: checks that the bench runs, in seconds",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"seed of the workload (default: {DEFAULT_SEED})"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    quiet_option(parser)
+    parser.set_defaults(func=bench, default_log_level=QUIET_LOG_LEVEL)

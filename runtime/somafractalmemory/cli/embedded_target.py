@@ -1,0 +1,102 @@
+"""The memories of one namespace in the embedded store of a data directory, through the service."""
+
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator, Sequence
+
+from somafractalmemory.cli.target import JSONObject, RecallQuery
+from somafractalmemory.core.coordinates import Coordinate
+from somafractalmemory.core.filters import parse_filters
+from somafractalmemory.core.models import MemoryType
+from somafractalmemory.core.records import parse_ndjson
+from somafractalmemory.core.service import NewMemory
+from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
+from somafractalmemory.http_api.schemas import ImportResponseV1
+from somafractalmemory.settings import Settings
+from somafractalmemory.wiring import Runtime, build_runtime
+
+
+def _kind(name: str) -> MemoryType:
+    return MemoryType.parse(name) or MemoryType.EPISODIC
+
+
+class EmbeddedTarget:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._service = runtime.service
+        self.namespace = runtime.settings.namespace
+
+    @classmethod
+    def open(cls, settings: Settings) -> "EmbeddedTarget":
+        return cls(build_runtime(settings))
+
+    def store(self, coordinate: Coordinate, payload: JSONObject, memory_type: str) -> JSONObject:
+        memory = self._service.store_memory(
+            self.namespace, NewMemory(coordinate, payload, _kind(memory_type))
+        )
+        return memory_resource(memory).model_dump(mode="json")
+
+    def store_many(self, items: Sequence[NewMemory]) -> int:
+        return self._service.store_many(self.namespace, items).stored
+
+    def remember(self, payload: JSONObject, memory_type: str) -> JSONObject:
+        memory = self._service.remember(self.namespace, payload, _kind(memory_type))
+        return memory_resource(memory).model_dump(mode="json")
+
+    def get(self, coordinate: Coordinate) -> JSONObject:
+        return memory_resource(self._service.get(self.namespace, coordinate)).model_dump(mode="json")
+
+    def delete(self, coordinate: Coordinate) -> bool:
+        return self._service.delete(self.namespace, coordinate)
+
+    def recall(self, query: RecallQuery) -> JSONObject:
+        memory_type = MemoryType.parse(query.memory_type)
+        conditions = parse_filters(query.filters)
+        if query.hybrid:
+            found = self._service.hybrid_recall(
+                self.namespace,
+                query.query,
+                terms=query.terms,
+                top_k=query.top_k,
+                exact=False,
+                memory_type=memory_type,
+                conditions=conditions,
+            )
+        else:
+            found = self._service.recall(
+                self.namespace, query.query, top_k=query.top_k, memory_type=memory_type, conditions=conditions
+            )
+        return {"results": [scored_resource(scored).model_dump(mode="json") for scored in found]}
+
+    def coordinate_range(self, low: Coordinate, high: Coordinate, memory_type: str | None) -> JSONObject:
+        found = self._service.coordinate_range(self.namespace, low, high, MemoryType.parse(memory_type))
+        return {"coords": [list(coordinate) for coordinate in found]}
+
+    def stats(self) -> JSONObject:
+        return dataclasses.asdict(self._service.stats(self.namespace))
+
+    def link(self, source: Coordinate, target: Coordinate, link_type: str, weight: float) -> JSONObject:
+        link = self._service.link(self.namespace, source, target, link_type, weight)
+        return link_resource(link).model_dump(mode="json", by_alias=True)
+
+    def neighbors(self, coordinate: Coordinate, link_type: str | None, limit: int | None) -> JSONObject:
+        links = self._service.neighbors(self.namespace, coordinate, link_type, limit)
+        return {"links": [link_resource(link).model_dump(mode="json", by_alias=True) for link in links]}
+
+    def path(self, source: Coordinate, target: Coordinate, link_type: str | None) -> JSONObject:
+        path = self._service.shortest_path(self.namespace, source, target, link_type)
+        return {"path": [list(coordinate) for coordinate in path], "found": bool(path)}
+
+    def export_lines(self) -> Iterator[bytes]:
+        for record in self._service.export_records(self.namespace):
+            yield json.dumps(record, separators=(",", ":")).encode() + b"\n"
+
+    def import_lines(self, lines: Iterable[bytes]) -> JSONObject:
+        records = parse_ndjson(lines, max_line_length=self._runtime.settings.max_body_bytes)
+        report = self._service.import_records(self.namespace, records)
+        return ImportResponseV1(
+            memories=report.memories, links=report.links, errors=report.errors
+        ).model_dump()
+
+    def close(self) -> None:
+        self._runtime.close()
