@@ -14,7 +14,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ def code(value: object) -> str:
     return f"`{cell(shown)}`"
 
 
-def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     lines = [f"| {' | '.join(header)} |", f"|{'|'.join('---' for _ in header)}|"]
     return lines + [f"| {' | '.join(row)} |" for row in rows]
 
@@ -212,11 +212,11 @@ def operation_section(path: str, method: str, operation: Schema) -> list[str]:
         lines += ["", *table(("Parameter", "In", "Required", "Type", "Description"), rows)]
     if "requestBody" in operation:
         lines += ["", f"Request body: {json_body(operation['requestBody'].get('content', {}))}"]
-    rows = [
+    responses = [
         (code(status), cell(response.get("description", "")), json_body(response.get("content", {})))
         for status, response in operation.get("responses", {}).items()
     ]
-    return [*lines, "", *table(("Status", "Meaning", "Body"), rows), ""]
+    return [*lines, "", *table(("Status", "Meaning", "Body"), responses), ""]
 
 
 def schema_section(name: str, schema: Schema) -> list[str]:
