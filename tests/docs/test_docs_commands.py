@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DOCS, REPO
+from docs_generator import DOCS, REPO
 
 from soma_operator.cli import _parser
 
-PAGES = sorted(DOCS.glob("*.md"))
+PAGES = [*sorted(DOCS.glob("*.md")), REPO / "kind" / "README.md"]
 REPO_PATH = re.compile(r"(?<![\w/.-])((?:config|crds|kind|helm|scripts|tests)/[\w./-]*\w)")
 LINK = re.compile(r"\]\(([^)#\s]+\.md)(?:#([\w-]+))?\)")
 
@@ -55,7 +55,7 @@ def test_every_repository_path_exists(page: Path) -> None:
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
 def test_every_link_reaches_a_page_and_heading(page: Path) -> None:
     for target, anchor in LINK.findall(page.read_text()):
-        linked = DOCS / target
+        linked = (page.parent / target).resolve()
         assert linked.exists(), f"{page.name}: {target}"
         if anchor:
             assert anchor in anchors(linked), f"{page.name}: {target}#{anchor}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import DOCS, REPO
+from docs_generator import DOCS, REPO
 
 
 @pytest.fixture(scope="module")

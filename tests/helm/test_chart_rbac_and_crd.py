@@ -8,8 +8,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import CHART, REPO, Render
 from fake_apiserver import KUBERNETES_VERSION
+from helm_chart import CHART, REPO, Render
 
 Permission = tuple[str, str, str, str]  # (apiGroup, resource, verb, resourceName or "")
 

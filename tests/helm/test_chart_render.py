@@ -6,8 +6,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from conftest import RELEASE_NAMESPACE, Render, Rendered
 from fake_apiserver import KUBERNETES_VERSION
+from helm_chart import RELEASE_NAMESPACE, Render, Rendered
 
 from soma_operator.cli import _parser
 

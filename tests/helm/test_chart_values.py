@@ -7,7 +7,7 @@ from typing import Any
 
 import helm_sdkpy
 import pytest
-from conftest import CHART, HelmFailed, Render
+from helm_chart import CHART, HelmFailed, Render
 
 # Helm's lint severities: 1 info, 2 warning, 3 error.
 LINT_WARNING = 2

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from soma_operator.cli import _parser as operator_parser
+from somafractalmemory.cli.main import build_parser as runtime_parser
 
 REPO = Path(__file__).resolve().parents[2]
 PINNED_PYTHON_BASE = re.compile(r"^python:\d+\.\d+\.\d+-slim-[a-z]+$")
@@ -55,11 +61,20 @@ class Image:
     extra: str
     entrypoint: str
     command: str
+    parser: Callable[[], argparse.ArgumentParser]
 
 
 IMAGES = (
-    Image("Dockerfile.runtime", "production", '["soma"]', '["serve", "--host", "0.0.0.0", "--port", "9595"]'),
-    Image("Dockerfile.operator", "operator", '["soma-operator"]', '["run", "--all-namespaces"]'),
+    Image(
+        "Dockerfile.runtime",
+        "production",
+        '["soma"]',
+        '["serve", "--host", "0.0.0.0", "--port", "9595"]',
+        runtime_parser,
+    ),
+    Image(
+        "Dockerfile.operator", "operator", '["soma-operator"]', '["run", "--all-namespaces"]', operator_parser
+    ),
 )
 
 
@@ -110,6 +125,12 @@ def test_it_starts_the_right_program(image: Image) -> None:
     _, final = parse_stages(REPO / image.dockerfile)
     assert final.arguments("ENTRYPOINT") == [image.entrypoint]
     assert final.arguments("CMD") == [image.command]
+
+
+def test_the_program_accepts_the_default_command(image: Image) -> None:
+    _, final = parse_stages(REPO / image.dockerfile)
+    (command,) = final.arguments("CMD")
+    image.parser().parse_args(json.loads(command))
 
 
 def test_the_build_context_admits_exactly_what_the_build_stage_copies() -> None:
