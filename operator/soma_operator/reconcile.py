@@ -1,7 +1,7 @@
 """One idempotent reconcile of a MemorySystem, as a flat list of small ensure-steps.
 
-Each step reads what it needs, changes the cluster only when it differs from the spec, and logs every
-change at INFO: kopf's per-object logger turns those lines into Kubernetes Events.
+Each step reads what it needs, changes the cluster only when it differs from the spec, and announces
+every change: a log line and a Kubernetes Event on the MemorySystem.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from soma_operator.kube import KubeClient
 from soma_operator.quantity import storage_bytes
 from soma_operator.spec import DATA_STORES, Component, MemorySystem, OnDelete, SpecError, shrink_errors
 from soma_operator.status import (
+    READY,
     Phase,
     StorageProgress,
     failed_status,
@@ -48,6 +49,10 @@ class Reconciler:
     client: KubeClient
     config: OperatorConfig
     logger: kopf.Logger
+
+    def announce(self, body: kopf.Body, reason: str, message: str) -> None:
+        self.logger.info(f"{reason}: {message}")
+        kopf.info(body, reason=reason, message=message)
 
 
 def _now() -> datetime.datetime:
@@ -123,12 +128,14 @@ def shrink_refusal(system: MemorySystem, claims: Claims) -> str | None:
     return "; ".join(errors) if errors else None
 
 
-async def apply_children(r: Reconciler, ctx: BuildContext) -> dict[Component, dict[str, Any]]:
+async def apply_children(
+    r: Reconciler, body: kopf.Body, ctx: BuildContext
+) -> dict[Component, dict[str, Any]]:
     """Apply every rendered child; the live workloads come back for the status."""
     applied = await apply_all(r.client, builders.render(ctx))
     for result in applied:
         if result.change is not Change.UNCHANGED:
-            r.logger.info(f"{result.change} {result.kind} {result.name}")
+            r.announce(body, str(result.change), f"{result.kind} {result.name}")
     workload_kinds = ("StatefulSet", "Deployment")
     by_name = {a.name: dict(a.live) for a in applied if a.kind in workload_kinds}
     return {
@@ -148,7 +155,7 @@ async def read_workloads(r: Reconciler, ctx: BuildContext) -> dict[Component, di
     }
 
 
-async def grow_claims(r: Reconciler, system: MemorySystem, claims: Claims) -> None:
+async def grow_claims(r: Reconciler, body: kopf.Body, system: MemorySystem, claims: Claims) -> None:
     """Claim templates are immutable, so growth is asked of each claim; the storage driver expands it."""
     for component, found in claims.items():
         desired = system.spec.data_store(component).storage.size
@@ -159,7 +166,7 @@ async def grow_claims(r: Reconciler, system: MemorySystem, claims: Claims) -> No
                 claim.update(
                     await r.client.merge_patch("PersistentVolumeClaim", system.namespace, name, patch)
                 )
-                r.logger.info(f"Expanding PersistentVolumeClaim {name} from {_requested(claim)} to {desired}")
+                r.announce(body, "Expanding", f"PersistentVolumeClaim {name} to {desired}")
 
 
 def storage_progress(system: MemorySystem, claims: Claims) -> list[StorageProgress]:
@@ -179,7 +186,7 @@ def storage_progress(system: MemorySystem, claims: Claims) -> list[StorageProgre
 def write_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch, status: dict[str, Any]) -> None:
     previous = body.status.get("phase")
     if previous != status.get("phase"):
-        r.logger.info(f"Phase {previous or 'unset'} -> {status['phase']}")
+        r.announce(body, "PhaseChanged", f"{previous or 'unset'} -> {status['phase']}")
     patch.status.update(status)
 
 
@@ -188,7 +195,7 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
     system = ensure_valid(body, patch)
     if system.spec.paused:
         patch.status.update(paused_status(body.status, _generation(body), _now()))
-        r.logger.info("Paused: no change is applied while spec.paused is true")
+        r.announce(body, "Paused", "no change is applied while spec.paused is true")
         return
     ctx = BuildContext(
         system,
@@ -202,12 +209,15 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
         workloads = await read_workloads(r, ctx)
         write_status(r, body, patch, _status(ctx, body, workloads, claims, refusal))
         raise kopf.PermanentError(f"Refused: {refusal}")
-    applied = await apply_children(r, ctx)
-    await grow_claims(r, system, claims)
+    applied = await apply_children(r, body, ctx)
+    await grow_claims(r, body, system, claims)
     status = _status(ctx, body, applied, claims, None)
     write_status(r, body, patch, status)
     if status["phase"] != Phase.READY:
-        raise kopf.TemporaryError(f"Waiting: {status['phase']}", delay=r.config.readiness_recheck_seconds)
+        [ready] = [c for c in status["conditions"] if c["type"] == READY]
+        raise kopf.TemporaryError(
+            f"Not ready yet: {ready['message']}", delay=r.config.readiness_recheck_seconds
+        )
 
 
 async def refresh_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
@@ -250,11 +260,11 @@ async def release_claims(r: Reconciler, body: kopf.Body) -> None:
     except SpecError:
         on_delete = OnDelete.RETAIN  # when in doubt, keep the data
     if on_delete is OnDelete.RETAIN:
-        r.logger.info("Keeping the PersistentVolumeClaims: storagePolicy.onDelete is Retain")
+        r.announce(body, "Retaining", "the PersistentVolumeClaims: storagePolicy.onDelete is Retain")
         return
     namespace = body.metadata.namespace or "default"
     labels = instance_labels(body.metadata.name or "")
     for claim in await r.client.list("PersistentVolumeClaim", namespace, labels):
         name = claim["metadata"]["name"]
         if await r.client.delete("PersistentVolumeClaim", namespace, name):
-            r.logger.info(f"Deleted PersistentVolumeClaim {name}")
+            r.announce(body, "Deleted", f"PersistentVolumeClaim {name}")

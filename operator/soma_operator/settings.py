@@ -31,5 +31,6 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
+    # Changes are posted as Events explicitly (reconcile.Reconciler.announce), whatever the log level.
     settings.posting.level = logging.INFO
     settings.posting.reporting_component = MANAGED_BY

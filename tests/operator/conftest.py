@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import kmock
 import pytest
 import yaml
+from kube_emulator import ApiServerEmulator
 
 from soma_operator.builders import BuildContext, Credentials
 from soma_operator.config import OperatorConfig
@@ -43,3 +46,9 @@ def crd() -> dict[str, Any]:
 @pytest.fixture(params=SAMPLES, ids=[path.stem for path in SAMPLES])
 def sample(request: pytest.FixtureRequest) -> dict[str, Any]:
     return load_sample(request.param)
+
+
+@pytest.fixture()
+async def emulator() -> AsyncIterator[ApiServerEmulator]:
+    async with ApiServerEmulator() as handler, kmock.Server(handler):
+        yield handler
