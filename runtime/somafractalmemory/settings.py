@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     kafka_dead_letter_topic: str = "soma.memories.dlq"
     kafka_consumer_group: str = "soma-indexer"
 
+    # --- production backends: tuning and the event pipeline's process (issue 3) -----------------
+    qdrant_api_key: SecretStr | None = Field(
+        None, validation_alias=_alias("QDRANT_API_KEY", "qdrant_api_key")
+    )
+    postgres_pool_size: int = Field(10, ge=1, le=1000)
+    backend_wait_seconds: float = Field(60.0, ge=0, description="start-up wait for PostgreSQL and Qdrant")
+    consume_in_process: bool = Field(False, description="run the indexing consumer inside the API process")
+    consumer_metrics_host: str = "127.0.0.1"
+    consumer_metrics_port: int = Field(9596, ge=0, le=65535, description="soma consume's /healthz, /metrics")
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -2,6 +2,7 @@
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from somafractalmemory.adapters.memory_cache import MemoryCache
 from somafractalmemory.adapters.memory_rate_limiter import MemoryRateLimiter
@@ -11,6 +12,9 @@ from somafractalmemory.core.ports import Backend, Cache, DocumentStore, Embedder
 from somafractalmemory.core.service import MemoryService
 from somafractalmemory.embedding.hashing import HashingEmbedder
 from somafractalmemory.settings import Settings
+
+if TYPE_CHECKING:
+    from somafractalmemory.events.pipeline import EventPipeline
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +29,15 @@ class Runtime:
     settings: Settings
     service: MemoryService
     rate_limiter: RateLimiter
+    pipeline: "EventPipeline | None" = None  # the relay (and consumer) of evented mode, already started
 
     @property
     def backends(self) -> list[Backend]:
         return [*self.service.backends(), self.rate_limiter]
 
     def close(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.stop()
         for backend in self.backends:
             backend.close()
 
@@ -43,19 +50,38 @@ def build_embedder(settings: Settings) -> Embedder:
     return HashingEmbedder(settings.embedding_dimensions)
 
 
+# Production adapters are imported only when configured: their client libraries are an optional extra.
+
+
 def build_store(settings: Settings) -> DocumentStore:
+    if settings.postgres_url is not None:
+        from somafractalmemory import production_wiring
+
+        return production_wiring.postgres_store(settings.postgres_url.get_secret_value(), settings)
     return SQLiteStore(settings.data_dir / DOCUMENT_FILE)
 
 
 def build_index(settings: Settings, dimensions: int) -> VectorIndex:
+    if settings.qdrant_url is not None or settings.qdrant_path is not None:
+        from somafractalmemory import production_wiring
+
+        return production_wiring.qdrant_index(settings, dimensions)
     return NumpyIndex(settings.data_dir / VECTOR_FILE, dimensions)
 
 
 def build_cache(settings: Settings) -> Cache:
+    if settings.redis_url is not None:
+        from somafractalmemory import production_wiring
+
+        return production_wiring.redis_cache(settings.redis_url.get_secret_value())
     return MemoryCache()
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:
+    if settings.redis_url is not None:
+        from somafractalmemory import production_wiring
+
+        return production_wiring.redis_rate_limiter(settings.redis_url.get_secret_value())
     return MemoryRateLimiter()
 
 
@@ -76,4 +102,13 @@ def build_runtime(settings: Settings) -> Runtime:
         service.index.name,
         service.cache.name if service.cache else "none",
     )
-    return Runtime(settings, service, build_rate_limiter(settings))
+    rate_limiter = build_rate_limiter(settings)
+    pipeline = None
+    if settings.eventing_enabled:
+        from somafractalmemory import production_wiring
+
+        pipeline = production_wiring.event_pipeline(
+            settings, service.store, service.index, embedder, consume=settings.consume_in_process
+        )
+        pipeline.start()
+    return Runtime(settings, service, rate_limiter, pipeline)

@@ -31,7 +31,7 @@ COMMANDS: list[Register] = [
 
 # EXTRA_COMMANDS: command modules of somafractalmemory.cli owned by other engineers, each providing
 # register(subparsers). Add "consume" and "migrate" here once those modules exist.
-EXTRA_COMMANDS: list[str] = []
+EXTRA_COMMANDS: list[str] = ["consume", "migrate"]
 
 
 def build_parser() -> argparse.ArgumentParser:
