@@ -2,7 +2,6 @@
 to exit statuses (2 for bad input, 1 for a failure) with a one-line message instead of a traceback."""
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -10,7 +9,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from somafractalmemory import __version__
-from somafractalmemory.cli import bench, graph, memories, serve, transfer
+from somafractalmemory.cli import bench, consume, graph, memories, migrate, serve, transfer
 from somafractalmemory.cli.errors import FAILURE_EXIT, USAGE_EXIT, CliError
 from somafractalmemory.cli.logs import configure_logging
 from somafractalmemory.cli.options import Subparsers, add_log_format, settings_from
@@ -27,11 +26,9 @@ COMMANDS: list[Register] = [
     graph.register,
     transfer.register,
     bench.register,
+    consume.register,
+    migrate.register,
 ]
-
-# EXTRA_COMMANDS: command modules of somafractalmemory.cli owned by other engineers, each providing
-# register(subparsers). Add "consume" and "migrate" here once those modules exist.
-EXTRA_COMMANDS: list[str] = ["consume", "migrate"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in COMMANDS:
         register(subparsers)
-    for name in EXTRA_COMMANDS:
-        importlib.import_module(f"{__package__}.{name}").register(subparsers)
     return parser
 
 

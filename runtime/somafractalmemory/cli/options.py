@@ -18,9 +18,21 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 MEMORY_TYPES = [kind.value for kind in MemoryType]
 LOG_FORMATS = ["plain", "json"]
 QUIET_LOG_LEVEL = "WARNING"
+NEGATIVE_COORDINATES = (
+    "A coordinate that starts with '-' must come after '--', options before it: "
+    'soma store --type semantic -- -1,2,3 \'{"text": "..."}\''
+)
 
 # Attributes of the parsed arguments that override the settings read from the environment.
-SETTING_OVERRIDES = ("data_dir", "namespace", "host", "port", "log_format", "api_token_file")
+SETTING_OVERRIDES = (
+    "data_dir",
+    "namespace",
+    "host",
+    "port",
+    "log_format",
+    "api_token_file",
+    "consume_in_process",
+)
 
 
 # --- argument types: a bad value becomes argparse's usage error (exit status 2) -----------------
@@ -161,6 +173,7 @@ def data_command(
 ) -> argparse.ArgumentParser:
     """A subcommand that works on memories, embedded or over --url; it logs only warnings by default."""
     parser = add_command(subparsers, name, summary, [logging_options(), target_options()])
+    parser.epilog = NEGATIVE_COORDINATES
     parser.set_defaults(default_log_level=QUIET_LOG_LEVEL)
     return parser
 

@@ -43,8 +43,9 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
     parser = add_command(
         subparsers,
         "serve",
-        "Run the memory API (HTTP, OpenAPI at /docs) on the embedded store of a data directory. With no "
-        "token configured, one is generated on first start in the data directory, owner-readable only.",
+        "Run the memory API (HTTP, OpenAPI at /docs): on the embedded store of a data directory, or on the "
+        "backends the environment names (POSTGRES_URL, QDRANT_URL, ...). With no token configured, one is "
+        "generated on first start in the data directory, readable by its owner only.",
         [logging_options()],
     )
     parser.add_argument(
@@ -55,5 +56,13 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
         "--port", type=int, help=f"port to listen on (default: $SOMA_PORT, else {DEFAULT_PORT})"
     )
     data_dir_option(parser)
+    parser.add_argument(
+        "--consume",
+        dest="consume_in_process",
+        action="store_const",
+        const=True,
+        help="in evented mode (EVENTING_ENABLED, KAFKA_BOOTSTRAP_SERVERS), also run the indexing consumer "
+        "inside the API process instead of a separate `soma consume` (default: $SOMA_CONSUME_IN_PROCESS)",
+    )
     parser.add_argument("--no-access-log", action="store_true", help="do not log a line for every request")
     parser.set_defaults(func=serve)
