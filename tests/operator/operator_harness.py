@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -25,21 +26,26 @@ def login_to_the_emulator(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
 
 @contextlib.asynccontextmanager
 async def running_operator(emulator: ApiServerEmulator, recheck_seconds: float = 0.2) -> AsyncIterator[None]:
-    """The operator in this event loop, as `soma-operator run --all-namespaces` runs it."""
-    ready, stop = asyncio.Event(), asyncio.Event()
+    """The operator, as `soma-operator run --all-namespaces` runs it, in a thread with its own event loop.
+
+    Its own loop, as in production its own process: kopf treats every task born in its loop after its
+    start as its own, and would otherwise wait for the emulator's never-ending watch responses on exit.
+    """
+    ready, stop = threading.Event(), threading.Event()
     memo = kopf.Memo(
         emulator_url=str(emulator.servers[0].url),
         config=OperatorConfig(readiness_recheck_seconds=recheck_seconds),
     )
-    task = asyncio.create_task(
-        kopf.operator(clusterwide=True, standalone=True, memo=memo, ready_flag=ready, stop_flag=stop)
-    )
-    await asyncio.wait_for(ready.wait(), timeout=10)
+    operator = kopf.operator(clusterwide=True, standalone=True, memo=memo, ready_flag=ready, stop_flag=stop)
+    thread = threading.Thread(target=asyncio.run, args=(operator,), name="soma-operator")
+    thread.start()
     try:
+        if not await asyncio.to_thread(ready.wait, 10):
+            raise AssertionError("the operator did not start within 10 s")
         yield
     finally:
         stop.set()
-        await asyncio.wait_for(task, timeout=10)
+        await asyncio.to_thread(thread.join, 10)
 
 
 async def eventually(check: Callable[[], T], what: str, timeout: float = 10.0) -> T:
