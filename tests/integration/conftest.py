@@ -5,7 +5,7 @@ server get their own instance from the ``own_*`` fixtures, so an outage never le
 """
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -13,7 +13,9 @@ import pytest
 
 from somafractalmemory.adapters.postgres_store import PostgresStore
 from somafractalmemory.adapters.redis_connection import RedisLink
+from somafractalmemory.settings import Settings
 from support.servers import KafkaBroker, PostgresServer, RedisServer, ServerProcess
+from support.stack import TOKEN, StackAddresses
 
 INTEGRATION_DIR = Path(__file__).parent
 
@@ -101,3 +103,24 @@ def redis_link(redis_server: RedisServer) -> Iterator[RedisLink]:
     link = RedisLink.from_url(redis_server.url())
     yield link
     link.close()
+
+
+@pytest.fixture
+def make_app_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for an app on the given servers; each call is a separate system (own database, topics)."""
+
+    def factory(
+        postgres: PostgresServer, redis: RedisServer, kafka: KafkaBroker | None = None, **values: object
+    ) -> Settings:
+        data_dir = tmp_path / f"app{len(list(tmp_path.iterdir()))}"
+        data_dir.mkdir()
+        evented = bool(values.pop("evented", False))
+        consume = bool(values.pop("consume", False))
+        base = StackAddresses.of(postgres, redis, kafka).settings_values(
+            data_dir, evented=evented, consume=consume
+        )
+        base.update({"api_token": TOKEN, "rate_limit_per_minute": 0, "cache_ttl_seconds": 30})
+        base.update(values)
+        return Settings(**base)
+
+    return factory

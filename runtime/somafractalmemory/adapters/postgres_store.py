@@ -135,7 +135,7 @@ class PostgresStore:
 
     @classmethod
     def connect(
-        cls, url: str, *, evented: bool, min_size: int = 1, max_size: int = 10, timeout: float = 5.0
+        cls, url: str, *, evented: bool, min_size: int = 1, max_size: int = 10, timeout: float = 3.0
     ) -> "PostgresStore":
         """Open a pool (connections are made lazily, so this works while the server is still down)."""
         pool: Pool = psycopg_pool.ConnectionPool(

@@ -169,3 +169,9 @@ class QdrantIndex:
                     break
                 offset, page = offset + page, page * 2
         return hits[:top_k]
+
+    def count(self, namespace: str) -> int:
+        """How many points the namespace has (exact)."""
+        namespace_filter = query_filter(namespace, None, ())
+        with self._call():
+            return self._client.count(self.collection, count_filter=namespace_filter, exact=True).count
