@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from somafractalmemory.adapters.numpy_index import INITIAL_CAPACITY, NumpyIndex
 from somafractalmemory.core.filters import parse_filters
@@ -64,3 +65,38 @@ def test_reupsert_replaces_and_state_survives_reopening(tmp_path: Path) -> None:
     assert [h.coordinate for h in hits] == [(1.0,)]
     assert abs(hits[0].score - 1.0) < 1e-5
     assert reopened.search("other", unit(2), top_k=5, memory_type=None, conditions=()) == []
+
+
+def test_large_shards_search_by_sketch_then_rank_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from somafractalmemory.adapters import numpy_index
+
+    monkeypatch.setattr(numpy_index, "EXACT_SEARCH_LIMIT", 500)
+    monkeypatch.setattr(numpy_index, "MIN_CANDIDATES", 200)
+    index = NumpyIndex(tmp_path / "v.sqlite", 64)
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((3000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index.upsert(
+        [
+            VectorPoint("ns", (float(n),), vectors[n], MemoryType.EPISODIC, {"even": n % 2 == 0})
+            for n in range(3000)
+        ]
+    )
+    found = 0
+    queries = vectors[:20] + 0.3 * rng.standard_normal((20, 64)).astype(np.float32)
+    for query in queries / np.linalg.norm(queries, axis=1, keepdims=True):
+        hits = index.search("ns", query, top_k=10, memory_type=None, conditions=())
+        exact = {(float(n),) for n in np.argsort(-(vectors @ query))[:10]}
+        found += len({h.coordinate for h in hits} & exact)
+        scores = [h.score for h in hits]
+        assert scores == sorted(scores, reverse=True)
+        assert (
+            abs(scores[0] - float(vectors[int(hits[0].coordinate[0])] @ query)) < 1e-5
+        )  # cosine, not the sketch
+        filtered = index.search(
+            "ns", query, top_k=10, memory_type=None, conditions=parse_filters({"even": True})
+        )
+        assert len(filtered) == 10 and all(int(h.coordinate[0]) % 2 == 0 for h in filtered)
+    assert found / 200 >= 0.9

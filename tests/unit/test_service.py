@@ -255,3 +255,11 @@ def test_invalid_queries_are_rejected(service: MemoryService) -> None:
             service.recall(NS, "x", top_k=top_k)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
         service.store_memory(NS, NewMemory((1.0,), {"a": [1.0, float("inf")]}))
+
+
+def test_substring_search_treats_like_wildcards_literally(service: MemoryService) -> None:
+    put(service, (1.0,), "progress 100% done_now")
+    put(service, (2.0,), "progress 1000 donexnow")
+    assert coords_of(service.keyword_search(NS, "100%", exact=False)) == [(1.0,)]
+    assert coords_of(service.keyword_search(NS, "done_now", exact=False)) == [(1.0,)]
+    assert coords_of(service.keyword_search(NS, "DONE_NOW", exact=False)) == [(1.0,)]

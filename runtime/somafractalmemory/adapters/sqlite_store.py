@@ -7,6 +7,7 @@ coordinate range uses an index on the first three components; stats read counter
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,23 +40,22 @@ CREATE TABLE IF NOT EXISTS memories (
 CREATE INDEX IF NOT EXISTS memories_by_range ON memories (namespace, dims, c0, c1, c2);
 CREATE INDEX IF NOT EXISTS memories_by_importance ON memories (namespace, importance, created_at);
 CREATE TABLE IF NOT EXISTS memory_values (
-    memory_id INTEGER NOT NULL,
     namespace TEXT NOT NULL,
+    coord_key TEXT NOT NULL,
     value TEXT NOT NULL,
     folded TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS memory_values_by_value ON memory_values (namespace, value);
 CREATE INDEX IF NOT EXISTS memory_values_by_folded ON memory_values (namespace, folded);
-CREATE INDEX IF NOT EXISTS memory_values_by_memory ON memory_values (memory_id);
+CREATE INDEX IF NOT EXISTS memory_values_by_memory ON memory_values (namespace, coord_key);
 CREATE VIRTUAL TABLE IF NOT EXISTS memory_text USING fts5(
-    text, content='memories', content_rowid='id', tokenize='trigram'
+    text, content='memories', content_rowid='id', tokenize='trigram', detail='column'
 );
 CREATE TRIGGER IF NOT EXISTS memories_text_insert AFTER INSERT ON memories BEGIN
     INSERT INTO memory_text (rowid, text) VALUES (new.id, new.text);
 END;
 CREATE TRIGGER IF NOT EXISTS memories_text_delete AFTER DELETE ON memories BEGIN
     INSERT INTO memory_text (memory_text, rowid, text) VALUES ('delete', old.id, old.text);
-    DELETE FROM memory_values WHERE memory_id = old.id;
+    DELETE FROM memory_values WHERE namespace = old.namespace AND coord_key = old.coord_key;
 END;
 CREATE TRIGGER IF NOT EXISTS memories_text_update AFTER UPDATE OF text ON memories BEGIN
     INSERT INTO memory_text (memory_text, rowid, text) VALUES ('delete', old.id, old.text);
@@ -97,6 +97,23 @@ def _memory(row: sqlite3.Row) -> Memory:
     )
 
 
+def _memory_row(memory: Memory) -> tuple[Any, ...]:
+    components = [*memory.coordinate[:INDEXED_COMPONENTS], None, None, None][:INDEXED_COMPONENTS]
+    return (
+        memory.namespace,
+        coordinate_key(memory.coordinate),
+        len(memory.coordinate),
+        *components,
+        memory.memory_type.value,
+        json.dumps(memory.payload, separators=(",", ":")),
+        payload_text(memory.payload),
+        memory.importance,
+        memory.created_at,
+        memory.updated_at,
+        memory.access_count,
+    )
+
+
 def _link(row: sqlite3.Row, namespace: str) -> Link:
     return Link(
         namespace=namespace,
@@ -117,8 +134,10 @@ def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
 
-def _fts_phrase(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
+def _like_pattern(term: str) -> str:
+    """A LIKE pattern for 'contains term'; the trigram index answers it."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 class SQLiteStore:
@@ -153,53 +172,56 @@ class SQLiteStore:
     # --- memories -----------------------------------------------------------------------------
 
     def put_many(self, memories: Sequence[Memory]) -> None:
+        """One transaction: the rows, their string values for exact search, and the counters."""
         if not memories:
             return
+        rows = [_memory_row(memory) for memory in memories]
         with self._transaction() as db:
+            replaced = self._types_of(
+                db, [(m.namespace, row[1]) for m, row in zip(memories, rows, strict=True)]
+            )
+            db.executemany(
+                """
+                INSERT INTO memories (namespace, coord_key, dims, c0, c1, c2, memory_type, payload, text,
+                                      importance, created_at, updated_at, access_count)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (namespace, coord_key) DO UPDATE SET
+                    memory_type = excluded.memory_type, payload = excluded.payload, text = excluded.text,
+                    importance = excluded.importance, updated_at = excluded.updated_at
+                """,
+                rows,
+            )
+            db.executemany("DELETE FROM memory_values WHERE namespace = ? AND coord_key = ?", list(replaced))
+            db.executemany(
+                "INSERT INTO memory_values (namespace, coord_key, value, folded) VALUES (?, ?, ?, ?)",
+                [
+                    (memory.namespace, row[1], value, value.casefold())
+                    for memory, row in zip(memories, rows, strict=True)
+                    for value in set(string_values(memory.payload))
+                ],
+            )
+            deltas: Counter[tuple[str, str]] = Counter()
+            for (namespace, _), memory_type in replaced.items():
+                deltas[namespace, memory_type] -= 1
             for memory in memories:
-                self._put(db, memory)
+                deltas[memory.namespace, memory.memory_type.value] += 1
+            for (namespace, memory_type), delta in deltas.items():
+                self._count(db, namespace, memory_type, delta)
 
-    def _put(self, db: sqlite3.Connection, memory: Memory) -> None:
-        key = coordinate_key(memory.coordinate)
-        previous = db.execute(
-            "SELECT id, memory_type FROM memories WHERE namespace = ? AND coord_key = ?",
-            (memory.namespace, key),
-        ).fetchone()
-        components = [*memory.coordinate[:INDEXED_COMPONENTS], None, None, None][:INDEXED_COMPONENTS]
-        row = db.execute(
-            """
-            INSERT INTO memories (namespace, coord_key, dims, c0, c1, c2, memory_type, payload, text,
-                                  importance, created_at, updated_at, access_count)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (namespace, coord_key) DO UPDATE SET
-                memory_type = excluded.memory_type, payload = excluded.payload, text = excluded.text,
-                importance = excluded.importance, updated_at = excluded.updated_at
-            RETURNING id
-            """,
-            (
-                memory.namespace,
-                key,
-                len(memory.coordinate),
-                *components,
-                memory.memory_type.value,
-                json.dumps(memory.payload, separators=(",", ":")),
-                payload_text(memory.payload),
-                memory.importance,
-                memory.created_at,
-                memory.updated_at,
-                memory.access_count,
-            ),
-        ).fetchone()
-        memory_id = row[0]
-        if previous is not None:
-            db.execute("DELETE FROM memory_values WHERE memory_id = ?", (memory_id,))
-            self._count(db, memory.namespace, previous["memory_type"], -1)
-        self._count(db, memory.namespace, memory.memory_type.value, +1)
-        values = {value for value in string_values(memory.payload)}
-        db.executemany(
-            "INSERT INTO memory_values (memory_id, namespace, value, folded) VALUES (?, ?, ?, ?)",
-            [(memory_id, memory.namespace, value, value.casefold()) for value in values],
-        )
+    @staticmethod
+    def _types_of(db: sqlite3.Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The stored type of each (namespace, key) that already exists: a replace moves its counter."""
+        found: dict[tuple[str, str], str] = {}
+        for namespace in {namespace for namespace, _ in keys}:
+            coordinate_keys = list(dict.fromkeys(key for ns, key in keys if ns == namespace))
+            for chunk in _chunks(coordinate_keys):
+                for row in db.execute(
+                    "SELECT coord_key, memory_type FROM memories "
+                    f"WHERE namespace = ? AND coord_key IN ({_placeholders(len(chunk))})",
+                    (namespace, *chunk),
+                ):
+                    found[namespace, row["coord_key"]] = row["memory_type"]
+        return found
 
     @staticmethod
     def _count(db: sqlite3.Connection, namespace: str, memory_type: str, delta: int) -> None:
@@ -267,14 +289,15 @@ class SQLiteStore:
     ) -> list[Memory]:
         params: list[Any] = [namespace]
         if exact:
-            column = "value" if case_sensitive else "folded"
             source = (
-                f"SELECT DISTINCT memory_id AS id FROM memory_values WHERE namespace = ? AND {column} = ?"
+                "SELECT DISTINCT m.id AS id FROM memory_values v "
+                "JOIN memories m USING (namespace, coord_key) "
+                "WHERE v.namespace = ? AND v.folded = ? AND (? = 0 OR v.value = ?)"
             )
-            params.append(term if case_sensitive else term.casefold())
+            params += [term.casefold(), int(case_sensitive), term]
         elif len(term) >= TRIGRAM:
-            source = "SELECT rowid AS id FROM memory_text WHERE memory_text MATCH ?"
-            params = [_fts_phrase(term)]
+            source = "SELECT rowid AS id FROM memory_text WHERE text LIKE ? ESCAPE '\\'"
+            params = [_like_pattern(term)]
         else:
             # Shorter than a trigram: no index can help, the namespace is scanned.
             source = "SELECT id FROM memories WHERE namespace = ? AND instr(lower(text), lower(?)) > 0"

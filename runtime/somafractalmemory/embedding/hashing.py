@@ -2,9 +2,11 @@
 
 Feature hashing of word tokens and of character trigrams of each word: texts that share words, or
 parts of words, point the same way. Signed hashing keeps collisions from only ever adding up.
-crc32 is used rather than ``hash()`` because it is the same in every process.
+crc32 is used rather than ``hash()`` because it is the same in every process. A word's features are
+computed once and cached: real text repeats its words, so most tokens cost one dictionary lookup.
 """
 
+import functools
 import re
 import zlib
 from collections.abc import Sequence
@@ -16,6 +18,22 @@ from somafractalmemory.core.ports import Vectors
 TOKEN_PATTERN = re.compile(r"\w+", re.UNICODE)
 WORD_WEIGHT = 1.0
 TRIGRAM_WEIGHT = 0.5
+TRIGRAM_SEED = 0x5EED
+CACHED_WORDS = 200_000
+
+
+@functools.lru_cache(maxsize=CACHED_WORDS)
+def word_features(word: str, dimensions: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The signed slots one word adds: the word itself, then each trigram of ``#word#``."""
+    digest = zlib.crc32(word.encode())
+    slots = [digest % dimensions]
+    weights = [WORD_WEIGHT if digest >> 31 else -WORD_WEIGHT]
+    marked = f"#{word}#".encode()
+    for start in range(len(marked) - 2):
+        digest = zlib.crc32(marked[start : start + 3], TRIGRAM_SEED)
+        slots.append(digest % dimensions)
+        weights.append(TRIGRAM_WEIGHT if digest >> 31 else -TRIGRAM_WEIGHT)
+    return tuple(slots), tuple(weights)
 
 
 class HashingEmbedder:
@@ -28,27 +46,22 @@ class HashingEmbedder:
     def dimensions(self) -> int:
         return self._dimensions
 
-    def _features(self, text: str) -> tuple[list[int], list[float]]:
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        dims = self._dimensions
         slots: list[int] = []
         weights: list[float] = []
-        dims = self._dimensions
-        for word in TOKEN_PATTERN.findall(text.lower()):
-            digest = zlib.crc32(word.encode())
-            slots.append(digest % dims)
-            weights.append(WORD_WEIGHT if (digest >> 31) else -WORD_WEIGHT)
-            marked = f"#{word}#"
-            for start in range(len(marked) - 2):
-                digest = zlib.crc32(marked[start : start + 3].encode(), 0x5EED)
-                slots.append(digest % dims)
-                weights.append(TRIGRAM_WEIGHT if (digest >> 31) else -TRIGRAM_WEIGHT)
-        return slots, weights
-
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        matrix = np.zeros((len(texts), self._dimensions), dtype=np.float32)
         for row, text in enumerate(texts):
-            slots, weights = self._features(text)
-            if slots:
-                matrix[row] = np.bincount(slots, weights=weights, minlength=self._dimensions)
+            offset = row * dims
+            for word in TOKEN_PATTERN.findall(text.lower()):
+                word_slots, word_weights = word_features(word, dims)
+                slots.extend([offset + slot for slot in word_slots])
+                weights.extend(word_weights)
+        flat = np.bincount(slots, weights=weights, minlength=len(texts) * dims) if slots else None
+        matrix = (
+            np.zeros((len(texts), dims), dtype=np.float32)
+            if flat is None
+            else flat.astype(np.float32).reshape(len(texts), dims)
+        )
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         np.divide(matrix, norms, out=matrix, where=norms > 0)
         return matrix
