@@ -20,8 +20,6 @@ from soma_operator.constants import FIELD_MANAGER
 
 logger = logging.getLogger(__name__)
 
-APIError = errors.APIError
-
 
 @dataclass(frozen=True)
 class Kind:

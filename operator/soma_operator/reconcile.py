@@ -6,6 +6,7 @@ every change: a log line and a Kubernetes Event on the MemorySystem.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 from collections.abc import Mapping
@@ -94,23 +95,30 @@ async def read_credentials(r: Reconciler, system: MemorySystem) -> Credentials:
 
 async def read_claim_template_sizes(r: Reconciler, system: MemorySystem) -> dict[Component, str]:
     """Claim sizes of existing StatefulSets: their templates are immutable and must be re-applied as is."""
+    stores = system.spec.provisioned_data_stores()
+    found = await asyncio.gather(
+        *(r.client.get("StatefulSet", system.namespace, f"{system.name}-{store}") for store in stores)
+    )
     sizes = {}
-    for component in system.spec.provisioned_data_stores():
-        live = await r.client.get("StatefulSet", system.namespace, f"{system.name}-{component}")
+    for store, live in zip(stores, found, strict=True):
         for template in (live or {}).get("spec", {}).get("volumeClaimTemplates", []):
-            sizes[component] = template["spec"]["resources"]["requests"]["storage"]
+            sizes[store] = template["spec"]["resources"]["requests"]["storage"]
     return sizes
 
 
 async def read_claims(r: Reconciler, ctx: BuildContext) -> Claims:
     """The live claims of every provisioned store, by the StatefulSet controller's naming convention."""
-    claims: dict[Component, list[dict[str, Any]]] = {}
     replicas = ctx.system.spec.workload_replicas()
-    for component in ctx.system.spec.provisioned_data_stores():
-        names = [claim_name(ctx, component, ordinal) for ordinal in range(replicas[component])]
-        found = [await r.client.get("PersistentVolumeClaim", ctx.namespace, name) for name in names]
-        claims[component] = [claim for claim in found if claim is not None]
-    return claims
+    stores = ctx.system.spec.provisioned_data_stores()
+
+    async def claims_of(store: Component) -> list[dict[str, Any]]:
+        names = [claim_name(ctx, store, ordinal) for ordinal in range(replicas[store])]
+        found = await asyncio.gather(
+            *(r.client.get("PersistentVolumeClaim", ctx.namespace, n) for n in names)
+        )
+        return [claim for claim in found if claim is not None]
+
+    return dict(zip(stores, await asyncio.gather(*(claims_of(store) for store in stores)), strict=True))
 
 
 def _requested(claim: Mapping[str, Any]) -> str:
