@@ -78,18 +78,19 @@ async def read_credentials(r: Reconciler, system: MemorySystem) -> Credentials:
     """The generated secret values: read back when they exist, generated once when they do not."""
     fresh = Credentials()
     ctx = BuildContext(system, r.config, fresh)
+    api_secret, db_secret = await asyncio.gather(
+        r.client.get("Secret", system.namespace, ctx.api_token_secret_name),
+        r.client.get("Secret", system.namespace, ctx.db_credentials_secret_name),
+    )
 
-    async def stored(secret: str, key: str, default: str) -> str:
-        live = await r.client.get("Secret", system.namespace, secret)
-        value = ((live or {}).get("data") or {}).get(key)
+    def stored(secret: Mapping[str, Any] | None, key: str, default: str) -> str:
+        value = ((secret or {}).get("data") or {}).get(key)
         return base64.b64decode(value).decode() if value else default
 
     return Credentials(
-        api_token=await stored(ctx.api_token_secret_name, API_TOKEN_KEY, fresh.api_token),
-        postgres_password=await stored(
-            ctx.db_credentials_secret_name, POSTGRES_PASSWORD_KEY, fresh.postgres_password
-        ),
-        redis_password=await stored(ctx.db_credentials_secret_name, REDIS_PASSWORD_KEY, fresh.redis_password),
+        api_token=stored(api_secret, API_TOKEN_KEY, fresh.api_token),
+        postgres_password=stored(db_secret, POSTGRES_PASSWORD_KEY, fresh.postgres_password),
+        redis_password=stored(db_secret, REDIS_PASSWORD_KEY, fresh.redis_password),
     )
 
 
@@ -154,13 +155,16 @@ async def apply_children(
 
 
 async def read_workloads(r: Reconciler, ctx: BuildContext) -> dict[Component, dict[str, Any] | None]:
-    kinds = {
-        component: "StatefulSet" if component in DATA_STORES else "Deployment" for component in Component
-    }
-    return {
-        component: await r.client.get(kinds[component], ctx.namespace, ctx.child_name(component))
-        for component in ctx.system.spec.workload_replicas()
-    }
+    components = list(ctx.system.spec.workload_replicas())
+    found = await asyncio.gather(
+        *(
+            r.client.get(
+                "StatefulSet" if c in DATA_STORES else "Deployment", ctx.namespace, ctx.child_name(c)
+            )
+            for c in components
+        )
+    )
+    return dict(zip(components, found, strict=True))
 
 
 async def grow_claims(r: Reconciler, body: kopf.Body, system: MemorySystem, claims: Claims) -> None:
@@ -205,12 +209,10 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
         patch.status.update(paused_status(body.status, _generation(body), _now()))
         r.announce(body, "Paused", "no change is applied while spec.paused is true")
         return
-    ctx = BuildContext(
-        system,
-        r.config,
-        await read_credentials(r, system),
-        await read_claim_template_sizes(r, system),
+    credentials, claim_template_sizes = await asyncio.gather(
+        read_credentials(r, system), read_claim_template_sizes(r, system)
     )
+    ctx = BuildContext(system, r.config, credentials, claim_template_sizes)
     claims = await read_claims(r, ctx)
     refusal = shrink_refusal(system, claims)
     if refusal is not None:
@@ -236,9 +238,8 @@ async def refresh_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> N
         return  # it is Failed already, and nothing was applied for this spec
     if system.spec.paused:
         return
-    ctx = BuildContext(system, r.config, Credentials())
-    claims = await read_claims(r, ctx)
-    workloads = await read_workloads(r, ctx)
+    ctx = BuildContext(system, r.config, Credentials())  # only names are needed: no secret is read
+    claims, workloads = await asyncio.gather(read_claims(r, ctx), read_workloads(r, ctx))
     write_status(r, body, patch, _status(ctx, body, workloads, claims, shrink_refusal(system, claims)))
 
 
@@ -268,7 +269,7 @@ async def release_claims(r: Reconciler, body: kopf.Body) -> None:
     except SpecError:
         on_delete = OnDelete.RETAIN  # when in doubt, keep the data
     if on_delete is OnDelete.RETAIN:
-        r.announce(body, "Retaining", "the PersistentVolumeClaims: storagePolicy.onDelete is Retain")
+        r.announce(body, "ClaimsRetained", "storagePolicy.onDelete is Retain: the claims and their data stay")
         return
     namespace = body.metadata.namespace or "default"
     labels = instance_labels(body.metadata.name or "")
