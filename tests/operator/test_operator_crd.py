@@ -114,3 +114,33 @@ def test_crd_defaults_and_model_defaults_agree(crd: dict[str, Any]) -> None:
     defaulted = apply_defaults(spec_schema, spec_schema["default"])
     # What the API server stores for `spec: {}` parses to the same spec the operator assumes for it.
     assert MemorySystemSpec.model_validate(defaulted) == MemorySystemSpec()
+
+
+def resolved(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema node with references and `X | None` unions unwrapped."""
+    if "$ref" in schema:
+        return resolved(definitions[schema["$ref"].rsplit("/", 1)[-1]], definitions)
+    options = [option for option in schema.get("anyOf", []) if option.get("type") != "null"]
+    if len(options) == 1:
+        return resolved({**schema, **options[0], "anyOf": []}, definitions)
+    return schema
+
+
+def test_crd_bounds_patterns_and_enums_match_the_model(crd: dict[str, Any]) -> None:
+    model_schema = MemorySystemSpec.model_json_schema(by_alias=True)
+    definitions = model_schema.get("$defs", {})
+    checked = 0
+
+    def compare(crd_node: dict[str, Any], model_node: dict[str, Any], path: str) -> None:
+        nonlocal checked
+        model_node = resolved(model_node, definitions)
+        for key in ("minimum", "maximum", "pattern", "enum"):
+            if key in crd_node:
+                assert crd_node[key] == model_node.get(key), f"{path}: {key}"
+                checked += 1
+        for name, child in crd_node.get("properties", {}).items():
+            assert name in model_node.get("properties", {}), f"{path}.{name} is not in the model"
+            compare(child, model_node["properties"][name], f"{path}.{name}")
+
+    compare(schema_of(crd)["properties"]["spec"], model_schema, "spec")
+    assert checked > 20
