@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 import kopf
@@ -25,8 +25,11 @@ def login_to_the_emulator(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
 
 
 @contextlib.asynccontextmanager
-async def running_operator(emulator: ApiServerEmulator, recheck_seconds: float = 0.2) -> AsyncIterator[None]:
-    """The operator, as `soma-operator run --all-namespaces` runs it, in a thread with its own event loop.
+async def running_operator(
+    emulator: ApiServerEmulator, recheck_seconds: float = 0.2, namespaces: Sequence[str] = ()
+) -> AsyncIterator[None]:
+    """The operator, as `soma-operator run --all-namespaces` (or `--namespace NS ...`) runs it, in a thread
+    with its own event loop.
 
     Its own loop, as in production its own process: kopf treats every task born in its loop after its
     start as its own, and would otherwise wait for the emulator's never-ending watch responses on exit.
@@ -36,7 +39,14 @@ async def running_operator(emulator: ApiServerEmulator, recheck_seconds: float =
         emulator_url=str(emulator.servers[0].url),
         config=OperatorConfig(readiness_recheck_seconds=recheck_seconds),
     )
-    operator = kopf.operator(clusterwide=True, standalone=True, memo=memo, ready_flag=ready, stop_flag=stop)
+    operator = kopf.operator(
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        standalone=True,
+        memo=memo,
+        ready_flag=ready,
+        stop_flag=stop,
+    )
     thread = threading.Thread(target=asyncio.run, args=(operator,), name="soma-operator")
     thread.start()
     try:

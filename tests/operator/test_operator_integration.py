@@ -239,3 +239,24 @@ async def test_an_invalid_spec_ends_failed_with_its_reason(emulator: ApiServerEm
         assert "spec.api.replicas" in ready["message"]
         assert "external and provisioned settings are exclusive" in ready["message"]
         assert children(emulator, "minimal") == {}
+
+
+async def test_a_restarted_operator_resumes_and_repairs_drift(emulator: ApiServerEmulator) -> None:
+    async with running_operator(emulator):
+        await ready_system(emulator)
+    del emulator.objects[DEPLOYMENTS, "default", "minimal-api"]  # lost while no operator was running
+
+    async with running_operator(emulator):
+        await eventually(lambda: deployment(emulator, "minimal-api"), "the API Deployment re-applied")
+        await eventually(lambda: phase_is(emulator, "minimal", "Provisioning"), "the loss reported")
+
+
+async def test_a_namespace_scoped_operator_leaves_other_namespaces_alone(emulator: ApiServerEmulator) -> None:
+    async with running_operator(emulator, namespaces=["team-a"]):
+        for namespace in ("team-b", "team-a"):
+            body = load_sample(MINIMAL)
+            body["metadata"]["namespace"] = namespace
+            await create_system(emulator, body)
+        await eventually(lambda: emulator.live(DEPLOYMENTS, "team-a", "minimal-api"), "team-a provisioned")
+        assert emulator.live(DEPLOYMENTS, "team-b", "minimal-api") is None
+        assert "phase" not in (emulator.live(MEMORYSYSTEMS, "team-b", "minimal") or {}).get("status", {})
