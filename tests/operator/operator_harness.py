@@ -39,7 +39,12 @@ async def running_operator(
         emulator_url=str(emulator.servers[0].url),
         config=OperatorConfig(readiness_recheck_seconds=recheck_seconds),
     )
+    settings = kopf.OperatorSettings()
+    # A test stops the operator right after its last check: per-object workers that kopf keeps idle for
+    # a while would make every stop wait for them.
+    settings.queueing.idle_timeout = 0.5
     operator = kopf.operator(
+        settings=settings,
         clusterwide=not namespaces,
         namespaces=namespaces,
         standalone=True,
