@@ -5,6 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
+from somafractalmemory.datadir import private_directory
 from somafractalmemory.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def resolve_token(settings: Settings) -> str:
     path = settings.data_dir / GENERATED_TOKEN_FILE
     if path.exists():
         return _read(path)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:

@@ -10,6 +10,7 @@ from somafractalmemory.adapters.numpy_index import NumpyIndex
 from somafractalmemory.adapters.sqlite_store import SQLiteStore
 from somafractalmemory.core.ports import Backend, Cache, DocumentStore, Embedder, RateLimiter, VectorIndex
 from somafractalmemory.core.service import MemoryService
+from somafractalmemory.datadir import private_directory
 from somafractalmemory.embedding.hashing import HashingEmbedder
 from somafractalmemory.settings import Settings
 
@@ -58,7 +59,7 @@ def build_store(settings: Settings) -> DocumentStore:
         from somafractalmemory import production_wiring
 
         return production_wiring.postgres_store(settings.postgres_url.get_secret_value(), settings)
-    return SQLiteStore(settings.data_dir / DOCUMENT_FILE)
+    return SQLiteStore(private_directory(settings.data_dir) / DOCUMENT_FILE)
 
 
 def build_index(settings: Settings, dimensions: int) -> VectorIndex:
@@ -66,7 +67,7 @@ def build_index(settings: Settings, dimensions: int) -> VectorIndex:
         from somafractalmemory import production_wiring
 
         return production_wiring.qdrant_index(settings, dimensions)
-    return NumpyIndex(settings.data_dir / VECTOR_FILE, dimensions)
+    return NumpyIndex(private_directory(settings.data_dir) / VECTOR_FILE, dimensions)
 
 
 def build_cache(settings: Settings) -> Cache:

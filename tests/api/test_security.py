@@ -94,3 +94,9 @@ def test_token_file_setting(tmp_path: Path) -> None:
         create_app(Settings(data_dir=tmp_path / "data", api_token_file=token_file))
     ) as app_client:
         assert app_client.get("/stats", headers={"Authorization": "Bearer from-a-secret"}).status_code == 200
+
+
+def test_data_directory_is_owner_only(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh" / "soma"
+    with TestClient(create_app(Settings(data_dir=data_dir))):
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700

@@ -1,4 +1,6 @@
-"""Bearer-token auth: 401 when the token is missing, 403 when it is wrong, compared in constant time."""
+"""Bearer-token auth: 401 when the token is missing, 403 when it is wrong, compared in constant time.
+
+Dependencies that do no I/O are ``async def``: a plain ``def`` would cost a thread-pool hop a request."""
 
 import hmac
 from typing import Annotated
@@ -9,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 bearer = HTTPBearer(auto_error=False, description="the API token (SOMA_API_TOKEN, or the generated one)")
 
 
-def require_token(
+async def require_token(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> None:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:

@@ -1,4 +1,4 @@
-"""Dependency aliases the routes share."""
+"""Dependency aliases the routes share (``async def``: they do no I/O, so no thread-pool hop)."""
 
 from typing import Annotated
 
@@ -8,17 +8,19 @@ from somafractalmemory.core.service import MemoryService
 from somafractalmemory.wiring import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_service(request: Request) -> MemoryService:
-    return get_runtime(request).service
+async def get_service(request: Request) -> MemoryService:
+    service: MemoryService = request.app.state.runtime.service
+    return service
 
 
-def get_default_namespace(request: Request) -> str:
-    return get_runtime(request).settings.namespace
+async def get_default_namespace(request: Request) -> str:
+    namespace: str = request.app.state.runtime.settings.namespace
+    return namespace
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
