@@ -11,7 +11,7 @@ from somafractalmemory.adapters.index_events import IndexOp, decode
 from somafractalmemory.adapters.postgres_outbox import PostgresOutbox
 from somafractalmemory.adapters.postgres_schema import MIGRATIONS
 from somafractalmemory.adapters.postgres_store import PostgresStore
-from somafractalmemory.core.errors import BackendUnavailable
+from somafractalmemory.core.errors import BackendUnavailable, InvalidInput
 from somafractalmemory.core.models import Link, Memory, MemoryType, Stats
 from support.servers import PostgresServer
 
@@ -79,7 +79,7 @@ def test_a_bulk_with_one_coordinate_twice_keeps_the_last(store: PostgresStore) -
 
 def test_a_failed_bulk_writes_nothing(evented_store: PostgresStore) -> None:
     bad = memory((2.0,), {"text": "nul \u0000 is not storable in jsonb"})
-    with pytest.raises(psycopg.DataError):
+    with pytest.raises(InvalidInput, match="NUL"):
         evented_store.put_many([memory((1.0,)), bad])
     assert evented_store.get_many(NS, [(1.0,), (2.0,)]) == {}
     assert evented_store.stats(NS) == Stats(0, 0, 0)
@@ -182,6 +182,13 @@ def test_exact_search_matches_whole_string_values(texts: PostgresStore) -> None:
     assert search(texts, "Animal", exact=True, case_sensitive=True) == [(1.0,)]
     assert search(texts, "quick", exact=True) == [(3.0,)]
     assert search(texts, "qui", exact=True) == []
+
+
+def test_values_postgres_cannot_hold_are_input_errors(store: PostgresStore) -> None:
+    with pytest.raises(InvalidInput):
+        store.keyword_search("ns\u0000", "x", exact=True, case_sensitive=False, memory_type=None, limit=5)
+    with pytest.raises(InvalidInput):
+        store.add_link(Link(NS, (1.0,), (2.0,), "nul\u0000type", 1.0, 1.0))
 
 
 def test_keyword_search_and_range_predicates_are_served_by_indexes(

@@ -22,7 +22,7 @@ from somafractalmemory.adapters.postgres_outbox import (
 )
 from somafractalmemory.adapters.postgres_schema import migrate
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
-from somafractalmemory.core.errors import BackendUnavailable
+from somafractalmemory.core.errors import BackendUnavailable, InvalidInput
 from somafractalmemory.core.models import Link, Memory, MemoryType, Stats
 from somafractalmemory.core.text import VALUE_SEPARATOR, payload_text, string_values
 
@@ -157,12 +157,15 @@ class PostgresStore:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[TupleRow]]:
-        """A pooled connection in a transaction; any connection failure becomes BackendUnavailable."""
+        """A pooled connection in a transaction; a connection failure becomes BackendUnavailable, a value
+        PostgreSQL cannot hold (e.g. a NUL character, which SQLite would take) becomes InvalidInput."""
         try:
             with self._pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
             raise BackendUnavailable(BACKEND, str(error).strip() or type(error).__name__) from error
+        except psycopg.DataError as error:
+            raise InvalidInput(f"the database cannot store this value: {str(error).strip()}") from error
 
     def ping(self) -> None:
         with self.connection() as conn:

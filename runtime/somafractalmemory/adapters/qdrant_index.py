@@ -8,7 +8,7 @@ coordinate key, so a re-upsert replaces the point and a delete removes it.
 import logging
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -18,6 +18,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from somafractalmemory.adapters.index_events import event_key
 from somafractalmemory.adapters.qdrant_filters import query_filter
+from somafractalmemory.adapters.qdrant_local import open_storage, release_storage
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_floats
 from somafractalmemory.core.errors import BackendUnavailable
 from somafractalmemory.core.filters import MemoryFilter, matches
@@ -53,6 +54,7 @@ class QdrantIndex:
         self._distance = distance
         self._local = local
         self._lock: AbstractContextManager[Any] = threading.Lock() if local else nullcontext()
+        self._release: Callable[[], None] = client.close
         self._collection_ready = False
         self.collection = collection_name(dimensions, distance)
 
@@ -67,19 +69,18 @@ class QdrantIndex:
         distance: str = "cosine",
         timeout: int = 5,
     ) -> "QdrantIndex":
-        """A server at ``url``, or local mode at ``path`` (``":memory:"`` for a throw-away index)."""
+        """A server at ``url``, or local mode at ``path`` (``":memory:"`` for a throw-away index); indexes of
+        one process on the same local path share its client."""
         if (url is None) == (path is None):
             raise ValueError("give exactly one of a Qdrant URL and a local path")
         if path is not None:
-            in_memory = path == ":memory:"
-            client = QdrantClient(
-                location=path if in_memory else None,
-                path=None if in_memory else path,
-                force_disable_check_same_thread=True,
-            )
-        else:
-            client = QdrantClient(url=url, api_key=api_key, timeout=timeout)
-        return cls(client, dimensions=dimensions, distance=distance, local=path is not None)
+            storage = open_storage(path)
+            index = cls(storage.client, dimensions=dimensions, distance=distance, local=True)
+            index._lock = storage.lock
+            index._release = lambda: release_storage(storage)
+            return index
+        client = QdrantClient(url=url, api_key=api_key, timeout=timeout)
+        return cls(client, dimensions=dimensions, distance=distance, local=False)
 
     @property
     def name(self) -> str:
@@ -114,7 +115,7 @@ class QdrantIndex:
             self._client.get_collection(self.collection)
 
     def close(self) -> None:
-        self._client.close()
+        self._release()
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         structs = [
