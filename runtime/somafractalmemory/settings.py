@@ -78,3 +78,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @property
+    def embedded(self) -> bool:
+        """Every backend lives in this process: the embedded default, no network I/O."""
+        return not (
+            self.postgres_url
+            or self.redis_url
+            or self.qdrant_url
+            or self.qdrant_path
+            or self.eventing_enabled
+        )

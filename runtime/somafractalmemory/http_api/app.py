@@ -13,6 +13,7 @@ from somafractalmemory.http_api.errors import install_error_handlers
 from somafractalmemory.http_api.guard import RequestGuard
 from somafractalmemory.http_api.metrics import ApiMetrics, MetricsMiddleware
 from somafractalmemory.http_api.routes import compat, health, v1
+from somafractalmemory.http_api.runner import Runner
 from somafractalmemory.settings import Settings
 from somafractalmemory.tokens import resolve_token
 from somafractalmemory.wiring import Runtime, build_runtime
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, runtime_factory: RuntimeFactory
         app.state.token = resolve_token(active)
         runtime = await run_in_threadpool(runtime_factory, active)
         app.state.runtime = runtime
+        app.state.runner = Runner(inline=active.embedded)
         try:
             yield
         finally:

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from somafractalmemory.core.service import MemoryService
+from somafractalmemory.http_api.runner import Runner
 from somafractalmemory.wiring import Runtime
 
 
@@ -23,7 +24,13 @@ async def get_default_namespace(request: Request) -> str:
     return namespace
 
 
+async def get_runner(request: Request) -> Runner:
+    runner: Runner = request.app.state.runner
+    return runner
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RunDep = Annotated[Runner, Depends(get_runner)]
 ServiceDep = Annotated[MemoryService, Depends(get_service)]
 CompatNamespace = Annotated[str, Depends(get_default_namespace)]
 NamespacePath = Annotated[

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from somafractalmemory.http_api.errors import error_response
+from somafractalmemory.http_api.runner import Runner
 from somafractalmemory.wiring import Runtime
 
 Scope = MutableMapping[str, Any]
@@ -54,7 +55,10 @@ class RequestGuard:
         runtime: Runtime = scope["app"].state.runtime
         settings = runtime.settings
         if settings.rate_limit_per_minute > 0:
-            decision = runtime.rate_limiter.acquire(client_key(scope), settings.rate_limit_per_minute)
+            run: Runner = scope["app"].state.runner
+            decision = await run(
+                runtime.rate_limiter.acquire, client_key(scope), settings.rate_limit_per_minute
+            )
             if not decision.allowed:
                 retry = str(max(1, math.ceil(decision.retry_after_seconds)))
                 message = f"rate limit of {settings.rate_limit_per_minute} requests a minute exceeded"

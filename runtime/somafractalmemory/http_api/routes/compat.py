@@ -11,7 +11,7 @@ from somafractalmemory.core.filters import parse_filters
 from somafractalmemory.core.models import MemoryType, ScoredMemory
 from somafractalmemory.core.service import MemoryService, NewMemory
 from somafractalmemory.http_api.auth import require_token
-from somafractalmemory.http_api.deps import CompatNamespace, ServiceDep
+from somafractalmemory.http_api.deps import CompatNamespace, RunDep, ServiceDep
 from somafractalmemory.http_api.presenters import (
     coordinate_text,
     reference_neighbor,
@@ -63,31 +63,46 @@ def _recall(
     if hybrid:
         # No exact flag on this surface: the terms boost memories that contain them.
         return service.hybrid_recall(
-            namespace, query, top_k=top_k, exact=False, memory_type=kind, conditions=conditions
+            namespace,
+            query,
+            top_k=top_k,
+            exact=False,
+            memory_type=kind,
+            conditions=conditions,
         )
     return service.recall(namespace, query, top_k=top_k, memory_type=kind, conditions=conditions)
 
 
 @router.post("/store")
-def store(body: StoreRequest, service: ServiceDep, namespace: CompatNamespace) -> OkResponse:
-    service.store_memory(
-        namespace, NewMemory(parse_coordinate(body.coord), body.payload, memory_type(body.type))
+async def store(
+    body: StoreRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
+) -> OkResponse:
+    await run(
+        service.store_memory,
+        namespace,
+        NewMemory(parse_coordinate(body.coord), body.payload, memory_type(body.type)),
     )
     return OkResponse(ok=True)
 
 
 @router.post("/remember")
-def remember(body: RememberRequest, service: ServiceDep, namespace: CompatNamespace) -> RememberResponse:
+async def remember(
+    body: RememberRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
+) -> RememberResponse:
     kind = memory_type(body.type)
     if body.coord is None:
-        memory = service.remember(namespace, body.payload, kind)
+        memory = await run(service.remember, namespace, body.payload, kind)
     else:
-        memory = service.store_memory(namespace, NewMemory(parse_coordinate(body.coord), body.payload, kind))
+        memory = await run(
+            service.store_memory, namespace, NewMemory(parse_coordinate(body.coord), body.payload, kind)
+        )
     return RememberResponse(ok=True, coord=coordinate_text(memory.coordinate))
 
 
 @router.post("/store_bulk")
-def store_bulk(body: StoreBulkRequest, service: ServiceDep, namespace: CompatNamespace) -> StoredResponse:
+async def store_bulk(
+    body: StoreBulkRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
+) -> StoredResponse:
     """All or nothing on this surface: one bad item rejects the request (use /v1 for per-item results)."""
     items: list[NewMemory] = []
     problems: list[str] = []
@@ -98,7 +113,7 @@ def store_bulk(body: StoreBulkRequest, service: ServiceDep, namespace: CompatNam
             problems.append(f"items[{position}]: {error}")
     if problems:
         raise InvalidInput("nothing was stored: " + "; ".join(problems))
-    result = service.store_many(namespace, items)
+    result = await run(service.store_many, namespace, items)
     if result.stored != len(items):
         raise InvalidInput(
             "nothing was stored: "
@@ -108,14 +123,19 @@ def store_bulk(body: StoreBulkRequest, service: ServiceDep, namespace: CompatNam
 
 
 @router.post("/recall")
-def recall(body: RecallRequest, service: ServiceDep, namespace: CompatNamespace) -> MatchesResponse:
-    found = _recall(service, namespace, body.query, body.top_k, body.type, body.filters, body.hybrid)
+async def recall(
+    body: RecallRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
+) -> MatchesResponse:
+    found = await run(
+        _recall, service, namespace, body.query, body.top_k, body.type, body.filters, body.hybrid
+    )
     return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
 
 
 @router.get("/recall")
-def recall_get(
+async def recall_get(
     service: ServiceDep,
+    run: RunDep,
     namespace: CompatNamespace,
     query: str,
     top_k: Annotated[int, Query(ge=1, le=1000)] = 5,
@@ -131,18 +151,20 @@ def recall_get(
             raise InvalidInput(f"filters is not valid JSON: {error}") from None
         if not isinstance(parsed, dict):
             raise InvalidInput("filters must be a JSON object")
-    found = _recall(service, namespace, query, top_k, type, parsed, hybrid)
+    found = await run(_recall, service, namespace, query, top_k, type, parsed, hybrid)
     return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
 
 
 @router.post("/recall_batch")
-def recall_batch(
-    body: RecallBatchRequest, service: ServiceDep, namespace: CompatNamespace
+async def recall_batch(
+    body: RecallBatchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> BatchesResponse:
     batches = [
         [
             reference_payload(s.memory)
-            for s in _recall(service, namespace, q, body.top_k, body.type, body.filters, body.hybrid)
+            for s in await run(
+                _recall, service, namespace, q, body.top_k, body.type, body.filters, body.hybrid
+            )
         ]
         for q in body.queries
     ]
@@ -150,12 +172,13 @@ def recall_batch(
 
 
 @router.post("/recall_with_scores")
-def recall_with_scores(
-    body: RecallWithScoresRequest, service: ServiceDep, namespace: CompatNamespace
+async def recall_with_scores(
+    body: RecallWithScoresRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ScoredResultsResponse:
     kind = MemoryType.parse(body.type)
     if body.hybrid:
-        found = service.hybrid_recall(
+        found = await run(
+            service.hybrid_recall,
             namespace,
             body.query,
             top_k=body.top_k,
@@ -164,15 +187,16 @@ def recall_with_scores(
             memory_type=kind,
         )
     else:
-        found = service.recall(namespace, body.query, top_k=body.top_k, memory_type=kind)
+        found = await run(service.recall, namespace, body.query, top_k=body.top_k, memory_type=kind)
     return ScoredResultsResponse(results=[scored_payload(s) for s in found])
 
 
 @router.post("/keyword_search")
-def keyword_search(
-    body: KeywordSearchRequest, service: ServiceDep, namespace: CompatNamespace
+async def keyword_search(
+    body: KeywordSearchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ResultsResponse:
-    found = service.keyword_search(
+    found = await run(
+        service.keyword_search,
         namespace,
         body.term,
         exact=body.exact,
@@ -184,10 +208,11 @@ def keyword_search(
 
 
 @router.post("/hybrid_recall_with_scores")
-def hybrid_recall_with_scores(
-    body: HybridRecallRequest, service: ServiceDep, namespace: CompatNamespace
+async def hybrid_recall_with_scores(
+    body: HybridRecallRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ScoredResultsResponse:
-    found = service.hybrid_recall(
+    found = await run(
+        service.hybrid_recall,
         namespace,
         body.query,
         terms=body.terms,
@@ -201,60 +226,83 @@ def hybrid_recall_with_scores(
 
 
 @router.post("/recall_with_context")
-def recall_with_context(
-    body: RecallWithContextRequest, service: ServiceDep, namespace: CompatNamespace
+async def recall_with_context(
+    body: RecallWithContextRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ResultsResponse:
-    found = service.recall_with_context(
-        namespace, body.query, body.context, top_k=body.top_k, memory_type=MemoryType.parse(body.type)
+    found = await run(
+        service.recall_with_context,
+        namespace,
+        body.query,
+        body.context,
+        top_k=body.top_k,
+        memory_type=MemoryType.parse(body.type),
     )
     return ResultsResponse(results=[reference_payload(s.memory) for s in found])
 
 
 @router.get("/range")
-def coordinate_range(
+async def coordinate_range(
     service: ServiceDep,
+    run: RunDep,
     namespace: CompatNamespace,
     low: Annotated[str, Query(alias="min", description="e.g. 1,2,3")],
     high: Annotated[str, Query(alias="max", description="e.g. 4,5,6")],
     type: str | None = None,
 ) -> RangeResponse:
-    found = service.coordinate_range(
-        namespace, parse_coordinate(low), parse_coordinate(high), MemoryType.parse(type or None)
+    found = await run(
+        service.coordinate_range,
+        namespace,
+        parse_coordinate(low),
+        parse_coordinate(high),
+        MemoryType.parse(type or None),
     )
     return RangeResponse(coords=[list(c) for c in found])
 
 
 @router.post("/link")
-def link(body: LinkRequest, service: ServiceDep, namespace: CompatNamespace) -> OkResponse:
-    service.link(
-        namespace, parse_coordinate(body.from_coord), parse_coordinate(body.to_coord), body.type, body.weight
+async def link(body: LinkRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace) -> OkResponse:
+    await run(
+        service.link,
+        namespace,
+        parse_coordinate(body.from_coord),
+        parse_coordinate(body.to_coord),
+        body.type,
+        body.weight,
     )
     return OkResponse(ok=True)
 
 
 @router.get("/neighbors")
-def neighbors(
+async def neighbors(
     service: ServiceDep,
+    run: RunDep,
     namespace: CompatNamespace,
     coord: str,
     link_type: str | None = None,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> NeighborsResponse:
-    found = service.neighbors(namespace, parse_coordinate(coord), link_type or None, limit)
+    found = await run(service.neighbors, namespace, parse_coordinate(coord), link_type or None, limit)
     return NeighborsResponse(neighbors=[reference_neighbor(link) for link in found])
 
 
 @router.get("/shortest_path")
-def shortest_path(
-    service: ServiceDep, namespace: CompatNamespace, frm: str, to: str, link_type: str | None = None
+async def shortest_path(
+    service: ServiceDep,
+    run: RunDep,
+    namespace: CompatNamespace,
+    frm: str,
+    to: str,
+    link_type: str | None = None,
 ) -> PathResponse:
-    path = service.shortest_path(namespace, parse_coordinate(frm), parse_coordinate(to), link_type or None)
+    path = await run(
+        service.shortest_path, namespace, parse_coordinate(frm), parse_coordinate(to), link_type or None
+    )
     return PathResponse(path=[list(c) for c in path])
 
 
 @router.get("/stats")
-def stats(service: ServiceDep, namespace: CompatNamespace) -> StatsResponse:
-    counts = service.stats(namespace)
+async def stats(service: ServiceDep, run: RunDep, namespace: CompatNamespace) -> StatsResponse:
+    counts = await run(service.stats, namespace)
     return StatsResponse(
         total_memories=counts.total_memories, episodic=counts.episodic, semantic=counts.semantic
     )

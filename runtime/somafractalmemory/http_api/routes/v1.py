@@ -18,7 +18,7 @@ from somafractalmemory.core.models import MemoryType
 from somafractalmemory.core.records import parse_ndjson
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api.auth import require_token
-from somafractalmemory.http_api.deps import NamespacePath, RuntimeDep, ServiceDep
+from somafractalmemory.http_api.deps import NamespacePath, RunDep, RuntimeDep, ServiceDep
 from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
 from somafractalmemory.http_api.schemas import (
     BulkItemV1,
@@ -52,33 +52,39 @@ def kind(name: str) -> MemoryType:
 
 
 @router.put("/memories/{coord}")
-def put_memory(
-    namespace: NamespacePath, coord: CoordinatePath, body: MemoryBody, service: ServiceDep
+async def put_memory(
+    namespace: NamespacePath, coord: CoordinatePath, body: MemoryBody, service: ServiceDep, run: RunDep
 ) -> MemoryResource:
-    memory = service.store_memory(
-        namespace, NewMemory(parse_coordinate(coord), body.payload, kind(body.type))
+    memory = await run(
+        service.store_memory, namespace, NewMemory(parse_coordinate(coord), body.payload, kind(body.type))
     )
     return memory_resource(memory)
 
 
 @router.post("/memories", status_code=201)
-def create_memory(namespace: NamespacePath, body: NewMemoryBody, service: ServiceDep) -> MemoryResource:
+async def create_memory(
+    namespace: NamespacePath, body: NewMemoryBody, service: ServiceDep, run: RunDep
+) -> MemoryResource:
     if body.coord is None:
-        return memory_resource(service.remember(namespace, body.payload, kind(body.type)))
+        return memory_resource(await run(service.remember, namespace, body.payload, kind(body.type)))
     item = NewMemory(parse_coordinate_value(body.coord), body.payload, kind(body.type))
-    return memory_resource(service.store_memory(namespace, item))
+    return memory_resource(await run(service.store_memory, namespace, item))
 
 
 @router.get("/memories/{coord}")
-def get_memory(namespace: NamespacePath, coord: CoordinatePath, service: ServiceDep) -> MemoryResource:
-    return memory_resource(service.get(namespace, parse_coordinate(coord)))
+async def get_memory(
+    namespace: NamespacePath, coord: CoordinatePath, service: ServiceDep, run: RunDep
+) -> MemoryResource:
+    return memory_resource(await run(service.get, namespace, parse_coordinate(coord)))
 
 
 @router.delete("/memories/{coord}", status_code=204, responses={404: {"description": "no such memory"}})
-def delete_memory(namespace: NamespacePath, coord: CoordinatePath, service: ServiceDep) -> Response:
+async def delete_memory(
+    namespace: NamespacePath, coord: CoordinatePath, service: ServiceDep, run: RunDep
+) -> Response:
     coordinate = parse_coordinate(coord)
-    if not service.delete(namespace, coordinate):
-        service.get(namespace, coordinate)  # raises the 404 with its message
+    if not await run(service.delete, namespace, coordinate):
+        await run(service.get, namespace, coordinate)  # raises the 404 with its message
     return Response(status_code=204)
 
 
@@ -93,9 +99,11 @@ def _bulk_item(raw: dict[str, Any]) -> NewMemory | InvalidInput:
 
 
 @router.post("/bulk")
-def bulk_store(namespace: NamespacePath, body: BulkRequestV1, service: ServiceDep) -> BulkResponseV1:
+async def bulk_store(
+    namespace: NamespacePath, body: BulkRequestV1, service: ServiceDep, run: RunDep
+) -> BulkResponseV1:
     """Valid items are stored together in one write; each invalid one is reported by its index."""
-    result = service.store_many(namespace, [_bulk_item(raw) for raw in body.items])
+    result = await run(service.store_many, namespace, [_bulk_item(raw) for raw in body.items])
     outcomes = [
         ItemOutcome(index=i.index, ok=i.ok, coord=list(i.coordinate) if i.coordinate else None, error=i.error)
         for i in result.items
@@ -104,11 +112,14 @@ def bulk_store(namespace: NamespacePath, body: BulkRequestV1, service: ServiceDe
 
 
 @router.post("/recall")
-def recall(namespace: NamespacePath, body: RecallRequestV1, service: ServiceDep) -> RecallResponseV1:
+async def recall(
+    namespace: NamespacePath, body: RecallRequestV1, service: ServiceDep, run: RunDep
+) -> RecallResponseV1:
     conditions = parse_filters(body.filters)
     memory_type = MemoryType.parse(body.type)
     if body.hybrid:
-        found = service.hybrid_recall(
+        found = await run(
+            service.hybrid_recall,
             namespace,
             body.query,
             terms=body.terms,
@@ -120,17 +131,23 @@ def recall(namespace: NamespacePath, body: RecallRequestV1, service: ServiceDep)
             conditions=conditions,
         )
     else:
-        found = service.recall(
-            namespace, body.query, top_k=body.top_k, memory_type=memory_type, conditions=conditions
+        found = await run(
+            service.recall,
+            namespace,
+            body.query,
+            top_k=body.top_k,
+            memory_type=memory_type,
+            conditions=conditions,
         )
     return RecallResponseV1(results=[scored_resource(s) for s in found])
 
 
 @router.post("/search")
-def keyword_search(
-    namespace: NamespacePath, body: SearchRequestV1, service: ServiceDep
+async def keyword_search(
+    namespace: NamespacePath, body: SearchRequestV1, service: ServiceDep, run: RunDep
 ) -> MemoriesResponseV1:
-    found = service.keyword_search(
+    found = await run(
+        service.keyword_search,
         namespace,
         body.term,
         exact=body.exact,
@@ -142,22 +159,30 @@ def keyword_search(
 
 
 @router.get("/range")
-def coordinate_range(
+async def coordinate_range(
     namespace: NamespacePath,
     service: ServiceDep,
+    run: RunDep,
     low: Annotated[str, Query(alias="min")],
     high: Annotated[str, Query(alias="max")],
     type: str | None = None,
 ) -> RangeResponse:
-    found = service.coordinate_range(
-        namespace, parse_coordinate(low), parse_coordinate(high), MemoryType.parse(type or None)
+    found = await run(
+        service.coordinate_range,
+        namespace,
+        parse_coordinate(low),
+        parse_coordinate(high),
+        MemoryType.parse(type or None),
     )
     return RangeResponse(coords=[list(c) for c in found])
 
 
 @router.put("/links")
-def put_link(namespace: NamespacePath, body: LinkBodyV1, service: ServiceDep) -> LinkResource:
-    link = service.link(
+async def put_link(
+    namespace: NamespacePath, body: LinkBodyV1, service: ServiceDep, run: RunDep
+) -> LinkResource:
+    link = await run(
+        service.link,
         namespace,
         parse_coordinate_value(body.from_coord),
         parse_coordinate_value(body.to_coord),
@@ -168,34 +193,40 @@ def put_link(namespace: NamespacePath, body: LinkBodyV1, service: ServiceDep) ->
 
 
 @router.get("/memories/{coord}/links", response_model_by_alias=True)
-def neighbors(
+async def neighbors(
     namespace: NamespacePath,
     coord: CoordinatePath,
     service: ServiceDep,
+    run: RunDep,
     link_type: str | None = None,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> LinksResponseV1:
-    found = service.neighbors(namespace, parse_coordinate(coord), link_type or None, limit)
+    found = await run(service.neighbors, namespace, parse_coordinate(coord), link_type or None, limit)
     return LinksResponseV1(links=[link_resource(link) for link in found])
 
 
 @router.get("/path")
-def shortest_path(
+async def shortest_path(
     namespace: NamespacePath,
     service: ServiceDep,
+    run: RunDep,
     source: Annotated[str, Query(alias="from")],
     target: Annotated[str, Query(alias="to")],
     link_type: str | None = None,
 ) -> PathResponseV1:
-    path = service.shortest_path(
-        namespace, parse_coordinate(source), parse_coordinate(target), link_type or None
+    path = await run(
+        service.shortest_path,
+        namespace,
+        parse_coordinate(source),
+        parse_coordinate(target),
+        link_type or None,
     )
     return PathResponseV1(path=[list(c) for c in path], found=bool(path))
 
 
 @router.get("/stats")
-def stats(namespace: NamespacePath, service: ServiceDep) -> StatsResponse:
-    counts = service.stats(namespace)
+async def stats(namespace: NamespacePath, service: ServiceDep, run: RunDep) -> StatsResponse:
+    counts = await run(service.stats, namespace)
     return StatsResponse(
         total_memories=counts.total_memories, episodic=counts.episodic, semantic=counts.semantic
     )
