@@ -53,8 +53,8 @@ CREATE TABLE IF NOT EXISTS points (
     memory_type TEXT NOT NULL,
     vector BLOB NOT NULL,
     payload TEXT NOT NULL,
-    PRIMARY KEY (namespace, coord_key)
-) WITHOUT ROWID;
+    UNIQUE (namespace, coord_key)
+);
 """
 
 

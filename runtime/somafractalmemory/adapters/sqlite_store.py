@@ -1,6 +1,6 @@
 """The embedded document store: one SQLite file holds memories, links and per-namespace counters.
 
-Keyword search uses an FTS5 trigram index (substring) and a table of string values (exact match);
+Keyword search uses an FTS5 trigram index for its candidates (exact and substring alike);
 coordinate range uses an index on the first three components; stats read counters kept on write.
 """
 
@@ -15,7 +15,8 @@ from typing import Any
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable
 from somafractalmemory.core.models import Link, Memory, MemoryType, Stats, stats_from_counts
-from somafractalmemory.core.text import payload_text, string_values
+from somafractalmemory.core.scoring import term_matches
+from somafractalmemory.core.text import payload_text
 
 INDEXED_COMPONENTS = 3
 TRIGRAM = 3
@@ -39,23 +40,14 @@ CREATE TABLE IF NOT EXISTS memories (
 );
 CREATE INDEX IF NOT EXISTS memories_by_range ON memories (namespace, dims, c0, c1, c2);
 CREATE INDEX IF NOT EXISTS memories_by_importance ON memories (namespace, importance, created_at);
-CREATE TABLE IF NOT EXISTS memory_values (
-    namespace TEXT NOT NULL,
-    coord_key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    folded TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS memory_values_by_folded ON memory_values (namespace, folded);
-CREATE INDEX IF NOT EXISTS memory_values_by_memory ON memory_values (namespace, coord_key);
 CREATE VIRTUAL TABLE IF NOT EXISTS memory_text USING fts5(
-    text, content='memories', content_rowid='id', tokenize='trigram', detail='column'
+    text, content='memories', content_rowid='id', tokenize='trigram', detail='none', columnsize=0
 );
 CREATE TRIGGER IF NOT EXISTS memories_text_insert AFTER INSERT ON memories BEGIN
     INSERT INTO memory_text (rowid, text) VALUES (new.id, new.text);
 END;
 CREATE TRIGGER IF NOT EXISTS memories_text_delete AFTER DELETE ON memories BEGIN
     INSERT INTO memory_text (memory_text, rowid, text) VALUES ('delete', old.id, old.text);
-    DELETE FROM memory_values WHERE namespace = old.namespace AND coord_key = old.coord_key;
 END;
 CREATE TRIGGER IF NOT EXISTS memories_text_update AFTER UPDATE OF text ON memories BEGIN
     INSERT INTO memory_text (memory_text, rowid, text) VALUES ('delete', old.id, old.text);
@@ -172,7 +164,7 @@ class SQLiteStore:
     # --- memories -----------------------------------------------------------------------------
 
     def put_many(self, memories: Sequence[Memory]) -> None:
-        """One transaction: the rows, their string values for exact search, and the counters."""
+        """One transaction: the rows (the trigram index follows by trigger) and the counters."""
         if not memories:
             return
         rows = [_memory_row(memory) for memory in memories]
@@ -190,15 +182,6 @@ class SQLiteStore:
                     importance = excluded.importance, updated_at = excluded.updated_at
                 """,
                 rows,
-            )
-            db.executemany("DELETE FROM memory_values WHERE namespace = ? AND coord_key = ?", list(replaced))
-            db.executemany(
-                "INSERT INTO memory_values (namespace, coord_key, value, folded) VALUES (?, ?, ?, ?)",
-                [
-                    (memory.namespace, row[1], value, value.casefold())
-                    for memory, row in zip(memories, rows, strict=True)
-                    for value in set(string_values(memory.payload))
-                ],
             )
             deltas: Counter[tuple[str, str]] = Counter()
             for (namespace, _), memory_type in replaced.items():
@@ -287,36 +270,31 @@ class SQLiteStore:
         memory_type: MemoryType | None,
         limit: int,
     ) -> list[Memory]:
-        params: list[Any] = [namespace]
-        if exact:
-            source = (
-                "SELECT DISTINCT m.id AS id FROM memory_values v "
-                "JOIN memories m USING (namespace, coord_key) "
-                "WHERE v.namespace = ? AND v.folded = ? AND (? = 0 OR v.value = ?)"
+        """Candidates come from the trigram index (every text that contains the term, ASCII case
+        folded); the core's keyword rule then decides, so both modes and both cases share one index."""
+        if len(term) >= TRIGRAM:
+            query = (
+                "SELECT m.* FROM memory_text t JOIN memories m ON m.id = t.rowid "
+                "WHERE t.text LIKE ? ESCAPE '\\' AND m.namespace = ?"
             )
-            params += [term.casefold(), int(case_sensitive), term]
-        elif len(term) >= TRIGRAM:
-            source = "SELECT rowid AS id FROM memory_text WHERE text LIKE ? ESCAPE '\\'"
-            params = [_like_pattern(term)]
+            params: list[Any] = [_like_pattern(term), namespace]
         else:
             # Shorter than a trigram: no index can help, the namespace is scanned.
-            source = "SELECT id FROM memories WHERE namespace = ? AND instr(lower(text), lower(?)) > 0"
-            params.append(term)
-        query = (
-            f"SELECT {MEMORY_COLUMNS} FROM memories m JOIN ({source}) hits ON hits.id = m.id "
-            "WHERE m.namespace = ?"
-        )
-        params.append(namespace)
-        if case_sensitive and not exact:
-            query += " AND instr(m.text, ?) > 0"
-            params.append(term)
+            query = "SELECT m.* FROM memories m WHERE instr(lower(m.text), lower(?)) > 0 AND m.namespace = ?"
+            params = [term, namespace]
         if memory_type is not None:
             query += " AND m.memory_type = ?"
             params.append(memory_type.value)
-        query += " ORDER BY m.importance DESC, m.updated_at DESC LIMIT ?"
-        params.append(limit)
+        query += " ORDER BY m.importance DESC, m.updated_at DESC"
+        found: list[Memory] = []
         with self._lock:
-            return [_memory(row) for row in self._db.execute(query, params).fetchall()]
+            for row in self._db.execute(query, params):
+                memory = _memory(row)
+                if term_matches(memory, term, exact=exact, case_sensitive=case_sensitive):
+                    found.append(memory)
+                    if len(found) == limit:
+                        break
+        return found
 
     def coordinate_range(
         self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None
