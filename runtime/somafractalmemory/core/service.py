@@ -12,6 +12,7 @@ from somafractalmemory.core import graph, scoring
 from somafractalmemory.core.coordinates import Coordinate, coordinate_key
 from somafractalmemory.core.errors import InvalidInput, NotFound
 from somafractalmemory.core.filters import MemoryFilter, matches
+from somafractalmemory.core.indexing import vector_points
 from somafractalmemory.core.models import (
     BulkResult,
     ItemResult,
@@ -20,7 +21,6 @@ from somafractalmemory.core.models import (
     MemoryType,
     ScoredMemory,
     Stats,
-    VectorPoint,
     normalise_importance,
 )
 from somafractalmemory.core.ports import Backend, Cache, DocumentStore, Embedder, VectorIndex, Vectors
@@ -149,15 +149,8 @@ class MemoryService:
         )
 
     def _index(self, memories: Sequence[Memory]) -> None:
-        if not self.index_inline or not memories:
-            return
-        vectors = self.embedder.embed([payload_text(m.payload) for m in memories])
-        self.index.upsert(
-            [
-                VectorPoint(m.namespace, m.coordinate, vectors[row], m.memory_type, m.payload)
-                for row, m in enumerate(memories)
-            ]
-        )
+        if self.index_inline and memories:
+            self.index.upsert(vector_points(self.embedder, memories))
 
     def _write(self, memories: Sequence[Memory]) -> None:
         self.store.put_many(memories)

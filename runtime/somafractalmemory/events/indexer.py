@@ -9,9 +9,8 @@ from collections.abc import Sequence
 
 from somafractalmemory.adapters.index_events import IndexEvent, IndexOp
 from somafractalmemory.core.coordinates import Coordinate
-from somafractalmemory.core.models import VectorPoint
+from somafractalmemory.core.indexing import vector_points
 from somafractalmemory.core.ports import Embedder, VectorIndex
-from somafractalmemory.core.text import payload_text
 
 
 def last_event_per_memory(events: Sequence[IndexEvent]) -> list[IndexEvent]:
@@ -36,12 +35,6 @@ class EventIndexer:
             else:
                 deletes[event.namespace].append(event.coordinate)
         if upserts:
-            vectors = self.embedder.embed([payload_text(memory.payload) for memory in upserts])
-            self.index.upsert(
-                [
-                    VectorPoint(m.namespace, m.coordinate, vectors[row], m.memory_type, m.payload)
-                    for row, m in enumerate(upserts)
-                ]
-            )
+            self.index.upsert(vector_points(self.embedder, upserts))
         for namespace, coordinates in deletes.items():
             self.index.delete(namespace, coordinates)
