@@ -187,7 +187,8 @@ class PostgresStore:
         if not memories:
             return
         rows = _last_per_key(memories)
-        with self.connection() as conn, conn.cursor() as cur:
+        # One pipeline: the statements go out together instead of one round trip each.
+        with self.connection() as conn, conn.pipeline(), conn.cursor() as cur:
             cur.execute(LOCK_COUNTERS, (sorted({memory.namespace for memory in rows}),))
             cur.executemany(UPSERT_MEMORY, [_memory_row(memory) for memory in rows])
             if self.evented:

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import httpx
+import numpy as np
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
@@ -35,6 +36,12 @@ UPSERT_BATCH = 512
 
 def point_id(namespace: str, coordinate: Coordinate) -> str:
     return str(uuid.uuid5(POINT_ID_NAMESPACE, event_key(namespace, coordinate)))
+
+
+def as_list(vector: Vectors) -> list[float]:
+    """A plain list of floats (what qdrant-client sends), converted in one C call."""
+    values: list[float] = np.asarray(vector, dtype=np.float32).tolist()
+    return values
 
 
 def collection_name(dimensions: int, distance: str) -> str:
@@ -121,7 +128,7 @@ class QdrantIndex:
         structs = [
             models.PointStruct(
                 id=point_id(point.namespace, point.coordinate),
-                vector=[float(x) for x in point.vector],
+                vector=as_list(point.vector),
                 payload={
                     "namespace": point.namespace,
                     "memory_type": point.memory_type.value,
@@ -153,7 +160,7 @@ class QdrantIndex:
     ) -> list[VectorHit]:
         """Qdrant filters inside the query; the core's evaluator confirms each hit, paging on if needed."""
         narrowed = query_filter(namespace, memory_type.value if memory_type else None, conditions)
-        query = [float(x) for x in vector]
+        query = as_list(vector)
         hits: list[VectorHit] = []
         offset, page = 0, top_k
         with self._call():

@@ -216,7 +216,7 @@ class IndexingConsumer:
         self._lag_at = now
         try:
             for position in consumer.position(consumer.assignment()):
-                _low, high = consumer.get_watermark_offsets(position, timeout=1.0, cached=False)
+                _low, high = consumer.get_watermark_offsets(position, cached=True)  # updated by every fetch
                 lag = high - position.offset if position.offset >= 0 else high
                 CONSUMER_LAG.labels(partition=str(position.partition)).set(max(0, lag))
         except KafkaException as error:
