@@ -149,12 +149,17 @@ class _Shard:
                 row = int(prefix[position])
                 if conditions and not matches(self.payloads[row], conditions):
                     continue
-                hits.append(VectorHit(self.coordinates[row], float(exact[position])))
+                hits.append(VectorHit(self.coordinates[row], cosine(exact[position])))
                 if len(hits) == top_k:
                     return hits
             if want >= eligible:
                 return hits
             want *= 2
+
+
+def cosine(score: float) -> float:
+    """float32 rounding can put a unit vector's self-similarity just past 1."""
+    return min(1.0, max(-1.0, float(score)))
 
 
 def _resized(array: np.ndarray[Any, Any], capacity: int, used: int) -> np.ndarray[Any, Any]:
