@@ -98,3 +98,8 @@ def test_with_the_broker_down_the_api_accepts_and_indexes_everything_once_it_is_
         matches = client.post("/recall", json={"query": "broker was down number 777", "top_k": 1}).json()
         assert [m["text"] for m in matches["matches"]] == ["written while the broker was down number 777"]
         assert index.count("default") == 1001  # none twice
+        assert client.get("/readyz").json()["backends"]["event-pipeline"] == {"ok": True}
+        client.app.state.runtime.pipeline.stop()  # type: ignore[attr-defined]
+        stopped = client.get("/readyz")
+        assert stopped.status_code == 503
+        assert stopped.json()["failed"] == ["event-pipeline"]

@@ -138,6 +138,11 @@ def test_minimal_provisions_everything_with_the_runtime_contract() -> None:
     # Kubernetes interpolates $(VAR) only from variables defined before.
     assert names.index("POSTGRES_PASSWORD") < names.index("POSTGRES_URL")
     assert names.index("REDIS_PASSWORD") < names.index("REDIS_URL")
+    consumer_env = runtime_env(consumers, config_map)
+    # soma consume serves its probes on loopback by default: in a pod they must reach the kubelet
+    assert consumer_env["SOMA_CONSUMER_METRICS_HOST"] == "0.0.0.0"
+    assert consumer_env["SOMA_CONSUMER_METRICS_PORT"] == "9596"
+    assert "SOMA_CONSUMER_METRICS_HOST" not in runtime_env(api, config_map)
 
 
 def test_no_password_is_written_into_the_config_map() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from soma_operator.builders import runtime
 from soma_operator.builders.context import CONSUMER_HEALTH_PORT, BuildContext
-from soma_operator.builders.pods import http_probe, resources
+from soma_operator.builders.pods import http_probe, resources, value_env
 from soma_operator.builders.workloads import deployment, pod_template
 from soma_operator.spec import Component
 
@@ -15,8 +15,15 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
     if not ctx.system.spec.runs_consumers():
         return []
     spec = ctx.system.spec.consumers
+    shared = runtime.container(ctx, "consumer", ["soma", "consume"])
     container = {
-        **runtime.container(ctx, "consumer", ["soma", "consume"]),
+        **shared,
+        # soma consume serves /healthz and /metrics on loopback by default; probes come from the node.
+        "env": [
+            *shared["env"],
+            value_env("SOMA_CONSUMER_METRICS_HOST", "0.0.0.0"),  # noqa: S104 - the pod's own network namespace
+            value_env("SOMA_CONSUMER_METRICS_PORT", str(CONSUMER_HEALTH_PORT)),
+        ],
         "ports": [{"name": "metrics", "containerPort": CONSUMER_HEALTH_PORT}],
         "resources": resources(spec.resources),
         "livenessProbe": http_probe("/healthz", CONSUMER_HEALTH_PORT, period=10, failures=3),

@@ -21,7 +21,7 @@ DEFAULT_HOST = Settings.model_fields["host"].default
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from somafractalmemory.http_api.app import create_app
+    from somafractalmemory.http_api.application import create_app
 
     settings = settings_from(args)
     token_file = settings.data_dir / GENERATED_TOKEN_FILE

@@ -3,7 +3,7 @@ environment; it is built on first access, so importing the API's modules builds 
 
 from typing import Any
 
-from somafractalmemory.http_api.app import create_app
+from somafractalmemory.http_api.application import create_app
 
 __all__ = ["app", "create_app"]
 

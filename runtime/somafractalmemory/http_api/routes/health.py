@@ -13,9 +13,12 @@ from somafractalmemory.wiring import Runtime
 
 router = APIRouter(tags=["health"])
 
+PIPELINE = "event-pipeline"
+
 
 def probe(runtime: Runtime) -> dict[str, dict[str, Any]]:
-    """Ping every backend; a failure is reported with its reason, never raised."""
+    """Ping every backend (and, in evented mode, check the relay and consumer threads); a failure is
+    reported with its reason, never raised."""
     report: dict[str, dict[str, Any]] = {}
     for backend in runtime.backends:
         try:
@@ -24,6 +27,12 @@ def probe(runtime: Runtime) -> dict[str, dict[str, Any]]:
             report[backend.name] = {"ok": False, "error": error.detail}
         else:
             report[backend.name] = {"ok": True}
+    if runtime.pipeline is not None:
+        report[PIPELINE] = (
+            {"ok": True}
+            if runtime.pipeline.healthy()
+            else {"ok": False, "error": "relay or consumer stopped or stalled"}
+        )
     return report
 
 
