@@ -12,8 +12,6 @@ top 10 at 100k points, in a tenth of the memory traffic.
 """
 
 import json
-import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from somafractalmemory.adapters.sqlite_file import SQLiteFile
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
-from somafractalmemory.core.errors import BackendUnavailable
 from somafractalmemory.core.filters import MemoryFilter, matches
 from somafractalmemory.core.models import MemoryType, VectorHit, VectorPoint
 from somafractalmemory.core.ports import Vectors
@@ -172,24 +170,19 @@ class NumpyIndex:
     name = "vector-index"
 
     def __init__(self, path: Path, dimensions: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.dimensions = dimensions
-        self._lock = threading.Lock()
         self._shards: dict[str, _Shard] = {}
         self._projection = (
             np.random.default_rng(PROJECTION_SEED)
             .standard_normal((dimensions, SKETCH_BITS))
             .astype(np.float32)
         )
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._file = SQLiteFile(path, SCHEMA, self.name)
         self._load()
 
     def _load(self) -> None:
         points: list[VectorPoint] = []
-        for namespace, key, memory_type, blob, payload in self._db.execute(
+        for namespace, key, memory_type, blob, payload in self._file.db.execute(
             "SELECT namespace, coord_key, memory_type, vector, payload FROM points"
         ):
             vector = np.frombuffer(blob, dtype=np.float32)
@@ -218,15 +211,10 @@ class NumpyIndex:
         return shard
 
     def ping(self) -> None:
-        try:
-            with self._lock:
-                self._db.execute("SELECT 1").fetchone()
-        except sqlite3.Error as error:
-            raise BackendUnavailable(self.name, str(error)) from error
+        self._file.ping()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         rows = [
@@ -239,19 +227,20 @@ class NumpyIndex:
             )
             for p in points
         ]
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany("INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?)", rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._file.transaction() as db:
+            db.executemany(
+                """
+                INSERT INTO points (namespace, coord_key, memory_type, vector, payload) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (namespace, coord_key) DO UPDATE SET
+                    memory_type = excluded.memory_type, vector = excluded.vector, payload = excluded.payload
+                """,
+                rows,
+            )
             self._add(points)
 
     def delete(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:
-        with self._lock:
-            self._db.executemany(
+        with self._file.transaction() as db:
+            db.executemany(
                 "DELETE FROM points WHERE namespace = ? AND coord_key = ?",
                 [(namespace, coordinate_key(c)) for c in coordinates],
             )
@@ -269,7 +258,7 @@ class NumpyIndex:
         memory_type: MemoryType | None,
         conditions: MemoryFilter,
     ) -> list[VectorHit]:
-        with self._lock:
+        with self._file.lock:
             shard = self._shards.get(namespace)
             if shard is None:
                 return []

@@ -6,14 +6,13 @@ coordinate range uses an index on the first three components; stats read counter
 
 import json
 import sqlite3
-import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from somafractalmemory.adapters.sqlite_file import SQLiteFile
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
-from somafractalmemory.core.errors import BackendUnavailable
 from somafractalmemory.core.models import Link, Memory, MemoryType, Stats, stats_from_counts
 from somafractalmemory.core.scoring import term_matches
 from somafractalmemory.core.text import payload_text
@@ -138,28 +137,16 @@ class SQLiteStore:
     name = "sqlite"
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._file = SQLiteFile(path, SCHEMA, self.name)
+        self._db = self._file.db
+        self._lock = self._file.lock
+        self._transaction = self._file.transaction
 
     def ping(self) -> None:
-        try:
-            with self._lock:
-                self._db.execute("SELECT 1").fetchone()
-        except sqlite3.Error as error:
-            raise BackendUnavailable(self.name, str(error)) from error
+        self._file.ping()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def _transaction(self) -> "_Transaction":
-        return _Transaction(self._db, self._lock)
+        self._file.close()
 
     # --- memories -----------------------------------------------------------------------------
 
@@ -407,26 +394,3 @@ class SQLiteStore:
                 (namespace,),
             ).fetchall()
         yield from (_link(row, namespace) for row in rows)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT under the store's lock; ROLLBACK when the body raises."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self._db = db
-        self._lock = lock
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._lock.acquire()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
-        return self._db
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        try:
-            self._db.execute("ROLLBACK" if error is not None else "COMMIT")
-        finally:
-            self._lock.release()
