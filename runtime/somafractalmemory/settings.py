@@ -6,10 +6,10 @@ KAFKA_BOOTSTRAP_SERVERS, EVENTING_ENABLED, SOMA_API_TOKEN); everything else is S
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_PORT = 9595
 
@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     )
     rate_limit_per_minute: int = Field(6000, ge=0, description="per client (token or address); 0 disables")
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma-separated")
     log_format: Literal["plain", "json"] = "plain"
     log_level: str = "INFO"
 

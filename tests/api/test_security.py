@@ -4,6 +4,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from api_settings import AUTH, TOKEN, SettingsFactory
 from fastapi.testclient import TestClient
 
@@ -100,3 +101,8 @@ def test_data_directory_is_owner_only(tmp_path: Path) -> None:
     data_dir = tmp_path / "fresh" / "soma"
     with TestClient(create_app(Settings(data_dir=data_dir))):
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+
+
+def test_cors_origins_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOMA_CORS_ORIGINS", "https://a.example, https://b.example")
+    assert Settings().cors_origins == ["https://a.example", "https://b.example"]
