@@ -10,6 +10,8 @@ import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from fastapi.responses import JSONResponse
+
 from somafractalmemory.http_api.errors import error_response
 from somafractalmemory.http_api.runner import Runner
 from somafractalmemory.wiring import Runtime
@@ -44,6 +46,10 @@ def client_key(scope: Scope) -> str:
     return f"{address}|{hashlib.sha256(authorization).hexdigest()[:16]}"
 
 
+def _too_large(limit: int) -> JSONResponse:
+    return error_response(413, f"request body is larger than {limit} bytes")
+
+
 class RequestGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -70,10 +76,9 @@ class RequestGuard:
         await self._limit_body(scope, receive, send, settings.max_body_bytes)
 
     async def _limit_body(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        too_large = error_response(413, f"request body is larger than {limit} bytes")
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await too_large(scope, receive, send)
+            await _too_large(limit)(scope, receive, send)
             return
         received = 0
         exceeded = False
@@ -95,4 +100,4 @@ class RequestGuard:
         with contextlib.suppress(_BodyTooLarge):  # raised by counting_receive, answered below
             await self.app(scope, counting_receive, guarded_send)
         if exceeded:
-            await too_large(scope, receive, send)
+            await _too_large(limit)(scope, receive, send)
