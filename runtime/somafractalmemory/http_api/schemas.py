@@ -60,12 +60,18 @@ class RecallWithScoresRequest(BaseModel):
     case_sensitive: bool = False
 
 
-class KeywordSearchRequest(BaseModel):
+class KeywordQuery(BaseModel):
+    """A keyword search; the two surfaces differ only in the default of ``exact``."""
+
     term: str
-    exact: bool = True
+    exact: bool
     case_sensitive: bool = False
     top_k: int = Field(50, ge=1, le=MAX_TOP_K)
     type: str | None = None
+
+
+class KeywordSearchRequest(KeywordQuery):
+    exact: bool = True
 
 
 class HybridRecallRequest(BaseModel):
@@ -216,12 +222,8 @@ class RecallResponseV1(BaseModel):
     results: list[ScoredMemoryResource]
 
 
-class SearchRequestV1(BaseModel):
-    term: str
+class SearchRequestV1(KeywordQuery):
     exact: bool = False
-    case_sensitive: bool = False
-    top_k: int = Field(50, ge=1, le=MAX_TOP_K)
-    type: str | None = None
 
 
 class MemoriesResponseV1(BaseModel):

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Depends, Query
 
 from somafractalmemory.core.coordinates import parse_coordinate
 from somafractalmemory.core.errors import InvalidInput
-from somafractalmemory.core.filters import parse_filters
-from somafractalmemory.core.models import MemoryType, ScoredMemory
-from somafractalmemory.core.service import MemoryService, NewMemory
+from somafractalmemory.core.models import MemoryType
+from somafractalmemory.core.service import NewMemory
+from somafractalmemory.http_api import queries
 from somafractalmemory.http_api.auth import require_token
 from somafractalmemory.http_api.deps import CompatNamespace, RunDep, ServiceDep
 from somafractalmemory.http_api.presenters import (
@@ -18,6 +18,7 @@ from somafractalmemory.http_api.presenters import (
     reference_payload,
     scored_payload,
 )
+from somafractalmemory.http_api.queries import stored_type
 from somafractalmemory.http_api.schemas import (
     BatchesResponse,
     HybridRecallRequest,
@@ -45,34 +46,6 @@ from somafractalmemory.http_api.schemas import (
 router = APIRouter(tags=["compatibility"], dependencies=[Depends(require_token)])
 
 
-def memory_type(name: str) -> MemoryType:
-    return MemoryType.parse(name) or MemoryType.EPISODIC
-
-
-def _recall(
-    service: MemoryService,
-    namespace: str,
-    query: str,
-    top_k: int,
-    type_name: str | None,
-    filters: dict[str, Any] | None,
-    hybrid: bool | None,
-) -> list[ScoredMemory]:
-    conditions = parse_filters(filters)
-    kind = MemoryType.parse(type_name)
-    if hybrid:
-        # No exact flag on this surface: the terms boost memories that contain them.
-        return service.hybrid_recall(
-            namespace,
-            query,
-            top_k=top_k,
-            exact=False,
-            memory_type=kind,
-            conditions=conditions,
-        )
-    return service.recall(namespace, query, top_k=top_k, memory_type=kind, conditions=conditions)
-
-
 @router.post("/store")
 async def store(
     body: StoreRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
@@ -80,7 +53,7 @@ async def store(
     await run(
         service.store_memory,
         namespace,
-        NewMemory(parse_coordinate(body.coord), body.payload, memory_type(body.type)),
+        NewMemory(parse_coordinate(body.coord), body.payload, stored_type(body.type)),
     )
     return OkResponse(ok=True)
 
@@ -89,7 +62,7 @@ async def store(
 async def remember(
     body: RememberRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> RememberResponse:
-    kind = memory_type(body.type)
+    kind = stored_type(body.type)
     if body.coord is None:
         memory = await run(service.remember, namespace, body.payload, kind)
     else:
@@ -108,7 +81,7 @@ async def store_bulk(
     problems: list[str] = []
     for position, item in enumerate(body.items):
         try:
-            items.append(NewMemory(parse_coordinate(item.coord), item.payload, memory_type(item.type)))
+            items.append(NewMemory(parse_coordinate(item.coord), item.payload, stored_type(item.type)))
         except InvalidInput as error:
             problems.append(f"items[{position}]: {error}")
     if problems:
@@ -127,7 +100,14 @@ async def recall(
     body: RecallRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> MatchesResponse:
     found = await run(
-        _recall, service, namespace, body.query, body.top_k, body.type, body.filters, body.hybrid
+        queries.recall,
+        service,
+        namespace,
+        body.query,
+        top_k=body.top_k,
+        type_name=body.type,
+        filters=body.filters,
+        hybrid=body.hybrid,
     )
     return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
 
@@ -151,7 +131,9 @@ async def recall_get(
             raise InvalidInput(f"filters is not valid JSON: {error}") from None
         if not isinstance(parsed, dict):
             raise InvalidInput("filters must be a JSON object")
-    found = await run(_recall, service, namespace, query, top_k, type, parsed, hybrid)
+    found = await run(
+        queries.recall, service, namespace, query, top_k=top_k, type_name=type, filters=parsed, hybrid=hybrid
+    )
     return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
 
 
@@ -163,7 +145,14 @@ async def recall_batch(
         [
             reference_payload(s.memory)
             for s in await run(
-                _recall, service, namespace, q, body.top_k, body.type, body.filters, body.hybrid
+                queries.recall,
+                service,
+                namespace,
+                q,
+                top_k=body.top_k,
+                type_name=body.type,
+                filters=body.filters,
+                hybrid=body.hybrid,
             )
         ]
         for q in body.queries
@@ -175,19 +164,17 @@ async def recall_batch(
 async def recall_with_scores(
     body: RecallWithScoresRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ScoredResultsResponse:
-    kind = MemoryType.parse(body.type)
-    if body.hybrid:
-        found = await run(
-            service.hybrid_recall,
-            namespace,
-            body.query,
-            top_k=body.top_k,
-            exact=body.exact,
-            case_sensitive=body.case_sensitive,
-            memory_type=kind,
-        )
-    else:
-        found = await run(service.recall, namespace, body.query, top_k=body.top_k, memory_type=kind)
+    found = await run(
+        queries.recall,
+        service,
+        namespace,
+        body.query,
+        top_k=body.top_k,
+        type_name=body.type,
+        hybrid=body.hybrid,
+        exact=body.exact,
+        case_sensitive=body.case_sensitive,
+    )
     return ScoredResultsResponse(results=[scored_payload(s) for s in found])
 
 
@@ -195,15 +182,7 @@ async def recall_with_scores(
 async def keyword_search(
     body: KeywordSearchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ResultsResponse:
-    found = await run(
-        service.keyword_search,
-        namespace,
-        body.term,
-        exact=body.exact,
-        case_sensitive=body.case_sensitive,
-        top_k=body.top_k,
-        memory_type=MemoryType.parse(body.type),
-    )
+    found = await run(queries.keyword_search, service, namespace, body)
     return ResultsResponse(results=[reference_payload(m) for m in found])
 
 
@@ -212,15 +191,17 @@ async def hybrid_recall_with_scores(
     body: HybridRecallRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ScoredResultsResponse:
     found = await run(
-        service.hybrid_recall,
+        queries.recall,
+        service,
         namespace,
         body.query,
+        top_k=body.top_k,
+        type_name=body.type,
+        hybrid=True,
         terms=body.terms,
         boost=body.boost,
-        top_k=body.top_k,
         exact=body.exact,
         case_sensitive=body.case_sensitive,
-        memory_type=MemoryType.parse(body.type),
     )
     return ScoredResultsResponse(results=[scored_payload(s) for s in found])
 
@@ -249,13 +230,7 @@ async def coordinate_range(
     high: Annotated[str, Query(alias="max", description="e.g. 4,5,6")],
     type: str | None = None,
 ) -> RangeResponse:
-    found = await run(
-        service.coordinate_range,
-        namespace,
-        parse_coordinate(low),
-        parse_coordinate(high),
-        MemoryType.parse(type or None),
-    )
+    found = await run(queries.coordinate_range, service, namespace, low, high, type)
     return RangeResponse(coords=[list(c) for c in found])
 
 
@@ -302,7 +277,4 @@ async def shortest_path(
 
 @router.get("/stats")
 async def stats(service: ServiceDep, run: RunDep, namespace: CompatNamespace) -> StatsResponse:
-    counts = await run(service.stats, namespace)
-    return StatsResponse(
-        total_memories=counts.total_memories, episodic=counts.episodic, semantic=counts.semantic
-    )
+    return await run(queries.stats, service, namespace)

@@ -13,13 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from somafractalmemory.core.coordinates import parse_coordinate, parse_coordinate_value
 from somafractalmemory.core.errors import InvalidInput
-from somafractalmemory.core.filters import parse_filters
-from somafractalmemory.core.models import MemoryType
 from somafractalmemory.core.records import parse_ndjson
 from somafractalmemory.core.service import NewMemory
+from somafractalmemory.http_api import queries
 from somafractalmemory.http_api.auth import require_token
 from somafractalmemory.http_api.deps import NamespacePath, RunDep, RuntimeDep, ServiceDep
 from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
+from somafractalmemory.http_api.queries import stored_type
 from somafractalmemory.http_api.schemas import (
     BulkItemV1,
     BulkRequestV1,
@@ -47,16 +47,14 @@ CoordinatePath = Annotated[str, "comma-separated numbers, e.g. 1,2,3"]
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
 
 
-def kind(name: str) -> MemoryType:
-    return MemoryType.parse(name) or MemoryType.EPISODIC
-
-
 @router.put("/memories/{coord}")
 async def put_memory(
     namespace: NamespacePath, coord: CoordinatePath, body: MemoryBody, service: ServiceDep, run: RunDep
 ) -> MemoryResource:
     memory = await run(
-        service.store_memory, namespace, NewMemory(parse_coordinate(coord), body.payload, kind(body.type))
+        service.store_memory,
+        namespace,
+        NewMemory(parse_coordinate(coord), body.payload, stored_type(body.type)),
     )
     return memory_resource(memory)
 
@@ -66,8 +64,8 @@ async def create_memory(
     namespace: NamespacePath, body: NewMemoryBody, service: ServiceDep, run: RunDep
 ) -> MemoryResource:
     if body.coord is None:
-        return memory_resource(await run(service.remember, namespace, body.payload, kind(body.type)))
-    item = NewMemory(parse_coordinate_value(body.coord), body.payload, kind(body.type))
+        return memory_resource(await run(service.remember, namespace, body.payload, stored_type(body.type)))
+    item = NewMemory(parse_coordinate_value(body.coord), body.payload, stored_type(body.type))
     return memory_resource(await run(service.store_memory, namespace, item))
 
 
@@ -91,7 +89,7 @@ async def delete_memory(
 def _bulk_item(raw: dict[str, Any]) -> NewMemory | InvalidInput:
     try:
         item = BulkItemV1.model_validate(raw)
-        return NewMemory(parse_coordinate_value(item.coord), item.payload, kind(item.type))
+        return NewMemory(parse_coordinate_value(item.coord), item.payload, stored_type(item.type))
     except ValidationError as error:
         return InvalidInput("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
     except InvalidInput as error:
@@ -115,30 +113,20 @@ async def bulk_store(
 async def recall(
     namespace: NamespacePath, body: RecallRequestV1, service: ServiceDep, run: RunDep
 ) -> RecallResponseV1:
-    conditions = parse_filters(body.filters)
-    memory_type = MemoryType.parse(body.type)
-    if body.hybrid:
-        found = await run(
-            service.hybrid_recall,
-            namespace,
-            body.query,
-            terms=body.terms,
-            boost=body.boost,
-            top_k=body.top_k,
-            exact=body.exact,
-            case_sensitive=body.case_sensitive,
-            memory_type=memory_type,
-            conditions=conditions,
-        )
-    else:
-        found = await run(
-            service.recall,
-            namespace,
-            body.query,
-            top_k=body.top_k,
-            memory_type=memory_type,
-            conditions=conditions,
-        )
+    found = await run(
+        queries.recall,
+        service,
+        namespace,
+        body.query,
+        top_k=body.top_k,
+        type_name=body.type,
+        filters=body.filters,
+        hybrid=body.hybrid,
+        terms=body.terms,
+        boost=body.boost,
+        exact=body.exact,
+        case_sensitive=body.case_sensitive,
+    )
     return RecallResponseV1(results=[scored_resource(s) for s in found])
 
 
@@ -146,15 +134,7 @@ async def recall(
 async def keyword_search(
     namespace: NamespacePath, body: SearchRequestV1, service: ServiceDep, run: RunDep
 ) -> MemoriesResponseV1:
-    found = await run(
-        service.keyword_search,
-        namespace,
-        body.term,
-        exact=body.exact,
-        case_sensitive=body.case_sensitive,
-        top_k=body.top_k,
-        memory_type=MemoryType.parse(body.type),
-    )
+    found = await run(queries.keyword_search, service, namespace, body)
     return MemoriesResponseV1(results=[memory_resource(m) for m in found])
 
 
@@ -167,13 +147,7 @@ async def coordinate_range(
     high: Annotated[str, Query(alias="max")],
     type: str | None = None,
 ) -> RangeResponse:
-    found = await run(
-        service.coordinate_range,
-        namespace,
-        parse_coordinate(low),
-        parse_coordinate(high),
-        MemoryType.parse(type or None),
-    )
+    found = await run(queries.coordinate_range, service, namespace, low, high, type)
     return RangeResponse(coords=[list(c) for c in found])
 
 
@@ -226,10 +200,7 @@ async def shortest_path(
 
 @router.get("/stats")
 async def stats(namespace: NamespacePath, service: ServiceDep, run: RunDep) -> StatsResponse:
-    counts = await run(service.stats, namespace)
-    return StatsResponse(
-        total_memories=counts.total_memories, episodic=counts.episodic, semantic=counts.semantic
-    )
+    return await run(queries.stats, service, namespace)
 
 
 @router.get(

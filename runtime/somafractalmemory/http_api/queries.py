@@ -1,0 +1,73 @@
+"""Request fields into service calls, shared by the compatibility surface and /v1: the two differ in the
+shapes of their answers, not in what a request means. Plain functions: routes run them through the runner."""
+
+from typing import Any
+
+from somafractalmemory.core.coordinates import Coordinate, parse_coordinate
+from somafractalmemory.core.filters import parse_filters
+from somafractalmemory.core.models import Memory, MemoryType, ScoredMemory
+from somafractalmemory.core.service import MemoryService
+from somafractalmemory.http_api.schemas import KeywordQuery, StatsResponse
+
+
+def stored_type(name: str) -> MemoryType:
+    """The type a memory is stored with: a name is required, unknown names are an input error."""
+    return MemoryType.parse(name) or MemoryType.EPISODIC
+
+
+def recall(
+    service: MemoryService,
+    namespace: str,
+    query: str,
+    *,
+    top_k: int,
+    type_name: str | None,
+    filters: dict[str, Any] | None = None,
+    hybrid: bool | None = False,
+    terms: list[str] | None = None,
+    boost: float = 2.0,
+    exact: bool = False,
+    case_sensitive: bool = False,
+) -> list[ScoredMemory]:
+    """Semantic recall, or hybrid recall (exact and case_sensitive apply to its terms only)."""
+    conditions = parse_filters(filters)
+    memory_type = MemoryType.parse(type_name)
+    if hybrid:
+        return service.hybrid_recall(
+            namespace,
+            query,
+            terms=terms,
+            boost=boost,
+            top_k=top_k,
+            exact=exact,
+            case_sensitive=case_sensitive,
+            memory_type=memory_type,
+            conditions=conditions,
+        )
+    return service.recall(namespace, query, top_k=top_k, memory_type=memory_type, conditions=conditions)
+
+
+def keyword_search(service: MemoryService, namespace: str, body: KeywordQuery) -> list[Memory]:
+    return service.keyword_search(
+        namespace,
+        body.term,
+        exact=body.exact,
+        case_sensitive=body.case_sensitive,
+        top_k=body.top_k,
+        memory_type=MemoryType.parse(body.type),
+    )
+
+
+def coordinate_range(
+    service: MemoryService, namespace: str, low: str, high: str, type_name: str | None
+) -> list[Coordinate]:
+    return service.coordinate_range(
+        namespace, parse_coordinate(low), parse_coordinate(high), MemoryType.parse(type_name or None)
+    )
+
+
+def stats(service: MemoryService, namespace: str) -> StatsResponse:
+    counts = service.stats(namespace)
+    return StatsResponse(
+        total_memories=counts.total_memories, episodic=counts.episodic, semantic=counts.semantic
+    )
