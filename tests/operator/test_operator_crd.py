@@ -9,8 +9,8 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
-from conftest import KUBERNETES_VERSION, SAMPLES, load_sample
 
+from conftest import KUBERNETES_VERSION, SAMPLES, load_sample
 from soma_operator.constants import GROUP, KIND, PLURAL, VERSION
 from soma_operator.spec import MemorySystemSpec
 

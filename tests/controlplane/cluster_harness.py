@@ -1,0 +1,116 @@
+"""Pieces of the control-plane tier: the CRD installed, the shipped RBAC, and `soma-operator run` as its own
+process under a ServiceAccount bound to exactly that RBAC."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from support.control_plane import REPO, KubeApi, load_documents
+from support.servers import HOST, free_port, wait_until
+
+CRD_FILE = REPO / "crds" / "memory.soma.dev_memorysystems.yaml"
+RBAC_DIR = REPO / "config" / "rbac"
+SAMPLES_DIR = REPO / "config" / "samples"
+MS_API = "memory.soma.dev/v1alpha1"
+OPERATOR_NAMESPACE = "soma-system"
+OPERATOR_ACCOUNT = "soma-operator"
+
+
+def install_crd(api: KubeApi, path: Path = CRD_FILE) -> dict[str, Any]:
+    [crd] = load_documents(path)
+    api.apply(crd)
+    name = crd["metadata"]["name"]
+
+    def established() -> bool:
+        live = api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name) or {}
+        conditions = {c["type"]: c["status"] for c in (live.get("status") or {}).get("conditions") or []}
+        return conditions.get("Established") == "True"
+
+    wait_until(established, timeout=30, what=f"CRD {name} Established", interval=0.1)
+    api.forget_discovery()
+    live = api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+    assert live is not None
+    return live
+
+
+def shipped_rbac(watched_namespace: str) -> list[dict[str, Any]]:
+    """config/rbac as its comments say to apply it for one watched namespace: the account and a Role there."""
+    service_account = load_documents(RBAC_DIR / "service_account.yaml")
+    role_documents = load_documents(RBAC_DIR / "role.yaml")
+    for document in role_documents:
+        document["metadata"]["namespace"] = watched_namespace
+    return [*service_account, *role_documents]
+
+
+class OperatorProcess:
+    """`soma-operator run --namespace NS` as a child process, logged into its own file."""
+
+    def __init__(self, kubeconfig: Path, namespaces: list[str], log_path: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.namespaces = namespaces
+        self.log_path = log_path
+        self.liveness_port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        scope = [arg for ns in self.namespaces for arg in ("--namespace", ns)]
+        return [
+            str(Path(sys.executable).with_name("soma-operator")),
+            "run",
+            *scope,
+            "--log-format=plain",
+            f"--liveness=http://{HOST}:{self.liveness_port}/healthz",
+        ]
+
+    def start(self) -> None:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SOMA_", "KUBE"))},
+            "KUBECONFIG": str(self.kubeconfig),
+            "SOMA_READINESS_RECHECK_SECONDS": "1",
+        }
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_until(self._live, timeout=30, what="the operator's liveness endpoint", interval=0.2)
+
+    def _live(self) -> bool:
+        if self._process is not None and self._process.poll() is not None:
+            raise RuntimeError(f"soma-operator exited with {self._process.returncode}:\n{self.log()[-3000:]}")
+        try:
+            return httpx.get(f"http://{HOST}:{self.liveness_port}/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.send_signal(signal.SIGTERM)
+        try:
+            self._process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def sample(name: str) -> dict[str, Any]:
+    [document] = load_documents(SAMPLES_DIR / name)
+    return document
+
+
+def memory_system(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": MS_API,
+        "kind": "MemorySystem",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
