@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import kopf
 import yaml
 
 from soma_operator import builders
@@ -17,6 +16,9 @@ from soma_operator.constants import KIND
 from soma_operator.spec import MemorySystem, SpecError
 
 DEFAULT_LIVENESS_ENDPOINT = "http://0.0.0.0:8080/healthz"
+# `render` needs only the base install; `run` needs the operator extra, imported only when it runs.
+OPERATOR_EXTRA = "operator"
+OPERATOR_EXTRA_MODULES = frozenset({"kopf", "aiohttp"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +59,18 @@ def render_file(path: Path, config: OperatorConfig) -> str:
     return yaml.safe_dump_all(manifests, sort_keys=False)
 
 
-def _run(args: argparse.Namespace) -> None:
+def _run(args: argparse.Namespace) -> int:
+    try:
+        import kopf
+    except ModuleNotFoundError as error:
+        module = (error.name or "").partition(".")[0]
+        if module not in OPERATOR_EXTRA_MODULES:
+            raise
+        sys.stderr.write(
+            f"soma-operator run: needs the '{OPERATOR_EXTRA}' extra ({module} is not installed): "
+            f"pip install 'somafractalmemory[{OPERATOR_EXTRA}]'\n"
+        )
+        return 1
     kopf.configure(log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN)
     import soma_operator.handlers  # noqa: F401  registering the handlers is this import's job
 
@@ -68,13 +81,13 @@ def _run(args: argparse.Namespace) -> None:
         standalone=True,
         liveness_endpoint=args.liveness,
     )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
-        _run(args)
-        return 0
+        return _run(args)
     try:
         sys.stdout.write(render_file(args.file, OperatorConfig()))
     except (OSError, yaml.YAMLError, SpecError) as error:

@@ -12,6 +12,7 @@ import threading
 from types import FrameType
 
 from somafractalmemory.cli.errors import UsageError
+from somafractalmemory.cli.extras import PRODUCTION, require, require_backends
 from somafractalmemory.cli.options import Subparsers, add_command, logging_options, settings_from
 from somafractalmemory.settings import Settings
 
@@ -26,6 +27,7 @@ def _check(settings: Settings) -> None:
 
 
 def consume(args: argparse.Namespace) -> int:
+    require(PRODUCTION, "soma consume")
     from somafractalmemory import production_wiring
     from somafractalmemory.events.health_server import HealthServer
     from somafractalmemory.events.pipeline import EventPipeline
@@ -33,6 +35,7 @@ def consume(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     _check(settings)
+    require_backends(settings)
     host = args.metrics_host or settings.consumer_metrics_host
     port = settings.consumer_metrics_port if args.metrics_port is None else args.metrics_port
     embedder = build_embedder(settings)

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from somafractalmemory import __version__
 from somafractalmemory.cli import bench, consume, graph, memories, migrate, serve, transfer
 from somafractalmemory.cli.errors import FAILURE_EXIT, USAGE_EXIT, CliError
+from somafractalmemory.cli.extras import MissingExtra, extra_of
 from somafractalmemory.cli.logs import configure_logging
 from somafractalmemory.cli.options import Subparsers, add_log_format, settings_from
 from somafractalmemory.core.errors import InvalidInput, SomaError
@@ -84,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args.command, str(error), error.exit_code)
     except SomaError as error:
         return _fail(args.command, str(error), FAILURE_EXIT)
+    except ModuleNotFoundError as error:
+        # A backend's client library, imported where the settings select it, that no extra installed.
+        extra = extra_of(error)
+        if extra is None:
+            raise
+        return _fail(args.command, str(MissingExtra(f"{error.name} (not installed)", extra)), FAILURE_EXIT)
     except KeyboardInterrupt:
         return _fail(args.command, "interrupted", INTERRUPTED_EXIT)
     except BrokenPipeError:

@@ -3,11 +3,13 @@
 import argparse
 
 from somafractalmemory.cli.errors import UsageError
+from somafractalmemory.cli.extras import PRODUCTION, require
 from somafractalmemory.cli.options import Subparsers, add_command, logging_options, settings_from
 from somafractalmemory.cli.output import write_json
 
 
 def migrate(args: argparse.Namespace) -> int:
+    require(PRODUCTION, "soma migrate")
     from somafractalmemory.adapters.postgres_schema import MIGRATIONS
     from somafractalmemory.adapters.postgres_store import PostgresStore
     from somafractalmemory.production_wiring import wait_for

@@ -3,6 +3,7 @@
 import argparse
 import logging
 
+from somafractalmemory.cli.extras import require_backends
 from somafractalmemory.cli.options import (
     Subparsers,
     add_command,
@@ -24,6 +25,7 @@ def serve(args: argparse.Namespace) -> int:
     from somafractalmemory.http_api.application import create_app
 
     settings = settings_from(args)
+    require_backends(settings)
     token_file = settings.data_dir / GENERATED_TOKEN_FILE
     if settings.api_token is None and settings.api_token_file is None and token_file.exists():
         log.info("the API token is in %s", token_file)
