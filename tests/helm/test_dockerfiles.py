@@ -58,7 +58,7 @@ def parse_stages(path: Path) -> list[Stage]:
 @dataclass(frozen=True)
 class Image:
     dockerfile: str
-    extra: str
+    lock: str
     entrypoint: str
     command: str
     parser: Callable[[], argparse.ArgumentParser]
@@ -67,13 +67,17 @@ class Image:
 IMAGES = (
     Image(
         "Dockerfile.runtime",
-        "production",
+        "requirements/runtime.txt",
         '["soma"]',
         '["serve", "--host", "0.0.0.0", "--port", "9595"]',
         runtime_parser,
     ),
     Image(
-        "Dockerfile.operator", "operator", '["soma-operator"]', '["run", "--all-namespaces"]', operator_parser
+        "Dockerfile.operator",
+        "requirements/operator.txt",
+        '["soma-operator"]',
+        '["run", "--all-namespaces"]',
+        operator_parser,
     ),
 )
 
@@ -92,11 +96,40 @@ def test_it_builds_in_a_separate_stage_from_a_pinned_slim_base(image: Image) -> 
     assert builder.base == final.base, "the venv's interpreter path must be the same in both stages"
 
 
-def test_the_build_stage_installs_the_wheel_with_the_images_extra(image: Image) -> None:
+def test_the_build_stage_installs_the_images_lock_then_the_wheel_without_resolving(image: Image) -> None:
     builder, _ = parse_stages(REPO / image.dockerfile)
+    installs = [
+        command
+        for run in builder.arguments("RUN")
+        for command in run.split(" && ")
+        if " install " in command and "/opt/venv" in command
+    ]
+    assert installs == [
+        f"python -m pip --python /opt/venv/bin/python install --require-hashes --no-deps -r {image.lock}",
+        "python -m pip --python /opt/venv/bin/python install --no-deps /wheels/somafractalmemory-*.whl",
+    ]
     commands = " ".join(builder.arguments("RUN"))
-    assert "pip wheel" in commands
-    assert f".whl)[{image.extra}]" in commands
+    assert "--require-hashes --no-deps -r requirements/build.txt" in commands
+    assert "pip wheel --no-deps --no-build-isolation" in commands
+
+
+def test_the_lock_is_copied_before_the_sources_so_its_layer_outlives_code_changes(image: Image) -> None:
+    builder, _ = parse_stages(REPO / image.dockerfile)
+    sources = [i.arguments for i in builder.instructions if i.keyword in {"COPY", "RUN"}]
+    assert sources[:2] == [
+        "requirements/ requirements/",
+        f"python -m venv --without-pip /opt/venv && python -m pip --python /opt/venv/bin/python install "
+        f"--require-hashes --no-deps -r {image.lock}",
+    ]
+
+
+def test_every_pin_of_the_lock_carries_hashes(image: Image) -> None:
+    entries = re.split(r"\n(?=\S)", (REPO / image.lock).read_text())
+    pins = [entry for entry in entries if not entry.startswith("#") and entry.strip()]
+    assert pins, image.lock
+    for pin in pins:
+        assert re.match(r"^[a-z0-9][a-z0-9._-]*==\S+ ", pin), pin
+        assert "--hash=sha256:" in pin, pin
 
 
 def test_the_final_stage_copies_only_the_venv_and_has_no_build_tools(image: Image) -> None:

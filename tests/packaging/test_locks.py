@@ -1,0 +1,94 @@
+"""The images' hashed locks (requirements/*.txt) match pyproject.toml, and the operator's holds only what
+the operator imports."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import subprocess
+import sys
+from importlib.metadata import packages_distributions
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parents[2]
+# The base requirements only the runtime uses: the operator image must not carry them.
+RUNTIME_ONLY = {"fastapi", "uvicorn", "numpy", "prometheus-client", "httpx", "tqdm", "starlette"}
+
+
+def load_lock_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("lock_script", REPO / "scripts" / "lock.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+lock_script = load_lock_script()
+
+
+def pins(name: str) -> dict[str, str]:
+    found: dict[str, str] = lock_script.pins((REPO / "requirements" / f"{name}.txt").read_text())
+    return found
+
+
+def test_every_lock_matches_pyproject() -> None:
+    check = subprocess.run(
+        [sys.executable, "scripts/lock.py", "--check"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert (check.returncode, check.stderr) == (0, "")
+
+
+def test_a_requirement_added_to_pyproject_makes_the_lock_stale(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        (REPO / "pyproject.toml")
+        .read_text()
+        .replace('    "tqdm>=4.66",\n', '    "tqdm>=4.66",\n    "iso8601",\n')
+    )
+    runtime = next(lock for lock in lock_script.locks(pyproject) if lock.name == "runtime")
+    problem = lock_script.stale(runtime)
+    assert problem is not None and problem.startswith("runtime.txt: needs ['iso8601=="), problem
+    assert problem.endswith("has no use for []")
+
+
+def test_a_requirement_tightened_past_its_pin_makes_the_lock_stale(tmp_path: Path) -> None:
+    locked = pins("operator")["kopf"]
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text((REPO / "pyproject.toml").read_text().replace('"kopf>=1.37"', f'"kopf>{locked}"'))
+    operator = next(lock for lock in lock_script.locks(pyproject) if lock.name == "operator")
+    assert lock_script.stale(operator) == (
+        "operator.txt: pyproject.toml's requirements no longer resolve within the lock"
+    )
+
+
+def imported_distributions(package: Path) -> set[str]:
+    """The installed distributions whose top-level modules the package's code imports."""
+    modules: set[str] = set()
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.partition(".")[0])
+    owners = packages_distributions()
+    third_party = modules - set(sys.stdlib_module_names) - {package.name}
+    # A module of no installed distribution (an uninstalled optional extra) stands for itself.
+    return {lock_script.normalize(owners.get(module, [module])[0]) for module in third_party}
+
+
+def test_the_operator_lock_holds_every_distribution_the_operator_imports() -> None:
+    imported = imported_distributions(REPO / "operator" / "soma_operator")
+    assert {"kopf", "pydantic", "pyyaml"} <= imported
+    assert imported - set(pins("operator")) == set()
+
+
+def test_the_operator_lock_holds_none_of_the_runtimes_dependencies() -> None:
+    assert RUNTIME_ONLY & set(pins("operator")) == set()
+    assert set(pins("runtime")) >= RUNTIME_ONLY
+
+
+def test_the_runtime_lock_holds_every_distribution_the_runtime_imports_except_optional_embedders() -> None:
+    imported = imported_distributions(REPO / "runtime" / "somafractalmemory")
+    assert imported - set(pins("runtime")) == {"sentence-transformers"}
