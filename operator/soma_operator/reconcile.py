@@ -181,16 +181,20 @@ async def grow_claims(r: Reconciler, body: kopf.Body, system: MemorySystem, clai
                 r.announce(body, "Expanding", f"PersistentVolumeClaim {name} to {desired}")
 
 
+def _has_size(claim: Mapping[str, Any], desired: str) -> bool:
+    """A bound claim has the size once its capacity reaches it; a claim not bound yet gets its volume at the
+    size it asks for, so it is provisioning, not waiting for an expansion."""
+    status = claim.get("status") or {}
+    if status.get("phase") != "Bound":
+        return True
+    return storage_bytes((status.get("capacity") or {}).get("storage", "0")) >= storage_bytes(desired)
+
+
 def storage_progress(system: MemorySystem, claims: Claims) -> list[StorageProgress]:
     progress = []
     for component, found in claims.items():
         desired = system.spec.data_store(component).storage.size
-        resized = [
-            claim
-            for claim in found
-            if storage_bytes((claim.get("status") or {}).get("capacity", {}).get("storage", "0"))
-            >= storage_bytes(desired)
-        ]
+        resized = [claim for claim in found if _has_size(claim, desired)]
         progress.append(StorageProgress(component, desired, claims=len(found), resized=len(resized)))
     return progress
 

@@ -11,8 +11,8 @@ import kopf
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import KUBERNETES_VERSION, REPO, SAMPLES, build_context, load_sample
 
+from conftest import KUBERNETES_VERSION, REPO, SAMPLES, build_context, load_sample
 from soma_operator.builders import render
 from soma_operator.cli import DEFAULT_LIVENESS_ENDPOINT
 from soma_operator.constants import GROUP, PLURAL
@@ -63,6 +63,9 @@ def test_rbac_covers_every_kind_the_operator_applies() -> None:
         assert {"get", "list", "patch", "delete"} <= verbs["", "persistentvolumeclaims"]
         assert {"get", "list", "watch", "patch"} <= verbs[GROUP, PLURAL]
         assert "patch" in verbs[GROUP, f"{PLURAL}/status"]
+        # Every child's ownerReference sets blockOwnerDeletion (refused without this where
+        # OwnerReferencesPermissionEnforcement is on; tests/controlplane runs with it).
+        assert verbs[GROUP, f"{PLURAL}/finalizers"] == {"update"}
         assert "create" in verbs["", "events"]
 
 
@@ -70,7 +73,7 @@ def test_rbac_grants_nothing_the_operator_does_not_use() -> None:
     used = {
         (k.api_version.rsplit("/", 1)[0] if "/" in k.api_version else "", k.plural) for k in KINDS.values()
     }
-    used |= {(GROUP, PLURAL), (GROUP, f"{PLURAL}/status"), ("", "events")}
+    used |= {(GROUP, PLURAL), (GROUP, f"{PLURAL}/status"), (GROUP, f"{PLURAL}/finalizers"), ("", "events")}
     for role in roles():
         assert set(granted(role)) <= used
         assert all("*" not in verbs for verbs in granted(role).values())

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from soma_operator.spec import Component, MemorySystemSpec
+from soma_operator.reconcile import storage_progress
+from soma_operator.spec import Component, MemorySystem, MemorySystemSpec
 from soma_operator.status import StorageProgress, failed_status, observed_status
 
 EARLIER = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -155,3 +156,26 @@ def test_failed_carries_the_reason() -> None:
     assert result["phase"] == "Failed"
     assert conditions(result)["Ready"]["reason"] == "InvalidSpec"
     assert conditions(result)["Ready"]["message"] == "spec.api.replicas: too small"
+
+
+def claim(phase: str, requested: str, capacity: str | None) -> dict[str, Any]:
+    status: dict[str, Any] = {"phase": phase}
+    if capacity is not None:
+        status["capacity"] = {"storage": capacity}
+    return {"spec": {"resources": {"requests": {"storage": requested}}}, "status": status}
+
+
+def test_storage_progress_counts_only_bound_claims_below_the_size_as_resizing() -> None:
+    system = MemorySystem.from_body(
+        {"metadata": {"name": "s", "namespace": "n"}, "spec": {"postgres": {"storage": {"size": "20Gi"}}}}
+    )
+    claims = {
+        Component.POSTGRES: [
+            claim("Pending", "20Gi", None),  # being provisioned at 20Gi: not an expansion
+            claim("Bound", "20Gi", "10Gi"),  # asked to grow, the driver has not expanded it yet
+            claim("Bound", "20Gi", "20Gi"),
+            claim("Bound", "20Gi", "21Gi"),
+        ]
+    }
+    [progress] = storage_progress(system, claims)
+    assert progress == StorageProgress(Component.POSTGRES, "20Gi", claims=4, resized=3)

@@ -7,6 +7,11 @@
 - apiGroups: ["memory.soma.dev"]
   resources: ["memorysystems/status"]
   verbs: ["get", "patch"]
+# Children carry blockOwnerDeletion: true, which OwnerReferencesPermissionEnforcement (on OpenShift, and in
+# the control-plane tests) allows only to whoever may update the owner's finalizers.
+- apiGroups: ["memory.soma.dev"]
+  resources: ["memorysystems/finalizers"]
+  verbs: ["update"]
 # The children: read back, then server-side applied (apply creates, hence create).
 - apiGroups: [""]
   resources: ["secrets", "configmaps", "serviceaccounts", "services"]
