@@ -11,10 +11,11 @@ class OperatorConfig(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SOMA_", frozen=True)
 
+    # Fully qualified: a node that enforces short-name resolution (CRI-O, podman) refuses "postgres:17.2".
     runtime_image: str = "ghcr.io/soma-platform/soma-runtime"
-    postgres_image: str = "postgres:17.2"
-    redis_image: str = "redis:7.4.1"
-    qdrant_image: str = "qdrant/qdrant:v1.12.5"
+    postgres_image: str = "docker.io/library/postgres:17.2"
+    redis_image: str = "docker.io/library/redis:7.4.1"
+    qdrant_image: str = "docker.io/qdrant/qdrant:v1.12.5"
     redpanda_image: str = "docker.redpanda.com/redpandadata/redpanda:v24.2.13"
     # How long kopf waits before re-checking children that are not ready yet.
     readiness_recheck_seconds: float = Field(default=10.0, gt=0)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from soma_operator.quantity import STORAGE_PATTERN, storage_bytes
@@ -20,6 +20,8 @@ DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 RESOURCE_QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
 # The longest MemorySystem name whose derived child names ("data-NAME-redpanda-N") stay DNS labels.
 MAX_NAME_LENGTH = 40
+# Copies of each shard or partition kept by a replicated data store: one per pod, at most three.
+MAX_REPLICATION = 3
 
 ResourceQuantity = Annotated[str, Field(pattern=RESOURCE_QUANTITY_PATTERN)]
 StorageQuantity = Annotated[str, Field(pattern=STORAGE_PATTERN)]
@@ -36,6 +38,13 @@ class _Model(BaseModel):
 class Mode(enum.StrEnum):
     EVENTED = "evented"
     DIRECT = "direct"
+
+
+class EmbeddingProvider(enum.StrEnum):
+    """The embedding providers the runtime image carries: it is built without the sentence-transformers
+    extra, so that provider is refused until an image carries it."""
+
+    HASHING = "hashing"
 
 
 class OnDelete(enum.StrEnum):
@@ -111,8 +120,19 @@ class ConsumersSpec(_Model):
 
 
 class EmbeddingSpec(_Model):
-    provider: Literal["hashing", "sentence-transformers"] = "hashing"
+    provider: EmbeddingProvider = EmbeddingProvider.HASHING
     dimensions: int = Field(default=384, ge=8, le=4096)
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _carried_by_the_image(cls, value: object) -> object:
+        if value not in set(EmbeddingProvider):
+            available = ", ".join(provider.value for provider in EmbeddingProvider)
+            raise ValueError(
+                f"{value!r} is not available: the runtime image carries no such embedding extra; "
+                f"use {available}"
+            )
+        return value
 
 
 class DataStoreSpec(_Model):
@@ -155,6 +175,16 @@ class QdrantSpec(DataStoreSpec):
         requests=ResourceList(cpu="250m", memory="1Gi"), limits=ResourceList(memory="4Gi")
     )
 
+    @property
+    def replication_factor(self) -> int:
+        """Copies of each collection shard (qdrant config/config.yaml defaults to 1: no redundancy)."""
+        return min(self.replicas, MAX_REPLICATION)
+
+    @property
+    def write_consistency_factor(self) -> int:
+        """Copies that must apply a write: a majority, yet never all, so one pod can be drained."""
+        return (self.replication_factor + 1) // 2
+
 
 class RedpandaSpec(DataStoreSpec):
     replicas: int = Field(default=1, ge=1, le=9)
@@ -162,6 +192,12 @@ class RedpandaSpec(DataStoreSpec):
     resources: Resources = Resources(
         requests=ResourceList(cpu="500m", memory="1536Mi"), limits=ResourceList(memory="2Gi")
     )
+
+    @property
+    def replication_factor(self) -> int:
+        """Copies of each partition: Raft wants an odd count, so two brokers still replicate once."""
+        factor = min(self.replicas, MAX_REPLICATION)
+        return factor if factor % 2 else factor - 1
 
 
 class StoragePolicy(_Model):

@@ -7,8 +7,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from conftest import KUBERNETES_VERSION, build_context
 
+from conftest import KUBERNETES_VERSION, build_context
 from soma_operator.builders import BUILDERS, render
 from soma_operator.builders.context import Credentials
 from soma_operator.builders.labels import (
@@ -19,7 +19,7 @@ from soma_operator.builders.labels import (
     PART_OF_LABEL,
     VERSION_LABEL,
 )
-from soma_operator.builders.runtime import CONFIG_CHECKSUM_ANNOTATION
+from soma_operator.builders.pods import CONFIG_CHECKSUM_ANNOTATION
 from soma_operator.spec import Component
 
 RUNTIME_ENV = {
@@ -168,6 +168,7 @@ def test_secrets_carry_the_credentials_they_are_given() -> None:
     assert decoded(objects["Secret", "m-db-credentials"]) == {
         "postgres-password": "pg-pass",
         "redis-password": "redis-pass",
+        "redis.conf": "requirepass redis-pass\n",
     }
 
 

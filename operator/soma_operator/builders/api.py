@@ -23,6 +23,7 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
         **runtime.container(ctx, "api", ["soma", "serve", "--host", "0.0.0.0", "--port", str(API_PORT)]),  # noqa: S104
         "ports": [{"name": "http", "containerPort": API_PORT}],
         "resources": resources(spec.resources),
+        "startupProbe": runtime.startup_probe("/healthz", API_PORT),
         "livenessProbe": http_probe("/healthz", API_PORT, period=10, failures=3),
         "readinessProbe": http_probe("/readyz", API_PORT, period=5, failures=2),
     }
@@ -33,7 +34,7 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
         uid=runtime.RUNTIME_UID,
         containers=[container],
         volumes=runtime.volumes(ctx),
-        annotations={runtime.CONFIG_CHECKSUM_ANNOTATION: runtime.config_checksum(ctx)},
+        annotations=runtime.pod_annotations(ctx),
     )
     service = {
         "apiVersion": "v1",

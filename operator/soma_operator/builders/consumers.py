@@ -26,6 +26,7 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
         ],
         "ports": [{"name": "metrics", "containerPort": CONSUMER_HEALTH_PORT}],
         "resources": resources(spec.resources),
+        "startupProbe": runtime.startup_probe("/healthz", CONSUMER_HEALTH_PORT),
         "livenessProbe": http_probe("/healthz", CONSUMER_HEALTH_PORT, period=10, failures=3),
         "readinessProbe": http_probe("/healthz", CONSUMER_HEALTH_PORT, period=5, failures=2),
     }
@@ -36,6 +37,6 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
         uid=runtime.RUNTIME_UID,
         containers=[container],
         volumes=runtime.volumes(ctx),
-        annotations={runtime.CONFIG_CHECKSUM_ANNOTATION: runtime.config_checksum(ctx)},
+        annotations=runtime.pod_annotations(ctx),
     )
     return [deployment(ctx, Component.CONSUMERS, template)]

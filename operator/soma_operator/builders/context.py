@@ -27,6 +27,7 @@ POSTGRES_DATABASE = "soma"
 API_TOKEN_KEY = "token"  # noqa: S105
 POSTGRES_PASSWORD_KEY = "postgres-password"  # noqa: S105
 REDIS_PASSWORD_KEY = "redis-password"  # noqa: S105
+REDIS_CONFIG_KEY = "redis.conf"
 
 
 def _random_secret() -> str:

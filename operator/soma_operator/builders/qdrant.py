@@ -18,6 +18,15 @@ from soma_operator.spec import Component
 
 QDRANT_UID = 1000
 STORAGE_DIR = "/qdrant/storage"
+# Qdrant writes a marker here once started (qdrant src/startup.rs; tools/entrypoint.sh reads it to choose
+# recovery mode). Its default is the working directory, read-only here: qdrant/qdrant-helm
+# charts/qdrant/templates/statefulset.yaml points it into an emptyDir, as we do.
+INIT_DIR = "/qdrant/init"
+INIT_FILE = f"{INIT_DIR}/.qdrant-initialized"
+# Qdrant loads every collection from disk before it answers HTTP: allow it ten minutes before liveness
+# counts (qdrant-helm's startupProbe, 5 s x 30, is off by default there and so is its liveness probe).
+STARTUP_PERIOD_SECONDS = 10
+STARTUP_FAILURES = 60
 
 
 def build(ctx: BuildContext) -> list[dict[str, Any]]:
@@ -31,6 +40,7 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
         value_env("QDRANT__STORAGE__STORAGE_PATH", STORAGE_DIR),
         value_env("QDRANT__STORAGE__SNAPSHOTS_PATH", f"{STORAGE_DIR}/snapshots"),
         value_env("QDRANT__TELEMETRY_DISABLED", "true"),
+        value_env("QDRANT_INIT_FILE_PATH", INIT_FILE),
     ]
     container: dict[str, Any] = {
         "name": "qdrant",
@@ -42,9 +52,16 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
             {"name": "p2p", "containerPort": QDRANT_P2P_PORT},
         ],
         "resources": resources(spec.resources),
+        "startupProbe": http_probe(
+            "/livez", QDRANT_HTTP_PORT, period=STARTUP_PERIOD_SECONDS, failures=STARTUP_FAILURES
+        ),
         "livenessProbe": http_probe("/livez", QDRANT_HTTP_PORT, period=20, failures=6),
         "readinessProbe": http_probe("/readyz", QDRANT_HTTP_PORT, period=5, failures=3),
-        "volumeMounts": [mount(DATA_VOLUME, STORAGE_DIR), mount("tmp", "/tmp")],  # noqa: S108
+        "volumeMounts": [
+            mount(DATA_VOLUME, STORAGE_DIR),
+            mount("init", INIT_DIR),
+            mount("tmp", "/tmp"),  # noqa: S108
+        ],
     }
     if spec.replicas > 1:
         env.append(value_env("QDRANT__CLUSTER__ENABLED", "true"))
@@ -65,7 +82,7 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
         image_tag(image),
         uid=QDRANT_UID,
         containers=[container],
-        volumes=[empty_dir("tmp")],
+        volumes=[empty_dir("init"), empty_dir("tmp")],
     )
     return [
         *services(

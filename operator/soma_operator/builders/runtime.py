@@ -6,8 +6,6 @@ container env from Secret keys, so no password is ever written into a ConfigMap.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from soma_operator.builders.context import (
@@ -21,13 +19,26 @@ from soma_operator.builders.context import (
     REDIS_PORT,
     BuildContext,
 )
-from soma_operator.builders.pods import empty_dir, mount, secret_env, value_env
+from soma_operator.builders.pods import (
+    checksum_annotation,
+    empty_dir,
+    http_probe,
+    mount,
+    secret_env,
+    value_env,
+)
 from soma_operator.spec import Component
 
 RUNTIME_UID = 65532
 TOKEN_DIR = "/var/run/secrets/soma/api-token"  # noqa: S105
 TOKEN_FILE = f"{TOKEN_DIR}/token"
-CONFIG_CHECKSUM_ANNOTATION = "memory.soma.dev/config-checksum"
+# Before it binds, a runtime process waits up to this long for PostgreSQL and then as long again for Qdrant
+# (the runtime's SOMA_BACKEND_WAIT_SECONDS). The ConfigMap sets it, so the startup probe is sized from it.
+BACKEND_WAIT_SECONDS = 60
+WAITED_BACKENDS = 2
+# Beyond the waits: the schema migration, the first collection and topic checks, and the bind.
+STARTUP_MARGIN_SECONDS = 60
+STARTUP_PERIOD_SECONDS = 5
 
 _URL_VARIABLES = {
     Component.POSTGRES: "POSTGRES_URL",
@@ -44,22 +55,36 @@ def config_data(ctx: BuildContext) -> dict[str, str]:
         "SOMA_NAMESPACE": "default",
         "SOMA_API_TOKEN_FILE": TOKEN_FILE,
         "EVENTING_ENABLED": "true" if spec.evented else "false",
-        "SOMA_EMBEDDING_PROVIDER": spec.embedding.provider,
+        "SOMA_EMBEDDING_PROVIDER": spec.embedding.provider.value,
         "SOMA_EMBEDDING_DIMENSIONS": str(spec.embedding.dimensions),
         "SOMA_RATE_LIMIT_PER_MINUTE": str(spec.api.rate_limit.requests_per_minute),
         "SOMA_LOG_FORMAT": "json",
+        "SOMA_BACKEND_WAIT_SECONDS": str(BACKEND_WAIT_SECONDS),
     }
     provisioned = spec.provisioned_data_stores()
     if Component.QDRANT in provisioned:
         data["QDRANT_URL"] = f"http://{ctx.service_host(Component.QDRANT)}:{QDRANT_HTTP_PORT}"
+        # The runtime creates the collections: replicated only if it is told how.
+        data["SOMA_QDRANT_REPLICATION_FACTOR"] = str(spec.qdrant.replication_factor)
+        data["SOMA_QDRANT_WRITE_CONSISTENCY_FACTOR"] = str(spec.qdrant.write_consistency_factor)
     if Component.REDPANDA in provisioned:
         data["KAFKA_BOOTSTRAP_SERVERS"] = f"{ctx.service_host(Component.REDPANDA)}:{KAFKA_PORT}"
+        # The runtime creates the topics: with the spec's partitions and the brokers' replication.
+        data["SOMA_KAFKA_TOPIC_PARTITIONS"] = str(spec.redpanda.partitions)
+        data["SOMA_KAFKA_TOPIC_REPLICATION"] = str(spec.redpanda.replication_factor)
     return data
 
 
-def config_checksum(ctx: BuildContext) -> str:
-    """A pod template annotation that changes with the settings, so a settings change rolls the pods."""
-    return hashlib.sha256(json.dumps(config_data(ctx), sort_keys=True).encode()).hexdigest()[:16]
+def startup_probe(path: str, port: int) -> dict[str, Any]:
+    """Holds off liveness while the process waits for its backends, so a fresh system is not killed
+    into CrashLoopBackOff before PostgreSQL and Qdrant answer."""
+    budget = WAITED_BACKENDS * BACKEND_WAIT_SECONDS + STARTUP_MARGIN_SECONDS
+    return http_probe(path, port, period=STARTUP_PERIOD_SECONDS, failures=budget // STARTUP_PERIOD_SECONDS)
+
+
+def pod_annotations(ctx: BuildContext) -> dict[str, str]:
+    """A settings change rolls the runtime pods."""
+    return checksum_annotation(config_data(ctx))
 
 
 def connection_env(ctx: BuildContext) -> list[dict[str, Any]]:

@@ -8,10 +8,12 @@ from typing import Any
 from soma_operator.builders.context import (
     API_TOKEN_KEY,
     POSTGRES_PASSWORD_KEY,
+    REDIS_CONFIG_KEY,
     REDIS_PASSWORD_KEY,
     BuildContext,
 )
 from soma_operator.builders.labels import metadata
+from soma_operator.builders.redis import config_file
 from soma_operator.spec import Component
 
 
@@ -30,6 +32,7 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
         passwords[POSTGRES_PASSWORD_KEY] = ctx.credentials.postgres_password
     if Component.REDIS in provisioned:
         passwords[REDIS_PASSWORD_KEY] = ctx.credentials.redis_password
+        passwords[REDIS_CONFIG_KEY] = config_file(ctx.credentials.redis_password)
     if passwords:
         manifests.append(_secret(ctx, ctx.db_credentials_secret_name, "credentials", version, passwords))
     return manifests

@@ -22,20 +22,28 @@ def pod_template(
     containers: list[dict[str, Any]],
     volumes: list[dict[str, Any]],
     annotations: Mapping[str, str] | None = None,
+    init_containers: list[dict[str, Any]] | None = None,
+    termination_grace_seconds: int | None = None,
 ) -> dict[str, Any]:
     pod_metadata: dict[str, Any] = {"labels": labels(ctx, component, version)}
     if annotations:
         pod_metadata["annotations"] = dict(annotations)
-    return {
-        "metadata": pod_metadata,
-        "spec": {
-            "serviceAccountName": ctx.service_account_name,
-            "automountServiceAccountToken": False,
-            "securityContext": pod_security_context(uid),
-            "containers": [{**c, "securityContext": container_security_context()} for c in containers],
-            "volumes": volumes,
-        },
+    spec: dict[str, Any] = {
+        "serviceAccountName": ctx.service_account_name,
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(uid),
     }
+    if termination_grace_seconds is not None:
+        spec["terminationGracePeriodSeconds"] = termination_grace_seconds
+    if init_containers:
+        spec["initContainers"] = _secured(init_containers)
+    spec["containers"] = _secured(containers)
+    spec["volumes"] = volumes
+    return {"metadata": pod_metadata, "spec": spec}
+
+
+def _secured(containers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**c, "securityContext": container_security_context()} for c in containers]
 
 
 def deployment(ctx: BuildContext, component: Component, template: dict[str, Any]) -> dict[str, Any]:
