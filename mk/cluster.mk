@@ -1,7 +1,12 @@
 # Cluster packaging: container images, the kind cluster, the operator's Helm chart, the end-to-end suite, docs.
-# Included by the top-level Makefile. Needs docker, kind and kubectl on PATH for the cluster targets.
+# Included by the top-level Makefile. Needs docker (or podman, for the images), kind and kubectl on PATH for the
+# cluster targets.
 
-DOCKER ?= docker
+# docker when its engine answers, else podman (same commands; no daemon needed).
+DOCKER ?= $(shell docker info >/dev/null 2>&1 && echo docker || (command -v podman >/dev/null 2>&1 && echo podman || echo docker))
+# Extra flags for both image builds, e.g. a CA bundle for pip behind a TLS-intercepting proxy:
+# IMAGE_BUILD_FLAGS='-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro' (podman)
+IMAGE_BUILD_FLAGS ?=
 KIND ?= kind
 KUBECTL ?= kubectl
 KIND_CLUSTER ?= soma
@@ -15,12 +20,16 @@ E2E_UPGRADE_VERSION ?= $(SOMA_VERSION)-e2e
 HELM_RELEASE ?= soma-operator
 HELM_NAMESPACE ?= soma-system
 
-.PHONY: images kind-up kind-load helm-install e2e kind-down sync-crds docs
+.PHONY: images lock kind-up kind-load helm-install e2e kind-down sync-crds docs
 
 ## images: build the runtime and operator images, tagged with the project version
 images:
-	$(DOCKER) build -f Dockerfile.runtime -t $(RUNTIME_IMAGE):$(SOMA_VERSION) .
-	$(DOCKER) build -f Dockerfile.operator -t $(OPERATOR_IMAGE):$(SOMA_VERSION) .
+	$(DOCKER) build $(IMAGE_BUILD_FLAGS) -f Dockerfile.runtime -t $(RUNTIME_IMAGE):$(SOMA_VERSION) .
+	$(DOCKER) build $(IMAGE_BUILD_FLAGS) -f Dockerfile.operator -t $(OPERATOR_IMAGE):$(SOMA_VERSION) .
+
+## lock: re-resolve the images' hashed locks (requirements/*.txt) after a change to pyproject.toml's dependencies
+lock: $(STAMP)
+	$(BIN)/python scripts/lock.py
 
 ## kind-up: create the kind cluster (once) and its expandable StorageClass
 kind-up:

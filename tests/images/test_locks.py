@@ -4,33 +4,15 @@ the operator imports."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import subprocess
 import sys
 from importlib.metadata import packages_distributions
 from pathlib import Path
-from types import ModuleType
 
-REPO = Path(__file__).resolve().parents[2]
+from lockfiles import REPO, lock_script, pins
+
 # The base requirements only the runtime uses: the operator image must not carry them.
 RUNTIME_ONLY = {"fastapi", "uvicorn", "numpy", "prometheus-client", "httpx", "tqdm", "starlette"}
-
-
-def load_lock_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lock_script", REPO / "scripts" / "lock.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-lock_script = load_lock_script()
-
-
-def pins(name: str) -> dict[str, str]:
-    found: dict[str, str] = lock_script.pins((REPO / "requirements" / f"{name}.txt").read_text())
-    return found
 
 
 def test_every_lock_matches_pyproject() -> None:
