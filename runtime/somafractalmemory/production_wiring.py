@@ -19,6 +19,7 @@ from somafractalmemory.events.consumer import IndexingConsumer
 from somafractalmemory.events.indexer import EventIndexer
 from somafractalmemory.events.pipeline import EventPipeline
 from somafractalmemory.events.relay import OutboxRelay
+from somafractalmemory.events.topics import TopicLayout
 from somafractalmemory.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ def qdrant_index(settings: Settings, dimensions: int) -> QdrantIndex:
         path=None if settings.qdrant_url else str(settings.qdrant_path),
         api_key=settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None,
         dimensions=dimensions,
+        replication_factor=settings.qdrant_replication_factor,
+        write_consistency_factor=settings.qdrant_write_consistency_factor,
     )
     wait_for(index, settings.backend_wait_seconds)
     return index
@@ -86,6 +89,10 @@ def redis_rate_limiter(url: str) -> RedisRateLimiter:
     return RedisRateLimiter(redis_link(url), MemoryRateLimiter())
 
 
+def topic_layout(settings: Settings) -> TopicLayout:
+    return TopicLayout(settings.kafka_topic_partitions, settings.kafka_topic_replication)
+
+
 def outbox_relay(settings: Settings, store: DocumentStore) -> OutboxRelay:
     if settings.kafka_bootstrap_servers is None:
         raise ValueError("EVENTING_ENABLED needs KAFKA_BOOTSTRAP_SERVERS")
@@ -94,7 +101,11 @@ def outbox_relay(settings: Settings, store: DocumentStore) -> OutboxRelay:
     topics = [settings.kafka_topic, settings.kafka_dead_letter_topic]
     outbox = PostgresOutbox(store.connection)
     return OutboxRelay(
-        outbox, settings.kafka_bootstrap_servers, settings.kafka_topic, topics_to_ensure=topics
+        outbox,
+        settings.kafka_bootstrap_servers,
+        settings.kafka_topic,
+        topics_to_ensure=topics,
+        topic_layout=topic_layout(settings),
     )
 
 
@@ -107,6 +118,7 @@ def indexing_consumer(settings: Settings, index: VectorIndex, embedder: Embedder
         settings.kafka_topic,
         settings.kafka_dead_letter_topic,
         settings.kafka_consumer_group,
+        topic_layout=topic_layout(settings),
     )
 
 

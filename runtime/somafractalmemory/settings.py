@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     kafka_topic: str = "soma.memories"
     kafka_dead_letter_topic: str = "soma.memories.dlq"
     kafka_consumer_group: str = "soma-indexer"
+    # How the runtime lays out what it creates; the operator sets them from the MemorySystem's data stores.
+    kafka_topic_partitions: int = Field(4, ge=1, le=10_000, description="partitions of the topics created")
+    kafka_topic_replication: int = Field(1, ge=1, le=9, description="replicas of each partition created")
+    qdrant_replication_factor: int = Field(1, ge=1, le=9, description="copies of each collection shard")
+    qdrant_write_consistency_factor: int = Field(
+        1, ge=1, le=9, description="copies that must apply a write before it is acknowledged"
+    )
 
     # --- production backends: tuning and the event pipeline's process (issue 3) -----------------
     qdrant_api_key: SecretStr | None = Field(

@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -48,17 +49,48 @@ def collection_name(dimensions: int, distance: str) -> str:
     return f"soma_{dimensions}_{distance}"
 
 
+@dataclass(frozen=True)
+class Replication:
+    """Copies of each shard, and how many must apply a write. Qdrant's own default is one copy (qdrant
+    config/config.yaml storage.collection.replication_factor 1), so more pods alone give no redundancy;
+    the operator sets both from the Qdrant replica count."""
+
+    factor: int = 1
+    write_consistency_factor: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.write_consistency_factor <= self.factor:
+            raise ValueError(
+                f"write consistency factor {self.write_consistency_factor} must be between 1 and the "
+                f"replication factor {self.factor}"
+            )
+
+
+def collection_settings(dimensions: int, distance: str, replication: Replication) -> dict[str, Any]:
+    """What ``create_collection`` is given for a new collection."""
+    return {
+        "vectors_config": models.VectorParams(size=dimensions, distance=DISTANCES[distance]),
+        "replication_factor": replication.factor,
+        "write_consistency_factor": replication.write_consistency_factor,
+    }
+
+
 class QdrantIndex:
     """VectorIndex on Qdrant. Local mode is not thread-safe, so its calls are serialised."""
 
     def __init__(
-        self, client: QdrantClient, *, dimensions: int, distance: str = "cosine", local: bool
+        self,
+        client: QdrantClient,
+        *,
+        dimensions: int,
+        distance: str = "cosine",
+        local: bool,
+        replication: Replication | None = None,
     ) -> None:
         if distance not in DISTANCES:
             raise ValueError(f"distance must be one of {sorted(DISTANCES)}, got {distance!r}")
         self._client = client
-        self._dimensions = dimensions
-        self._distance = distance
+        self._settings = collection_settings(dimensions, distance, replication or Replication())
         self._local = local
         self._lock: AbstractContextManager[Any] = threading.Lock() if local else nullcontext()
         self._release: Callable[[], None] = client.close
@@ -75,19 +107,24 @@ class QdrantIndex:
         dimensions: int,
         distance: str = "cosine",
         timeout: int = 5,
+        replication_factor: int = 1,
+        write_consistency_factor: int = 1,
     ) -> "QdrantIndex":
         """A server at ``url``, or local mode at ``path`` (``":memory:"`` for a throw-away index); indexes of
         one process on the same local path share its client."""
         if (url is None) == (path is None):
             raise ValueError("give exactly one of a Qdrant URL and a local path")
-        if path is not None:
+        replication = Replication(replication_factor, write_consistency_factor)
+        if path is not None:  # local mode accepts the replication settings and has one copy
             storage = open_storage(path)
-            index = cls(storage.client, dimensions=dimensions, distance=distance, local=True)
+            index = cls(
+                storage.client, dimensions=dimensions, distance=distance, local=True, replication=replication
+            )
             index._lock = storage.lock
             index._release = lambda: release_storage(storage)
             return index
         client = QdrantClient(url=url, api_key=api_key, timeout=timeout)
-        return cls(client, dimensions=dimensions, distance=distance, local=False)
+        return cls(client, dimensions=dimensions, distance=distance, local=False, replication=replication)
 
     @property
     def name(self) -> str:
@@ -109,9 +146,13 @@ class QdrantIndex:
 
     def _ensure_collection(self) -> None:
         if not self._client.collection_exists(self.collection):
-            vectors = models.VectorParams(size=self._dimensions, distance=DISTANCES[self._distance])
-            self._client.create_collection(self.collection, vectors_config=vectors)
-            logger.info("created Qdrant collection %s", self.collection)
+            self._client.create_collection(self.collection, **self._settings)
+            logger.info(
+                "created Qdrant collection %s: replication factor %d, write consistency factor %d",
+                self.collection,
+                self._settings["replication_factor"],
+                self._settings["write_consistency_factor"],
+            )
         if not self._local:  # local mode has no payload indexes
             for field in ("namespace", "memory_type"):
                 self._client.create_payload_index(self.collection, field, models.PayloadSchemaType.KEYWORD)

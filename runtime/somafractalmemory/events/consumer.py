@@ -19,7 +19,7 @@ from somafractalmemory.core.errors import BackendUnavailable, InvalidInput
 from somafractalmemory.events.indexer import EventIndexer
 from somafractalmemory.events.kafka_config import DELIVERY_TIMEOUT_MS, consumer_config, producer_config
 from somafractalmemory.events.metrics import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_FAILED, INDEX_LATENCY
-from somafractalmemory.events.topics import ensure_topics
+from somafractalmemory.events.topics import TopicLayout, ensure_topics
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class IndexingConsumer:
         batch_size: int = 2000,
         poll_timeout: float = 0.05,
         max_attempts: int = 3,
+        topic_layout: TopicLayout | None = None,
     ) -> None:
         self._indexer = indexer
         self._bootstrap = bootstrap_servers
@@ -58,6 +59,7 @@ class IndexingConsumer:
         self._batch_size = batch_size
         self._poll_timeout = poll_timeout
         self._max_attempts = max_attempts
+        self._topic_layout = topic_layout or TopicLayout()
         self.last_heartbeat = time.monotonic()
         self._lag_at = 0.0
 
@@ -88,7 +90,7 @@ class IndexingConsumer:
         backoff = 0.2
         while not stop.is_set():
             try:
-                ensure_topics(self._bootstrap, [self._topic, self._dead_letter_topic])
+                ensure_topics(self._bootstrap, [self._topic, self._dead_letter_topic], self._topic_layout)
                 return
             except KafkaException as error:
                 logger.warning("waiting %.1fs for the broker at %s: %s", backoff, self._bootstrap, error)

@@ -16,7 +16,7 @@ from somafractalmemory.adapters.postgres_outbox import OutboxBatch, PostgresOutb
 from somafractalmemory.core.errors import BackendUnavailable
 from somafractalmemory.events.kafka_config import DELIVERY_TIMEOUT_MS, producer_config
 from somafractalmemory.events.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, RELAY_FAILURES
-from somafractalmemory.events.topics import ensure_topics
+from somafractalmemory.events.topics import TopicLayout, ensure_topics
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class OutboxRelay:
         batch_size: int = 2000,
         idle_wait: float = 0.02,
         topics_to_ensure: list[str] | None = None,
+        topic_layout: TopicLayout | None = None,
     ) -> None:
         self._outbox = outbox
         self._bootstrap = bootstrap_servers
@@ -41,12 +42,13 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_wait = idle_wait
         self._topics = topics_to_ensure or [topic]
+        self._topic_layout = topic_layout or TopicLayout()
         self._producer: Producer | None = None
         self._topics_ready = False
 
     def _ready_producer(self) -> Producer:
         if not self._topics_ready:
-            ensure_topics(self._bootstrap, self._topics)
+            ensure_topics(self._bootstrap, self._topics, self._topic_layout)
             self._topics_ready = True
         if self._producer is None:
             self._producer = Producer(producer_config(self._bootstrap, "soma-outbox-relay"))
