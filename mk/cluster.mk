@@ -57,7 +57,7 @@ kind-down:
 
 ## sync-crds: copy the CRDs (crds/, the source of truth) into the chart
 sync-crds:
-	cp crds/*.yaml helm/soma-operator/crds/
+	cp crds/*.yaml helm/soma-operator/files/crds/
 
 ## docs: regenerate docs/memorysystem-reference.md (from the CRD) and docs/http-api.md (from the OpenAPI)
 docs: $(STAMP)

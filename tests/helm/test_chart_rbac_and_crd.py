@@ -39,20 +39,29 @@ def config_rbac(kind: str) -> list[dict[str, Any]]:
 
 def test_the_chart_carries_exactly_the_crds_of_crds_directory() -> None:
     originals = {path.name: path.read_bytes() for path in (REPO / "crds").glob("*.yaml")}
-    copies = {path.name: path.read_bytes() for path in (CHART / "crds").glob("*.yaml")}
+    copies = {path.name: path.read_bytes() for path in (CHART / "files" / "crds").glob("*.yaml")}
     assert originals, "crds/ holds no CRD"
-    assert copies == originals, "helm/soma-operator/crds/ differs from crds/: run `make sync-crds`"
+    assert copies == originals, "helm/soma-operator/files/crds/ differs from crds/: run `make sync-crds`"
 
 
-@pytest.mark.parametrize("crd", sorted((CHART / "crds").glob("*.yaml")), ids=lambda path: path.name)
+@pytest.mark.parametrize("crd", sorted((CHART / "files" / "crds").glob("*.yaml")), ids=lambda path: path.name)
 def test_the_charts_crd_is_a_valid_kubernetes_object(crd: Path) -> None:
     kubernetes_validate.validate(yaml.safe_load(crd.read_text()), KUBERNETES_VERSION, strict=True)
 
 
-def test_helm_installs_the_crd_before_the_templates(render: Render) -> None:
-    applied = [obj["kind"] for obj in render({}).applied]
-    assert applied[0] == "CustomResourceDefinition"
-    assert "CustomResourceDefinition" not in applied[1:]
+def test_helm_installs_the_crd_before_the_operator_and_keeps_it_on_uninstall(render: Render) -> None:
+    rendered = render({})
+    applied = [obj["kind"] for obj in rendered.applied]
+    assert applied.count("CustomResourceDefinition") == 1
+    assert applied.index("CustomResourceDefinition") < applied.index("Deployment")
+    crd = rendered.one("CustomResourceDefinition")
+    assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    [original] = [yaml.safe_load(path.read_text()) for path in (REPO / "crds").glob("*.yaml")]
+    assert {**crd, "metadata": original["metadata"]} == original
+
+
+def test_the_chart_leaves_the_crd_alone_when_told_to(render: Render) -> None:
+    assert render({"crds": {"create": False}}).of_kind("CustomResourceDefinition") == []
 
 
 def test_the_cluster_role_grants_what_config_rbac_grants(render: Render) -> None:
