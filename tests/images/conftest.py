@@ -29,7 +29,7 @@ def _built(dockerfile: str, tag: str, request: pytest.FixtureRequest, folder: Pa
             with capture.global_and_fixture_disabled():
                 reporter.write_line(f"[images] {line}")
 
-    say(f"podman build {dockerfile} (about a minute on a cold cache)")
+    say(f"podman build {dockerfile} (under a minute with a warm layer cache, more when cold)")
     seconds = build(dockerfile, tag, folder / f"{dockerfile}.log")
     size = int(inspect_image(tag)["Size"])
     say(f"{tag}: built in {seconds:.0f} s, {size / 1e6:.0f} MB")
