@@ -1,8 +1,9 @@
-"""Operator numbers (DESIGN.md section 5): time from a MemorySystem's creation to all its children
-applied, and the operator's resident memory with 20 MemorySystems.
+"""Operator numbers (DESIGN.md section 5) on a real control plane: time from a MemorySystem's creation to all
+its children applied, and the operator's resident memory with 20 MemorySystems.
 
-The operator runs as its own process, exactly as deployed (`soma-operator run --all-namespaces`),
-logged in through a kubeconfig that points at kmock's Kubernetes emulator served by this script.
+etcd, kube-apiserver and kube-controller-manager run as in the control-plane test tier (binaries from
+KUBEBUILDER_ASSETS or the shared/k8s folder beside the repository); the operator runs as its own process,
+exactly as deployed (`soma-operator run --namespace bench`), under a ServiceAccount bound to config/rbac.
 
     .venv/bin/python bench/operator_bench.py [--systems 20]
 """
@@ -10,53 +11,43 @@ logged in through a kubeconfig that points at kmock's Kubernetes emulator served
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-import kmock
 import psutil
-import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "operator"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "controlplane"))
 
-from kube_emulator import DECLARED, ApiServerEmulator
+from cluster_harness import (
+    OPERATOR_ACCOUNT,
+    OPERATOR_NAMESPACE,
+    OperatorProcess,
+    install_crd,
+    memory_system,
+    shipped_rbac,
+)
 
 from soma_operator.builders import BuildContext, Credentials, render
+from soma_operator.builders.labels import instance_labels
 from soma_operator.config import OperatorConfig
 from soma_operator.spec import MemorySystem
+from support.control_plane import ControlPlane, KubeApi, started_control_plane
 
-NAMESPACE = "default"
-URL = f"/apis/memory.soma.dev/v1alpha1/namespaces/{NAMESPACE}/memorysystems"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def kubeconfig(server: str, directory: Path) -> Path:
-    path = directory / "kubeconfig"
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "emulator", "cluster": {"server": server}}],
-        "users": [{"name": "bench", "user": {"token": "bench"}}],
-        "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "bench"}}],
-        "current-context": "emulator",
-    }
-    path.write_text(yaml.safe_dump(config))
-    return path
+NAMESPACE = "bench"
+API_VERSIONS = {
+    "Secret": "v1",
+    "ConfigMap": "v1",
+    "ServiceAccount": "v1",
+    "Service": "v1",
+    "StatefulSet": "apps/v1",
+    "Deployment": "apps/v1",
+    "PodDisruptionBudget": "policy/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
+}
 
 
 def expected_children(name: str) -> set[tuple[str, str]]:
@@ -65,78 +56,50 @@ def expected_children(name: str) -> set[tuple[str, str]]:
     return {(m["kind"], m["metadata"]["name"]) for m in manifests}
 
 
-def all_exist(emulator: ApiServerEmulator, children: set[tuple[str, str]]) -> bool:
-    return all(emulator.live(DECLARED[kind][0], NAMESPACE, name) is not None for kind, name in children)
-
-
-async def time_to_children(emulator: ApiServerEmulator, name: str, timeout: float = 60) -> float:
-    wanted = expected_children(name)
-    body: dict[str, Any] = {
-        "apiVersion": "memory.soma.dev/v1alpha1",
-        "kind": "MemorySystem",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {},
+def existing_children(api: KubeApi, name: str) -> set[tuple[str, str]]:
+    labels = instance_labels(name)
+    return {
+        (kind, item["metadata"]["name"])
+        for kind, api_version in API_VERSIONS.items()
+        for item in api.list(api_version, kind, NAMESPACE, labels)
     }
+
+
+def time_to_children(api: KubeApi, name: str, timeout: float = 60) -> float:
+    wanted = expected_children(name)
     started = time.perf_counter()
-    async with emulator.post(URL, json=body) as response:
-        response.raise_for_status()
-    while not all_exist(emulator, wanted):
+    api.apply(memory_system(name, NAMESPACE, {}))
+    while not wanted <= existing_children(api, name):
         if time.perf_counter() - started > timeout:
             raise TimeoutError(f"{name}: children not applied within {timeout} s")
-        await asyncio.sleep(0.01)
+        time.sleep(0.01)
     return time.perf_counter() - started
 
 
-async def wait_for_liveness(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the operator exited with {process.returncode}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.1)
-            continue
-        writer.close()
-        return
-    raise TimeoutError("the operator's liveness endpoint did not come up")
-
-
-async def bench(systems: int) -> None:
-    operator_cli = shutil.which("soma-operator", path=str(Path(sys.executable).parent))
-    if operator_cli is None:
-        raise SystemExit("soma-operator is not installed next to this Python")
-    async with ApiServerEmulator() as emulator, kmock.Server(emulator) as server:
-        with tempfile.TemporaryDirectory() as directory:
-            liveness_port = free_port()
-            env = {**os.environ, "KUBECONFIG": str(kubeconfig(str(server.url), Path(directory)))}
-            process = subprocess.Popen(  # noqa: S603  the operator's own console script
-                [
-                    operator_cli,
-                    "run",
-                    "--all-namespaces",
-                    "--log-format=plain",
-                    f"--liveness=http://127.0.0.1:{liveness_port}/healthz",
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                await wait_for_liveness(liveness_port, process)
-                durations = [await time_to_children(emulator, f"bench-{index}") for index in range(systems)]
-                await asyncio.sleep(5)  # let the retries of "not ready yet" settle into their rhythm
-                rss_mib = psutil.Process(process.pid).memory_info().rss / 2**20
-            finally:
-                process.terminate()
-                process.wait(timeout=30)
+def run(plane: ControlPlane, systems: int, workdir: Path) -> None:
+    install_crd(plane.api)
+    plane.ensure_namespace(NAMESPACE)
+    plane.ensure_namespace(OPERATOR_NAMESPACE)
+    for document in shipped_rbac(NAMESPACE):
+        plane.api.apply(document)
+    kubeconfig = plane.service_account_kubeconfig(OPERATOR_NAMESPACE, OPERATOR_ACCOUNT)
+    # The production recheck interval of systems that are not ready yet, as deployed.
+    operator = OperatorProcess(kubeconfig, [NAMESPACE], workdir / "operator.log", recheck_seconds=None)
+    operator.start()
+    try:
+        durations = [time_to_children(plane.api, f"bench-{index}") for index in range(systems)]
+        time.sleep(5)  # let the retries of "not ready yet" settle into their rhythm
+        rss_mib = psutil.Process(operator.pid).memory_info().rss / 2**20
+    finally:
+        operator.stop()
 
     children = len(expected_children("bench-0"))
     print(f"MemorySystems created one after another: {systems} (minimal sample, {children} children each)")
+    print("on a real kube-apiserver v1.32 + etcd + kube-controller-manager, operator under config/rbac")
     first, median, worst = (
         round(d * 1000) for d in (durations[0], statistics.median(durations), max(durations))
     )
-    print(f"CR created -> all children applied: first {first} ms, median {median} ms, max {worst} ms")
+    print(f"CR created -> all children applied: first {first} ms, p50 {median} ms, max {worst} ms")
     print("  (target: under 2000 ms)")
     print(f"operator resident memory with {systems} MemorySystems: {rss_mib:.0f} MiB (target: under 150 MiB)")
 
@@ -146,7 +109,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--systems", type=int, default=20)
-    asyncio.run(bench(parser.parse_args().systems))
+    systems = parser.parse_args().systems
+    with tempfile.TemporaryDirectory() as directory:
+        for plane in started_control_plane():
+            run(plane, systems, Path(directory))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,10 @@ def shipped_rbac(watched_namespace: str) -> list[dict[str, Any]]:
 class OperatorProcess:
     """`soma-operator run --namespace NS` as a child process, logged into its own file."""
 
-    def __init__(self, kubeconfig: Path, namespaces: list[str], log_path: Path) -> None:
+    def __init__(
+        self, kubeconfig: Path, namespaces: list[str], log_path: Path, recheck_seconds: float | None = 1.0
+    ) -> None:
+        self.recheck_seconds = recheck_seconds
         self.kubeconfig = kubeconfig
         self.namespaces = namespaces
         self.log_path = log_path
@@ -73,8 +76,9 @@ class OperatorProcess:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("SOMA_", "KUBE"))},
             "KUBECONFIG": str(self.kubeconfig),
-            "SOMA_READINESS_RECHECK_SECONDS": "1",
         }
+        if self.recheck_seconds is not None:  # tests see a system turn Ready soon after its pods
+            env["SOMA_READINESS_RECHECK_SECONDS"] = str(self.recheck_seconds)
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_until(self._live, timeout=30, what="the operator's liveness endpoint", interval=0.2)
@@ -86,6 +90,11 @@ class OperatorProcess:
             return httpx.get(f"http://{HOST}:{self.liveness_port}/healthz", timeout=2).status_code == 200
         except httpx.TransportError:
             return False
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the operator is not running"
+        return self._process.pid
 
     def stop(self) -> None:
         if self._process is None:
