@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 from test_operator_builders import by_kind_and_name, containers, minimal
@@ -20,7 +23,7 @@ from soma_operator.builders import render
 from soma_operator.builders.context import Credentials
 from soma_operator.config import OperatorConfig
 from soma_operator.spec import MemorySystem, SpecError
-from support.servers import free_port, package_dir, wait_until
+from support.servers import PostgresServer, free_port, package_dir, wait_until
 
 Objects = dict[tuple[str, str], dict[str, Any]]
 
@@ -197,6 +200,34 @@ def test_postgres_and_redpanda_have_the_grace_period_their_upstreams_give_them()
         "preStop": {"exec": {"command": ["pg_ctl", "stop", "--mode=fast", "--wait", "--timeout=1800"]}}
     }
     assert env(container(objects, "postgres"))["PGDATA"] == "/var/lib/postgresql/data/pgdata"
+
+
+def test_the_rendered_pre_stop_hook_stops_postgresql_while_clients_stay_connected() -> None:
+    """On a real PostgreSQL: SIGTERM alone (the kubelet's signal) waits for the connected client; the hook's
+    fast shutdown does not."""
+    hook = container(rendered(), "postgres")["lifecycle"]["preStop"]["exec"]["command"]
+    server = PostgresServer()
+    server.start()
+    try:
+        client = psycopg.connect(server.url(), autocommit=True)  # a pooled connection of the runtime
+        postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGTERM)  # "smart" shutdown: waits for every client to leave
+        time.sleep(2)
+        assert server.running
+        stopped = subprocess.run(
+            [str(server.bin_dir / hook[0]), *hook[1:]],
+            env={**os.environ, "PGDATA": str(server.data_dir)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            **server.popen_options(),
+        )
+        assert stopped.returncode == 0, stopped.stderr
+        wait_until(lambda: not server.running, 10, "PostgreSQL to exit")
+        client.close()
+    finally:
+        server.destroy()
 
 
 # 10. No provider the runtime image does not carry.
