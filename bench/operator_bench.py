@@ -20,9 +20,13 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "controlplane"))
 
-from cluster_harness import (
+from soma_operator.builders import BuildContext, Credentials, render
+from soma_operator.builders.labels import instance_labels
+from soma_operator.config import OperatorConfig
+from soma_operator.spec import MemorySystem
+from support.control_plane import ControlPlane, KubeApi, started_control_plane
+from support.operator_cluster import (
     OPERATOR_ACCOUNT,
     OPERATOR_NAMESPACE,
     OperatorProcess,
@@ -30,12 +34,6 @@ from cluster_harness import (
     memory_system,
     shipped_rbac,
 )
-
-from soma_operator.builders import BuildContext, Credentials, render
-from soma_operator.builders.labels import instance_labels
-from soma_operator.config import OperatorConfig
-from soma_operator.spec import MemorySystem
-from support.control_plane import ControlPlane, KubeApi, started_control_plane
 
 NAMESPACE = "bench"
 API_VERSIONS = {

@@ -9,9 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_harness import OPERATOR_ACCOUNT, OPERATOR_NAMESPACE, OperatorProcess, install_crd, shipped_rbac
 
 from support.control_plane import ControlPlane
+from support.operator_cluster import (
+    OPERATOR_ACCOUNT,
+    OPERATOR_NAMESPACE,
+    OperatorProcess,
+    install_crd,
+    shipped_rbac,
+)
 
 FAILED_KEY = pytest.StashKey[bool]()
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
-from cluster_harness import MS_API, OperatorProcess, memory_system
 
 from support.control_plane import REPO, AssetsMissing, ControlPlane, started_control_plane
+from support.operator_cluster import MS_API, OperatorProcess, memory_system
 from support.servers import wait_until
 
 CHART = REPO / "helm" / "soma-operator"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cluster_harness import MS_API, SAMPLES_DIR, memory_system, sample
 
 from support.control_plane import ApiError, ControlPlane
+from support.operator_cluster import MS_API, SAMPLES_DIR, memory_system, sample
 
 
 def conditions(live: dict[str, Any]) -> dict[str, str]:

@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cluster_harness import MS_API, OperatorProcess, memory_system
-
 from soma_operator import builders
 from soma_operator.builders.context import BuildContext, Credentials
 from soma_operator.builders.labels import instance_labels
 from soma_operator.config import OperatorConfig
 from soma_operator.spec import MemorySystem
 from support.control_plane import ControlPlane, KubeApi, mark_pods_ready
+from support.operator_cluster import MS_API, OperatorProcess, memory_system
 from support.servers import wait_until
 
 API_VERSIONS = {

@@ -3,12 +3,9 @@ shipped RBAC, and creates the children of a sample MemorySystem."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -17,6 +14,7 @@ from podman_cli import REPO, Container
 
 from soma_operator.cli import render_file
 from soma_operator.config import OperatorConfig
+from support import operator_cluster as harness
 from support.control_plane import ControlPlane, load_documents
 from support.servers import HOST, free_port, wait_until
 
@@ -24,20 +22,6 @@ pytestmark = [pytest.mark.images, pytest.mark.timeout(1200)]
 
 NON_ROOT = "65532"
 SAMPLE = REPO / "config" / "samples" / "minimal.yaml"
-
-
-def control_plane_harness() -> ModuleType:
-    """The control-plane tier's helpers (CRD install, shipped RBAC), shared rather than copied."""
-    name = "cluster_harness"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "controlplane" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-harness = control_plane_harness()
 
 
 @pytest.fixture
