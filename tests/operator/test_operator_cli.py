@@ -9,8 +9,8 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import KUBERNETES_VERSION, REPO, build_context, load_sample
 
+from conftest import KUBERNETES_VERSION, REPO, build_context, load_sample
 from soma_operator.builders import render
 from soma_operator.cli import main
 

@@ -8,7 +8,6 @@ import base64
 from typing import Any
 
 import pytest
-from conftest import SAMPLES, build_context, load_sample
 from kube_emulator import (
     CLAIMS,
     DECLARED,
@@ -31,6 +30,7 @@ from operator_harness import (
     system_status,
 )
 
+from conftest import SAMPLES, build_context, load_sample
 from soma_operator.builders import render
 from soma_operator.builders.labels import INSTANCE_LABEL, MANAGED_BY_LABEL
 
