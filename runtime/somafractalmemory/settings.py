@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_PORT = 9595
@@ -41,6 +41,20 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma-separated")
     log_format: Literal["plain", "json"] = "plain"
     log_level: str = "INFO"
+
+    # --- limits at the server, who a client is, what is exposed (issue 9) -----------------------
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated addresses or CIDRs whose X-Forwarded-For / Forwarded are believed",
+    )
+    max_import_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="total body of one NDJSON import")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, description="request line and headers of one request")
+    max_connections: int = Field(512, ge=1, description="open connections; more are answered 503 and closed")
+    header_timeout_seconds: float = Field(10.0, gt=0, description="to send a request's line and headers")
+    body_timeout_seconds: float = Field(30.0, gt=0, description="longest wait for the next piece of a body")
+    keepalive_timeout_seconds: int = Field(5, ge=1, description="an idle keep-alive connection is closed")
+    metrics_namespaces: bool = Field(False, description="label soma_memories with namespace names")
+    metrics_require_token: bool = Field(False, description="/metrics asks for the bearer token")
 
     # --- memory core ----------------------------------------------------------------------------
     embedding_provider: Literal["hashing", "sentence-transformers"] = "hashing"
@@ -79,9 +93,9 @@ class Settings(BaseSettings):
     consumer_metrics_host: str = "127.0.0.1"
     consumer_metrics_port: int = Field(9596, ge=0, le=65535, description="soma consume's /healthz, /metrics")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
