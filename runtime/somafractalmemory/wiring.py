@@ -8,7 +8,16 @@ from somafractalmemory.adapters.memory_cache import MemoryCache
 from somafractalmemory.adapters.memory_rate_limiter import MemoryRateLimiter
 from somafractalmemory.adapters.numpy_index import NumpyIndex
 from somafractalmemory.adapters.sqlite_store import SQLiteStore
-from somafractalmemory.core.ports import Backend, Cache, DocumentStore, Embedder, RateLimiter, VectorIndex
+from somafractalmemory.core.index_recovery import IndexRecovery
+from somafractalmemory.core.ports import (
+    Backend,
+    Cache,
+    DocumentStore,
+    Embedder,
+    IndexJournal,
+    RateLimiter,
+    VectorIndex,
+)
 from somafractalmemory.core.service import MemoryService
 from somafractalmemory.datadir import private_directory
 from somafractalmemory.embedding.hashing import HashingEmbedder
@@ -31,12 +40,17 @@ class Runtime:
     service: MemoryService
     rate_limiter: RateLimiter
     pipeline: "EventPipeline | None" = None  # the relay (and consumer) of evented mode, already started
+    recovery: IndexRecovery | None = (
+        None  # replays the index journal after an unclean stop, in the background
+    )
 
     @property
     def backends(self) -> list[Backend]:
         return [*self.service.backends(), self.rate_limiter]
 
     def close(self) -> None:
+        if self.recovery is not None:
+            self.recovery.stop()
         if self.pipeline is not None:
             self.pipeline.stop()
         for backend in self.backends:
@@ -86,16 +100,23 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     return MemoryRateLimiter()
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, start_recovery: bool = True) -> Runtime:
+    """The service and its backends. When the index journal lists writes from before an unclean stop,
+    ``Runtime.recovery`` replays them: already running in the background, or, with
+    ``start_recovery=False``, when the caller runs it."""
     embedder = build_embedder(settings)
+    store = build_store(settings)
+    index_inline = not settings.eventing_enabled
+    journal: IndexJournal | None = store if index_inline and isinstance(store, SQLiteStore) else None
     service = MemoryService(
-        build_store(settings),
+        store,
         build_index(settings, embedder.dimensions),
         embedder,
         build_cache(settings),
-        index_inline=not settings.eventing_enabled,
+        index_inline=index_inline,
         max_memories_per_namespace=settings.max_memories_per_namespace,
         cache_ttl_seconds=settings.cache_ttl_seconds,
+        journal=journal,
     )
     log.info(
         "memory service ready: store=%s index=%s cache=%s",
@@ -112,4 +133,9 @@ def build_runtime(settings: Settings) -> Runtime:
             settings, service.store, service.index, embedder, consume=settings.consume_in_process
         )
         pipeline.start()
-    return Runtime(settings, service, rate_limiter, pipeline)
+    recovery = None
+    if journal is not None:
+        recovery = IndexRecovery(service, journal)
+        if start_recovery:
+            recovery.start()
+    return Runtime(settings, service, rate_limiter, pipeline, recovery)

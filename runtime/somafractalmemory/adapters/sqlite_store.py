@@ -2,18 +2,25 @@
 
 Keyword search uses an FTS5 trigram index for its candidates (exact and substring alike);
 coordinate range uses an index on the first three components; stats read counters kept on write.
+
+The store is also the vector index's journal (``IndexJournal``): every write records its keys in
+``index_journal`` in its own transaction, so a crash between this file and the index leaves a trace
+that start-up recovery replays. Entries the index has applied are deleted in the next write's
+transaction (no extra commit on the hot path) and at a clean close.
 """
 
 import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.models import Link, Memory, MemoryType, Stats, stats_from_counts
+from somafractalmemory.core.ports import PendingWrite
 from somafractalmemory.core.scoring import term_matches
 from somafractalmemory.core.text import payload_text
 
@@ -62,6 +69,11 @@ CREATE TABLE IF NOT EXISTS links (
     PRIMARY KEY (namespace, source_key, target_key, link_type)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS links_by_target ON links (namespace, target_key);
+CREATE TABLE IF NOT EXISTS index_journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace TEXT NOT NULL,
+    keys TEXT
+);
 CREATE TABLE IF NOT EXISTS counters (
     namespace TEXT NOT NULL,
     memory_type TEXT NOT NULL,
@@ -121,6 +133,11 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + SQL_VARIABLE_CHUNK]
 
 
+def _has_table(path: Path, table: str) -> bool:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone() is not None
+
+
 def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
@@ -137,16 +154,74 @@ class SQLiteStore:
     name = "sqlite"
 
     def __init__(self, path: Path) -> None:
+        journaled = path.exists() and _has_table(path, "index_journal")
         self._file = SQLiteFile(path, SCHEMA, self.name)
         self._db = self._file.db
         self._lock = self._file.lock
         self._transaction = self._file.transaction
+        if not journaled:
+            self._journal_every_namespace()
+        # Entries up to the floor predate this process: recovery owns them. Later ones are this
+        # process's own, cleared once the index applied them.
+        self._floor: int = self._db.execute("SELECT coalesce(max(id), 0) FROM index_journal").fetchone()[0]
+        self._recorded = self._applied = self._cleared = self._floor
 
     def ping(self) -> None:
         self._file.ping()
 
     def close(self) -> None:
+        with self._lock:
+            if self._applied > self._cleared:
+                with self._transaction() as db:
+                    self._clear_applied(db)
         self._file.close()
+
+    # --- index journal ------------------------------------------------------------------------
+
+    def _journal_every_namespace(self) -> None:
+        """A store written before the journal existed may hold memories its index never got."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO index_journal (namespace, keys) "
+                "SELECT DISTINCT namespace, NULL FROM counters WHERE total > 0"
+            )
+
+    def _record(self, db: sqlite3.Connection, namespace: str, keys: Sequence[str]) -> None:
+        self._clear_applied(db)
+        cursor = db.execute(
+            "INSERT INTO index_journal (namespace, keys) VALUES (?, ?)",
+            (namespace, json.dumps(list(keys), separators=(",", ":"))),
+        )
+        self._recorded = cursor.lastrowid or self._recorded
+
+    def _clear_applied(self, db: sqlite3.Connection) -> None:
+        if self._applied > self._cleared:
+            db.execute("DELETE FROM index_journal WHERE id > ? AND id <= ?", (self._floor, self._applied))
+            self._cleared = self._applied
+
+    def applied(self) -> None:
+        with self._lock:
+            self._applied = self._recorded
+
+    def pending(self) -> list[PendingWrite]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, namespace, keys FROM index_journal WHERE id <= ? ORDER BY id", (self._floor,)
+            ).fetchall()
+        return [
+            PendingWrite(
+                row["id"],
+                row["namespace"],
+                None
+                if row["keys"] is None
+                else tuple(coordinate_from_key(k) for k in json.loads(row["keys"])),
+            )
+            for row in rows
+        ]
+
+    def resolve(self, entry: int) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM index_journal WHERE id = ?", (entry,))
 
     # --- memories -----------------------------------------------------------------------------
 
@@ -177,6 +252,12 @@ class SQLiteStore:
                 deltas[memory.namespace, memory.memory_type.value] += 1
             for (namespace, memory_type), delta in deltas.items():
                 self._count(db, namespace, memory_type, delta)
+            for namespace in {memory.namespace for memory in memories}:
+                self._record(
+                    db,
+                    namespace,
+                    [row[1] for m, row in zip(memories, rows, strict=True) if m.namespace == namespace],
+                )
 
     @staticmethod
     def _types_of(db: sqlite3.Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -228,6 +309,7 @@ class SQLiteStore:
                 "DELETE FROM memories WHERE namespace = ? AND coord_key = ? RETURNING memory_type",
                 (namespace, key),
             ).fetchone()
+            self._record(db, namespace, [key])  # the index may hold a vector even if the store had no row
             if row is None:
                 return False
             self._count(db, namespace, row["memory_type"], -1)

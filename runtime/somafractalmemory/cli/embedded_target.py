@@ -28,7 +28,10 @@ class EmbeddedTarget:
 
     @classmethod
     def open(cls, settings: Settings) -> "EmbeddedTarget":
-        return cls(build_runtime(settings))
+        runtime = build_runtime(settings)
+        if runtime.recovery is not None:
+            runtime.recovery.wait()  # a command answers from an index in step with the store
+        return cls(runtime)
 
     def store(self, coordinate: Coordinate, payload: JSONObject, memory_type: str) -> JSONObject:
         memory = self._service.store_memory(

@@ -88,6 +88,33 @@ class DocumentStore(Backend, Protocol):
     def iter_links(self, namespace: str) -> Iterator[Link]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """One write to the document store that the vector index may not have: its keys, or None for
+    every memory of the namespace (a store written before the journal existed)."""
+
+    entry: int
+    namespace: str
+    coordinates: tuple[Coordinate, ...] | None
+
+
+class IndexJournal(Protocol):
+    """The embedded store's record of writes the vector index may not have yet.
+
+    The store records the keys of every ``put_many`` and ``delete`` in the same transaction as the
+    write; the service calls ``applied`` once the index holds every write recorded so far. A crash in
+    between leaves entries pending, and start-up recovery replays them from the store's current state.
+    """
+
+    def applied(self) -> None:
+        """Every write recorded so far is in the index (the caller serialises writes)."""
+
+    def pending(self) -> list[PendingWrite]: ...
+
+    def resolve(self, entry: int) -> None:
+        """Recovery replayed this entry: forget it."""
+
+
 class VectorIndex(Backend, Protocol):
     """Vectors keyed by (namespace, coordinate); a re-upsert replaces, a delete removes."""
 

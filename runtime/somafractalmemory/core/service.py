@@ -3,6 +3,7 @@
 import logging
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,15 @@ from somafractalmemory.core.models import (
     Stats,
     normalise_importance,
 )
-from somafractalmemory.core.ports import Backend, Cache, DocumentStore, Embedder, VectorIndex, Vectors
+from somafractalmemory.core.ports import (
+    Backend,
+    Cache,
+    DocumentStore,
+    Embedder,
+    IndexJournal,
+    VectorIndex,
+    Vectors,
+)
 from somafractalmemory.core.records import (
     LINK_KIND,
     MEMORY_KIND,
@@ -110,7 +119,9 @@ class MemoryService:
     """Use cases over one document store, one vector index, one embedder and an optional cache.
 
     ``index_inline`` is the direct mode: the service writes the vector index itself after the document
-    store. In evented mode the store writes an outbox in the same transaction and consumers index.
+    store, one write at a time (so the index applies writes in the store's order), and tells the
+    ``journal`` (when the store keeps one) that the index caught up. In evented mode the store writes an
+    outbox in the same transaction and consumers index.
     """
 
     def __init__(
@@ -124,8 +135,11 @@ class MemoryService:
         max_memories_per_namespace: int | None = None,
         cache_ttl_seconds: int = 300,
         clock: Callable[[], float] = time.time,
+        journal: IndexJournal | None = None,
     ) -> None:
         self.store = store
+        self.journal = journal
+        self.writing = threading.RLock()
         self.index = index
         self.embedder = embedder
         self.cache = cache
@@ -148,15 +162,19 @@ class MemoryService:
             updated_at=now,
         )
 
-    def _index(self, memories: Sequence[Memory]) -> None:
-        if self.index_inline and memories:
-            self.index.upsert(vector_points(self.embedder, memories))
-
     def _write(self, memories: Sequence[Memory]) -> None:
-        self.store.put_many(memories)
-        self._forget_cached(memories[0].namespace, [m.coordinate for m in memories])
-        self._index(memories)
+        points = vector_points(self.embedder, memories) if self.index_inline else []
+        with self.writing:
+            self.store.put_many(memories)
+            self._forget_cached(memories[0].namespace, [m.coordinate for m in memories])
+            if points:
+                self.index.upsert(points)
+                self._caught_up()
         self._enforce_limit(memories[0].namespace)
+
+    def _caught_up(self) -> None:
+        if self.journal is not None:
+            self.journal.applied()
 
     def store_memory(self, namespace: str, item: NewMemory) -> Memory:
         memory = self._stamp(namespace, item, self.clock())
@@ -189,10 +207,12 @@ class MemoryService:
         return self.store_memory(namespace, NewMemory(coordinate, payload, memory_type))
 
     def delete(self, namespace: str, coordinate: Coordinate) -> bool:
-        removed = self.store.delete(namespace, coordinate)
-        self._forget_cached(namespace, [coordinate])
-        if self.index_inline:
-            self.index.delete(namespace, [coordinate])
+        with self.writing:
+            removed = self.store.delete(namespace, coordinate)
+            self._forget_cached(namespace, [coordinate])
+            if self.index_inline:
+                self.index.delete(namespace, [coordinate])
+                self._caught_up()
         return removed
 
     def _enforce_limit(self, namespace: str) -> None:

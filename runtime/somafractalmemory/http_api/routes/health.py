@@ -14,11 +14,12 @@ from somafractalmemory.wiring import Runtime
 router = APIRouter(tags=["health"])
 
 PIPELINE = "event-pipeline"
+RECOVERY = "index-recovery"
 
 
 def probe(runtime: Runtime) -> dict[str, dict[str, Any]]:
-    """Ping every backend (and, in evented mode, check the relay and consumer threads); a failure is
-    reported with its reason, never raised."""
+    """Ping every backend (and, in evented mode, check the relay and consumer threads; after an unclean
+    stop, the index recovery); a failure is reported with its reason, never raised."""
     report: dict[str, dict[str, Any]] = {}
     for backend in runtime.backends:
         try:
@@ -33,6 +34,9 @@ def probe(runtime: Runtime) -> dict[str, dict[str, Any]]:
             if runtime.pipeline.healthy()
             else {"ok": False, "error": "relay or consumer stopped or stalled"}
         )
+    if runtime.recovery is not None:
+        status = runtime.recovery.status
+        report[RECOVERY] = {"ok": True} if status.ready else {"ok": False, "error": status.describe()}
     return report
 
 
