@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from somafractalmemory.core.budget import DEFAULT_BATCH_RESULTS, DEFAULT_BULK_ITEMS, DEFAULT_SCAN_ROWS
+
 DEFAULT_PORT = 9595
 
 
@@ -62,6 +64,20 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"
     max_memories_per_namespace: int | None = Field(None, ge=1)
     cache_ttl_seconds: int = Field(300, ge=1)
+
+    # --- work budgets: the most one request may ask (400 beyond, before anything is written) ----
+    max_bulk_items: int = Field(
+        DEFAULT_BULK_ITEMS, ge=1, description="memories in one /store_bulk or /v1 bulk request"
+    )
+    max_batch_results: int = Field(
+        DEFAULT_BATCH_RESULTS, ge=1, description="queries x top_k of one /recall_batch request"
+    )
+    max_scan_rows: int = Field(
+        DEFAULT_SCAN_ROWS,
+        ge=100,
+        description="rows one keyword search examines (most important first), one coordinate range "
+        "may hold, or one shortest-path search may follow",
+    )
 
     # --- production backends (empty: the embedded default) ------------------------------------
     postgres_url: SecretStr | None = Field(None, validation_alias=_alias("POSTGRES_URL", "postgres_url"))

@@ -8,6 +8,7 @@ from somafractalmemory.adapters.memory_cache import MemoryCache
 from somafractalmemory.adapters.memory_rate_limiter import MemoryRateLimiter
 from somafractalmemory.adapters.numpy_index import NumpyIndex
 from somafractalmemory.adapters.sqlite_store import SQLiteStore
+from somafractalmemory.core.budget import WorkBudget
 from somafractalmemory.core.index_recovery import IndexRecovery
 from somafractalmemory.core.ports import (
     Backend,
@@ -73,7 +74,7 @@ def build_store(settings: Settings) -> DocumentStore:
         from somafractalmemory import production_wiring
 
         return production_wiring.postgres_store(settings.postgres_url.get_secret_value(), settings)
-    return SQLiteStore(private_directory(settings.data_dir) / DOCUMENT_FILE)
+    return SQLiteStore(private_directory(settings.data_dir) / DOCUMENT_FILE, scan_rows=settings.max_scan_rows)
 
 
 def build_index(settings: Settings, dimensions: int) -> VectorIndex:
@@ -100,6 +101,14 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     return MemoryRateLimiter()
 
 
+def budget(settings: Settings) -> WorkBudget:
+    return WorkBudget(
+        bulk_items=settings.max_bulk_items,
+        batch_results=settings.max_batch_results,
+        scan_rows=settings.max_scan_rows,
+    )
+
+
 def build_runtime(settings: Settings, *, start_recovery: bool = True) -> Runtime:
     """The service and its backends. When the index journal lists writes from before an unclean stop,
     ``Runtime.recovery`` replays them: already running in the background, or, with
@@ -117,6 +126,7 @@ def build_runtime(settings: Settings, *, start_recovery: bool = True) -> Runtime
         max_memories_per_namespace=settings.max_memories_per_namespace,
         cache_ttl_seconds=settings.cache_ttl_seconds,
         journal=journal,
+        budget=budget(settings),
     )
     log.info(
         "memory service ready: store=%s index=%s cache=%s",

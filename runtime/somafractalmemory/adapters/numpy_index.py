@@ -19,15 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from somafractalmemory.adapters.payload_columns import PayloadColumns
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
-from somafractalmemory.core.filters import MemoryFilter, matches
+from somafractalmemory.core.filters import MemoryFilter
 from somafractalmemory.core.models import MemoryType, VectorHit, VectorPoint
 from somafractalmemory.core.ports import Vectors
 
 INITIAL_CAPACITY = 1024
 TYPE_CODES = {MemoryType.EPISODIC: 0, MemoryType.SEMANTIC: 1}
-FILTERED_OVERFETCH = 8
 EXACT_SEARCH_LIMIT = 20_000
 SKETCH_BITS = 1024
 SKETCH_WORDS = SKETCH_BITS // 64
@@ -66,17 +66,20 @@ class _Shard:
     coordinates: list[Coordinate] = field(default_factory=list)
     payloads: list[dict[str, Any]] = field(default_factory=list)
     row_of: dict[Coordinate, int] = field(default_factory=dict)
+    columns: PayloadColumns = field(init=False)
 
     def __post_init__(self) -> None:
         self.vectors = np.zeros((INITIAL_CAPACITY, self.dimensions), dtype=np.float32)
         self.sketches = np.zeros((INITIAL_CAPACITY, SKETCH_WORDS), dtype=np.uint64)
         self.types = np.zeros(INITIAL_CAPACITY, dtype=np.int8)
+        self.columns = PayloadColumns(INITIAL_CAPACITY)
 
     def _grow(self) -> None:
         capacity = len(self.vectors) * 2
         self.vectors = _resized(self.vectors, capacity, self.size)
         self.sketches = _resized(self.sketches, capacity, self.size)
         self.types = _resized(self.types, capacity, self.size)
+        self.columns.grow(capacity, self.size)
 
     def put(self, point: VectorPoint, point_sketch: Sketches) -> None:
         row = self.row_of.get(point.coordinate)
@@ -90,6 +93,7 @@ class _Shard:
             self.payloads.append(point.payload)
         else:
             self.payloads[row] = point.payload
+        self.columns.put(row, point.payload)
         self.vectors[row] = point.vector
         self.sketches[row] = point_sketch
         self.types[row] = TYPE_CODES[point.memory_type]
@@ -105,6 +109,7 @@ class _Shard:
             self.vectors[row] = self.vectors[last]
             self.sketches[row] = self.sketches[last]
             self.types[row] = self.types[last]
+            self.columns.move(row, last)
             self.coordinates[row] = moved
             self.payloads[row] = self.payloads[last]
             self.row_of[moved] = row
@@ -130,29 +135,26 @@ class _Shard:
             coarse = -distances.astype(np.float32)
         else:
             coarse = self.vectors[: self.size] @ query
-        if memory_type is not None:
-            coarse[self.types[: self.size] != TYPE_CODES[memory_type]] = -np.inf
-        eligible = int(np.count_nonzero(coarse > -np.inf))
-        want = top_k * (FILTERED_OVERFETCH if conditions else 1)
-        if approximate:
-            want = max(want * CANDIDATES_PER_RESULT, MIN_CANDIDATES)
-        while True:
-            # The best `want` rows by the coarse score, ranked by exact cosine; conditions are checked
-            # in that order. Too few passing: widen the prefix until every eligible row was seen.
-            want = min(want, eligible)
-            prefix = np.argpartition(-coarse, want - 1)[:want] if 0 < want < self.size else np.arange(want)
-            exact = self.vectors[prefix] @ query if approximate else coarse[prefix]
-            hits: list[VectorHit] = []
-            for position in np.argsort(-exact, kind="stable"):
-                row = int(prefix[position])
-                if conditions and not matches(self.payloads[row], conditions):
-                    continue
-                hits.append(VectorHit(self.coordinates[row], cosine(exact[position])))
-                if len(hits) == top_k:
-                    return hits
-            if want >= eligible:
-                return hits
-            want *= 2
+        eligible = self.size
+        if memory_type is not None or conditions:
+            # Type and metadata filters are masks over every row (no row is checked one by one), so
+            # the best rows are picked among those that pass, and a filter nothing passes costs little.
+            passing = np.ones(self.size, dtype=np.bool_)
+            if memory_type is not None:
+                passing &= self.types[: self.size] == TYPE_CODES[memory_type]
+            if conditions:
+                passing &= self.columns.mask(conditions, self.payloads)
+            coarse[~passing] = -np.inf
+            eligible = int(np.count_nonzero(passing))
+        want = max(top_k * CANDIDATES_PER_RESULT, MIN_CANDIDATES) if approximate else top_k
+        want = min(want, eligible)
+        if want == 0:
+            return []
+        # The best `want` rows by the coarse score, ranked by exact cosine.
+        prefix = np.argpartition(-coarse, want - 1)[:want] if want < self.size else np.arange(want)
+        exact = self.vectors[prefix] @ query if approximate else coarse[prefix]
+        order = np.argsort(-exact, kind="stable")[:top_k]
+        return [VectorHit(self.coordinates[int(prefix[p])], cosine(exact[p])) for p in order]
 
 
 def cosine(score: float) -> float:

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
+from somafractalmemory.core.budget import DEFAULT_SCAN_ROWS
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
+from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.models import Link, Memory, MemoryType, Stats, stats_from_counts
 from somafractalmemory.core.ports import PendingWrite
 from somafractalmemory.core.scoring import term_matches
@@ -153,7 +155,8 @@ class SQLiteStore:
 
     name = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, scan_rows: int = DEFAULT_SCAN_ROWS) -> None:
+        self._scan_rows = scan_rows
         journaled = path.exists() and _has_table(path, "index_journal")
         self._file = SQLiteFile(path, SCHEMA, self.name)
         self._db = self._file.db
@@ -340,7 +343,9 @@ class SQLiteStore:
         limit: int,
     ) -> list[Memory]:
         """Candidates come from the trigram index (every text that contains the term, ASCII case
-        folded); the core's keyword rule then decides, so both modes and both cases share one index."""
+        folded); the core's keyword rule then decides, so both modes and both cases share one index.
+        At most ``scan_rows`` candidates are examined, most important first: a term in nearly every
+        memory costs the same as a rare one, and answers the matches among those."""
         if len(term) >= TRIGRAM:
             query = (
                 "SELECT m.* FROM memory_text t JOIN memories m ON m.id = t.rowid "
@@ -354,7 +359,8 @@ class SQLiteStore:
         if memory_type is not None:
             query += " AND m.memory_type = ?"
             params.append(memory_type.value)
-        query += " ORDER BY m.importance DESC, m.updated_at DESC"
+        query += " ORDER BY m.importance DESC, m.updated_at DESC LIMIT ?"
+        params.append(self._scan_rows)
         found: list[Memory] = []
         with self._lock:
             for row in self._db.execute(query, params):
@@ -376,9 +382,14 @@ class SQLiteStore:
         if memory_type is not None:
             query += " AND memory_type = ?"
             params.append(memory_type.value)
-        query += " ORDER BY c0, c1, c2"
+        query += " ORDER BY c0, c1, c2 LIMIT ?"
+        params.append(self._scan_rows + 1)
         with self._lock:
             rows = self._db.execute(query, params).fetchall()
+        if len(rows) > self._scan_rows:
+            raise InvalidInput(
+                f"more than {self._scan_rows} memories lie in the box (SOMA_MAX_SCAN_ROWS): narrow it"
+            )
         coordinates = [coordinate_from_key(row[0]) for row in rows]
         return [
             c

@@ -38,7 +38,7 @@ class Condition:
 
 MemoryFilter = tuple[Condition, ...]
 
-_MISSING = object()
+ABSENT = object()  # what field_value answers for a field the payload does not have
 
 
 def _check_scalar(field: str, value: object) -> None:
@@ -95,7 +95,7 @@ def field_value(payload: Mapping[str, Any], dotted: str) -> Any:
     value: Any = payload
     for part in dotted.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
+            return ABSENT
         value = value[part]
     return value
 
@@ -121,8 +121,8 @@ def condition_holds(payload: Mapping[str, Any], condition: Condition) -> bool:
     value = field_value(payload, condition.field)
     op = condition.op
     if op is FilterOp.EXISTS:
-        return (value is not _MISSING) is condition.value
-    if value is _MISSING:
+        return (value is not ABSENT) is condition.value
+    if value is ABSENT:
         return op in (FilterOp.NE, FilterOp.NIN)
     if op is FilterOp.EQ:
         return _same(value, condition.value)

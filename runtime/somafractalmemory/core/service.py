@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from somafractalmemory.core import graph, scoring
+from somafractalmemory.core.budget import DEFAULT_BUDGET, WorkBudget
 from somafractalmemory.core.coordinates import Coordinate, coordinate_key
 from somafractalmemory.core.errors import InvalidInput, NotFound
 from somafractalmemory.core.filters import MemoryFilter, matches
@@ -136,9 +137,11 @@ class MemoryService:
         cache_ttl_seconds: int = 300,
         clock: Callable[[], float] = time.time,
         journal: IndexJournal | None = None,
+        budget: WorkBudget = DEFAULT_BUDGET,
     ) -> None:
         self.store = store
         self.journal = journal
+        self.budget = budget
         self.writing = threading.RLock()
         self.index = index
         self.embedder = embedder
@@ -183,6 +186,7 @@ class MemoryService:
 
     def store_many(self, namespace: str, items: Sequence[NewMemory | InvalidInput]) -> BulkResult:
         """Store every valid item in one write; items the caller could not parse come in as errors."""
+        self.budget.check_bulk(len(items))
         now = self.clock()
         result = BulkResult()
         latest: dict[Coordinate, Memory] = {}
@@ -424,9 +428,17 @@ class MemoryService:
         """The path of least total weight along directed links; [] when there is none."""
         self._require_node(namespace, source, "from")
         self._require_node(namespace, target, "to")
-        return graph.dijkstra(
-            source, target, lambda node: self.store.neighbors(namespace, node, link_type, None)
-        )
+        examined = 0
+
+        def links_of(node: Coordinate) -> list[Link]:
+            nonlocal examined
+            found = self.store.neighbors(namespace, node, link_type, self.budget.scan_rows + 1)
+            examined += len(found)
+            if examined > self.budget.scan_rows:
+                raise self.budget.scan_exceeded("the path search")
+            return found
+
+        return graph.dijkstra(source, target, links_of)
 
     # --- export / import ----------------------------------------------------------------------
 

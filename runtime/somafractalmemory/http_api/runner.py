@@ -1,8 +1,13 @@
-"""How routes call the blocking memory service.
+"""How routes call the blocking memory service, so the event loop never waits on heavy work.
 
-On the embedded default every backend is in this process and a call takes well under a millisecond,
-so it runs inline: a thread-pool hand-off would cost more than the call. With network backends a call
-waits on I/O, so it runs in the thread pool and the event loop keeps serving other requests.
+``run.heavy`` (bulk writes, recall, search, range, graph walks, import) always runs in the thread pool:
+such a call can take from milliseconds to a second, and the loop must keep answering probes meanwhile.
+
+``run`` is for cheap single-item calls (store, get, delete, link, stats). On the embedded default every
+backend is in this process and such a call takes well under a millisecond, so it runs inline: a
+thread-pool hand-off would cost more than the call. Not while heavy work is in flight, though: it may
+hold the store's lock, and an inline call waiting for it would stall the loop, so then it goes to the
+pool too. With network backends every call waits on I/O and runs in the pool.
 """
 
 from collections.abc import Callable
@@ -17,8 +22,16 @@ T = TypeVar("T")
 class Runner:
     def __init__(self, *, inline: bool) -> None:
         self.inline = inline
+        self._heavy_in_flight = 0  # only touched on the event loop's thread
 
     async def __call__(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        if self.inline:
+        if self.inline and not self._heavy_in_flight:
             return function(*args, **kwargs)
         return await run_in_threadpool(function, *args, **kwargs)
+
+    async def heavy(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        self._heavy_in_flight += 1
+        try:
+            return await run_in_threadpool(function, *args, **kwargs)
+        finally:
+            self._heavy_in_flight -= 1

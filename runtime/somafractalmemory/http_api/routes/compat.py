@@ -77,29 +77,33 @@ async def store_bulk(
     body: StoreBulkRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> StoredResponse:
     """All or nothing on this surface: one bad item rejects the request (use /v1 for per-item results)."""
-    items: list[NewMemory] = []
-    problems: list[str] = []
-    for position, item in enumerate(body.items):
-        try:
-            items.append(NewMemory(parse_coordinate(item.coord), item.payload, stored_type(item.type)))
-        except InvalidInput as error:
-            problems.append(f"items[{position}]: {error}")
-    if problems:
-        raise InvalidInput("nothing was stored: " + "; ".join(problems))
-    result = await run(service.store_many, namespace, items)
-    if result.stored != len(items):
-        raise InvalidInput(
-            "nothing was stored: "
-            + "; ".join(f"items[{i.index}]: {i.error}" for i in result.items if not i.ok)
-        )
-    return StoredResponse(stored=result.stored)
+
+    def store_all() -> int:
+        items: list[NewMemory] = []
+        problems: list[str] = []
+        for position, item in enumerate(body.items):
+            try:
+                items.append(NewMemory(parse_coordinate(item.coord), item.payload, stored_type(item.type)))
+            except InvalidInput as error:
+                problems.append(f"items[{position}]: {error}")
+        if problems:
+            raise InvalidInput("nothing was stored: " + "; ".join(problems))
+        result = service.store_many(namespace, items)
+        if result.stored != len(items):
+            raise InvalidInput(
+                "nothing was stored: "
+                + "; ".join(f"items[{i.index}]: {i.error}" for i in result.items if not i.ok)
+            )
+        return result.stored
+
+    return StoredResponse(stored=await run.heavy(store_all))
 
 
 @router.post("/recall")
 async def recall(
     body: RecallRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> MatchesResponse:
-    found = await run(
+    found = await run.heavy(
         queries.recall,
         service,
         namespace,
@@ -131,7 +135,7 @@ async def recall_get(
             raise InvalidInput(f"filters is not valid JSON: {error}") from None
         if not isinstance(parsed, dict):
             raise InvalidInput("filters must be a JSON object")
-    found = await run(
+    found = await run.heavy(
         queries.recall, service, namespace, query, top_k=top_k, type_name=type, filters=parsed, hybrid=hybrid
     )
     return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
@@ -141,30 +145,33 @@ async def recall_get(
 async def recall_batch(
     body: RecallBatchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> BatchesResponse:
-    batches = [
-        [
-            reference_payload(s.memory)
-            for s in await run(
-                queries.recall,
-                service,
-                namespace,
-                q,
-                top_k=body.top_k,
-                type_name=body.type,
-                filters=body.filters,
-                hybrid=body.hybrid,
-            )
+    service.budget.check_batch(len(body.queries), body.top_k)
+
+    def recall_each() -> list[list[dict[str, Any]]]:
+        return [
+            [
+                reference_payload(s.memory)
+                for s in queries.recall(
+                    service,
+                    namespace,
+                    q,
+                    top_k=body.top_k,
+                    type_name=body.type,
+                    filters=body.filters,
+                    hybrid=body.hybrid,
+                )
+            ]
+            for q in body.queries
         ]
-        for q in body.queries
-    ]
-    return BatchesResponse(batches=batches)
+
+    return BatchesResponse(batches=await run.heavy(recall_each))
 
 
 @router.post("/recall_with_scores")
 async def recall_with_scores(
     body: RecallWithScoresRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ScoredResultsResponse:
-    found = await run(
+    found = await run.heavy(
         queries.recall,
         service,
         namespace,
@@ -182,7 +189,7 @@ async def recall_with_scores(
 async def keyword_search(
     body: KeywordSearchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ResultsResponse:
-    found = await run(queries.keyword_search, service, namespace, body)
+    found = await run.heavy(queries.keyword_search, service, namespace, body)
     return ResultsResponse(results=[reference_payload(m) for m in found])
 
 
@@ -190,7 +197,7 @@ async def keyword_search(
 async def hybrid_recall_with_scores(
     body: HybridRecallRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ScoredResultsResponse:
-    found = await run(
+    found = await run.heavy(
         queries.recall,
         service,
         namespace,
@@ -210,7 +217,7 @@ async def hybrid_recall_with_scores(
 async def recall_with_context(
     body: RecallWithContextRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ResultsResponse:
-    found = await run(
+    found = await run.heavy(
         service.recall_with_context,
         namespace,
         body.query,
@@ -230,7 +237,7 @@ async def coordinate_range(
     high: Annotated[str, Query(alias="max", description="e.g. 4,5,6")],
     type: str | None = None,
 ) -> RangeResponse:
-    found = await run(queries.coordinate_range, service, namespace, low, high, type)
+    found = await run.heavy(queries.coordinate_range, service, namespace, low, high, type)
     return RangeResponse(coords=[list(c) for c in found])
 
 
@@ -256,7 +263,7 @@ async def neighbors(
     link_type: str | None = None,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> NeighborsResponse:
-    found = await run(service.neighbors, namespace, parse_coordinate(coord), link_type or None, limit)
+    found = await run.heavy(service.neighbors, namespace, parse_coordinate(coord), link_type or None, limit)
     return NeighborsResponse(neighbors=[reference_neighbor(link) for link in found])
 
 
@@ -269,7 +276,7 @@ async def shortest_path(
     to: str,
     link_type: str | None = None,
 ) -> PathResponse:
-    path = await run(
+    path = await run.heavy(
         service.shortest_path, namespace, parse_coordinate(frm), parse_coordinate(to), link_type or None
     )
     return PathResponse(path=[list(c) for c in path])

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from somafractalmemory.core.coordinates import parse_coordinate, parse_coordinate_value
 from somafractalmemory.core.errors import InvalidInput
+from somafractalmemory.core.models import BulkResult
 from somafractalmemory.core.records import parse_ndjson
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api import queries
@@ -101,7 +101,11 @@ async def bulk_store(
     namespace: NamespacePath, body: BulkRequestV1, service: ServiceDep, run: RunDep
 ) -> BulkResponseV1:
     """Valid items are stored together in one write; each invalid one is reported by its index."""
-    result = await run(service.store_many, namespace, [_bulk_item(raw) for raw in body.items])
+
+    def store_items() -> BulkResult:
+        return service.store_many(namespace, [_bulk_item(raw) for raw in body.items])
+
+    result = await run.heavy(store_items)
     outcomes = [
         ItemOutcome(index=i.index, ok=i.ok, coord=list(i.coordinate) if i.coordinate else None, error=i.error)
         for i in result.items
@@ -113,7 +117,7 @@ async def bulk_store(
 async def recall(
     namespace: NamespacePath, body: RecallRequestV1, service: ServiceDep, run: RunDep
 ) -> RecallResponseV1:
-    found = await run(
+    found = await run.heavy(
         queries.recall,
         service,
         namespace,
@@ -134,7 +138,7 @@ async def recall(
 async def keyword_search(
     namespace: NamespacePath, body: SearchRequestV1, service: ServiceDep, run: RunDep
 ) -> MemoriesResponseV1:
-    found = await run(queries.keyword_search, service, namespace, body)
+    found = await run.heavy(queries.keyword_search, service, namespace, body)
     return MemoriesResponseV1(results=[memory_resource(m) for m in found])
 
 
@@ -147,7 +151,7 @@ async def coordinate_range(
     high: Annotated[str, Query(alias="max")],
     type: str | None = None,
 ) -> RangeResponse:
-    found = await run(queries.coordinate_range, service, namespace, low, high, type)
+    found = await run.heavy(queries.coordinate_range, service, namespace, low, high, type)
     return RangeResponse(coords=[list(c) for c in found])
 
 
@@ -175,7 +179,7 @@ async def neighbors(
     link_type: str | None = None,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> LinksResponseV1:
-    found = await run(service.neighbors, namespace, parse_coordinate(coord), link_type or None, limit)
+    found = await run.heavy(service.neighbors, namespace, parse_coordinate(coord), link_type or None, limit)
     return LinksResponseV1(links=[link_resource(link) for link in found])
 
 
@@ -188,7 +192,7 @@ async def shortest_path(
     target: Annotated[str, Query(alias="to")],
     link_type: str | None = None,
 ) -> PathResponseV1:
-    path = await run(
+    path = await run.heavy(
         service.shortest_path,
         namespace,
         parse_coordinate(source),
@@ -220,12 +224,14 @@ def export(namespace: NamespacePath, service: ServiceDep) -> StreamingResponse:
     "/import",
     openapi_extra={"requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
 )
-async def import_stream(namespace: NamespacePath, request: Request, runtime: RuntimeDep) -> ImportResponseV1:
+async def import_stream(
+    namespace: NamespacePath, request: Request, runtime: RuntimeDep, run: RunDep
+) -> ImportResponseV1:
     """An NDJSON stream as export writes it; the body is spooled, then imported line by line."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
         async for chunk in request.stream():
             spool.write(chunk)
         spool.seek(0)
         records = parse_ndjson(spool, max_line_length=runtime.settings.max_body_bytes)
-        report = await run_in_threadpool(runtime.service.import_records, namespace, records)
+        report = await run.heavy(runtime.service.import_records, namespace, records)
     return ImportResponseV1(memories=report.memories, links=report.links, errors=report.errors)
