@@ -53,8 +53,8 @@ def test_store_bulk_is_all_or_nothing(client: TestClient) -> None:
     bad = client.post(
         "/store_bulk", json={"items": [{"coord": "9,9", "payload": {}}, {"coord": "x", "payload": {}}]}
     )
-    assert bad.status_code == 400
-    assert "items[1]" in bad.json()["detail"]
+    assert bad.status_code == 422
+    assert bad.json()["error"]["message"].startswith("items.1.coord: coordinate component 0 is not a number")
     assert client.get("/stats").json()["total_memories"] == 5
 
 

@@ -1,14 +1,13 @@
 """The memories of one namespace in the embedded store of a data directory, through the service."""
 
 import dataclasses
-import json
 from collections.abc import Iterable, Iterator, Sequence
 
 from somafractalmemory.cli.target import JSONObject, RecallQuery
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.filters import parse_filters
 from somafractalmemory.core.models import MemoryType
-from somafractalmemory.core.records import parse_ndjson
+from somafractalmemory.core.records import parse_ndjson, record_line
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
 from somafractalmemory.http_api.schemas import ImportResponseV1
@@ -92,7 +91,7 @@ class EmbeddedTarget:
 
     def export_lines(self) -> Iterator[bytes]:
         for record in self._service.export_records(self.namespace):
-            yield json.dumps(record, separators=(",", ":")).encode() + b"\n"
+            yield record_line(record)
 
     def import_lines(self, lines: Iterable[bytes]) -> JSONObject:
         records = parse_ndjson(lines, max_line_length=self._runtime.settings.max_body_bytes)

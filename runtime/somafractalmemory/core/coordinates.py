@@ -1,6 +1,7 @@
 """Coordinates: parsing from the wire and the canonical key they are stored under."""
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 from somafractalmemory.core.errors import InvalidInput
@@ -9,17 +10,29 @@ Coordinate = tuple[float, ...]
 
 MAX_DIMENSIONS = 64
 
+# One number of the wire form: plain ASCII decimal (no '1_0', 'inf', 'nan', '0x10' or non-ASCII digits),
+# at most 20 digits before the point and a positive exponent of at most 287, so every number the grammar
+# admits is finite (and every float below 1e288 written by repr() is admitted). Spaces around it are fine.
+NUMBER_PATTERN = (
+    r"[ \t]*[+-]?(?:[0-9]{1,20}(?:\.[0-9]*)?|\.[0-9]+)"
+    r"(?:[eE](?:-[0-9]+|\+?0*(?:[0-9]{1,2}|1[0-9]{2}|2[0-7][0-9]|28[0-7])))?[ \t]*"
+)
+# The whole wire form, as the OpenAPI document publishes it.
+COORDINATE_PATTERN = rf"^{NUMBER_PATTERN}(?:,{NUMBER_PATTERN}){{0,{MAX_DIMENSIONS - 1}}}$"
+COORDINATE_HELP = "comma-separated numbers, e.g. '1,2,3' (1 to 64 of them)"
+_NUMBER = re.compile(NUMBER_PATTERN)
+
 
 def coordinate_from_floats(values: Iterable[object]) -> Coordinate:
     """Validate numbers into a coordinate: 1 to 64 finite floats (-0.0 folded into 0.0)."""
     coord: list[float] = []
     for position, value in enumerate(values):
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidInput(f"coordinate component {position} must be a number, got {value!r}")
         try:
             number = float(value)
-        except ValueError:
-            raise InvalidInput(f"coordinate component {position} is not a number: {value!r}") from None
+        except OverflowError:
+            raise InvalidInput(f"coordinate component {position} is too large: {value!r}") from None
         if not math.isfinite(number):
             raise InvalidInput(f"coordinate component {position} must be finite, got {value!r}")
         coord.append(number + 0.0)
@@ -31,13 +44,20 @@ def coordinate_from_floats(values: Iterable[object]) -> Coordinate:
 
 
 def parse_coordinate(text: str) -> Coordinate:
-    """Parse the wire form ``"1,2,3"`` (whitespace allowed around numbers)."""
+    """Parse the wire form ``"1,2,3"`` (spaces allowed around numbers)."""
     if not isinstance(text, str) or not text.strip():
-        raise InvalidInput("a coordinate is comma-separated numbers, e.g. '1,2,3'")
-    parts = [part.strip() for part in text.split(",")]
-    if any(not part for part in parts):
-        raise InvalidInput(f"coordinate {text!r} has an empty component; use e.g. '1,2,3'")
-    return coordinate_from_floats(parts)
+        raise InvalidInput(f"a coordinate is {COORDINATE_HELP}")
+    numbers: list[float] = []
+    for position, part in enumerate(text.split(",")):
+        if not part.strip():
+            raise InvalidInput(f"coordinate {text!r} has an empty component; use e.g. '1,2,3'")
+        if not _NUMBER.fullmatch(part):
+            raise InvalidInput(
+                f"coordinate component {position} is not a number: {part!r} (plain decimal such as "
+                "12.5, -3 or 1e-3; at most 20 digits before the point, exponent at most 287)"
+            )
+        numbers.append(float(part))
+    return coordinate_from_floats(numbers)
 
 
 def parse_coordinate_value(value: object) -> Coordinate:

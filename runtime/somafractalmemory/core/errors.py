@@ -20,3 +20,16 @@ class BackendUnavailable(SomaError):
         super().__init__(f"{backend} is unavailable: {detail}")
         self.backend = backend
         self.detail = detail
+
+
+class ImportInterrupted(BackendUnavailable):
+    """A backend failed part-way through an import: says what was stored until then (maps to 503)."""
+
+    def __init__(self, cause: BackendUnavailable, memories: int, links: int) -> None:
+        super().__init__(cause.backend, cause.detail)
+        self.args = (
+            f"{cause}; the import stopped after storing {memories} memories and {links} links. "
+            "Importing the same stream again is safe: each line replaces what it stored before",
+        )
+        self.memories = memories
+        self.links = links

@@ -12,7 +12,7 @@ from typing import Any
 from somafractalmemory.core import graph, scoring
 from somafractalmemory.core.budget import DEFAULT_BUDGET, WorkBudget
 from somafractalmemory.core.coordinates import Coordinate, coordinate_key
-from somafractalmemory.core.errors import InvalidInput, NotFound
+from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
 from somafractalmemory.core.filters import MemoryFilter, matches
 from somafractalmemory.core.indexing import vector_points
 from somafractalmemory.core.models import (
@@ -25,6 +25,7 @@ from somafractalmemory.core.models import (
     Stats,
     normalise_importance,
 )
+from somafractalmemory.core.payloads import check_json_object, check_payload, check_text, is_blank
 from somafractalmemory.core.ports import (
     Backend,
     Cache,
@@ -35,13 +36,10 @@ from somafractalmemory.core.ports import (
     Vectors,
 )
 from somafractalmemory.core.records import (
-    LINK_KIND,
-    MEMORY_KIND,
     decode_memory,
     encode_memory,
-    link_from_record,
+    from_record,
     link_to_record,
-    memory_from_record,
     memory_to_record,
 )
 from somafractalmemory.core.text import payload_text
@@ -76,30 +74,12 @@ def check_top_k(top_k: int) -> int:
     return top_k
 
 
-def check_query(query: str) -> str:
-    if not isinstance(query, str) or not query.strip():
-        raise InvalidInput("query must be a non-empty string")
+def check_query(query: str, what: str = "query") -> str:
+    if not isinstance(query, str) or is_blank(query):
+        raise InvalidInput(f"{what} must be a non-empty string")
     if len(query) > MAX_QUERY_LENGTH:
-        raise InvalidInput(f"query is longer than {MAX_QUERY_LENGTH} characters")
-    return query
-
-
-def _check_finite(value: object, where: str) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput(f"payload value at {where} is not a finite number (JSON has no NaN or Infinity)")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_finite(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for position, item in enumerate(value):
-            _check_finite(item, f"{where}[{position}]")
-
-
-def check_payload(payload: object) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise InvalidInput("payload must be a JSON object")
-    _check_finite(payload, "payload")
-    return payload
+        raise InvalidInput(f"{what} is longer than {MAX_QUERY_LENGTH} characters")
+    return check_text(query, what)
 
 
 def check_weight(weight: float) -> float:
@@ -111,9 +91,9 @@ def check_weight(weight: float) -> float:
 
 
 def check_link_type(link_type: str) -> str:
-    if not isinstance(link_type, str) or not link_type.strip():
+    if not isinstance(link_type, str) or is_blank(link_type):
         raise InvalidInput("link type must be a non-empty string")
-    return link_type
+    return check_text(link_type, "link type")
 
 
 class MemoryService:
@@ -332,7 +312,7 @@ class MemoryService:
         if isinstance(boost, bool) or not isinstance(boost, int | float) or not math.isfinite(boost):
             raise InvalidInput("boost must be a finite number")
         vector = self.embedder.embed([check_query(query)])[0]
-        words = scoring.search_terms(query, terms)
+        words = [check_text(term, "a term") for term in scoring.search_terms(query, terms)]
         pool = min(MAX_TOP_K, max(top_k * 5, 50))
         cosine = {
             s.memory.coordinate: s for s in self._semantic(namespace, vector, pool, memory_type, conditions)
@@ -376,11 +356,12 @@ class MemoryService:
         top_k: int = 5,
         memory_type: MemoryType | None = None,
     ) -> list[ScoredMemory]:
-        """Recall for the query read together with the string values of the context."""
-        if not isinstance(context, dict):
-            raise InvalidInput("context must be a JSON object")
-        combined = "\n".join([check_query(query), payload_text(context)]).strip()
-        return self.recall(namespace, combined, top_k=top_k, memory_type=memory_type)
+        """Recall for the query read together with the string values of the context (the length limit
+        is the query's: the context, like a payload, is bounded by the request size)."""
+        check_top_k(top_k)
+        context_text = payload_text(check_json_object(context, "context"))
+        vector = self.embedder.embed(["\n".join([check_query(query), context_text]).strip()])[0]
+        return self._accessed(namespace, self._semantic(namespace, vector, top_k, memory_type, ()))
 
     def coordinate_range(
         self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None = None
@@ -452,9 +433,23 @@ class MemoryService:
     def import_records(
         self, namespace: str, records: Iterable[tuple[int, dict[str, Any] | InvalidInput]]
     ) -> ImportReport:
-        """Numbered records (or the error that line gave): memories are written in batches as they
-        come; links after all memories, each checked against the store."""
+        """Numbered records (or the error that line gave), each checked as a store checks its request:
+        a bad line is reported by its number and not stored, the others are. Memories are written in
+        batches as they come, links after all memories (each checked against the store). A backend
+        failing part-way raises ImportInterrupted, which says what was stored until then."""
         report = ImportReport()
+        try:
+            self._import(namespace, records, report)
+        except BackendUnavailable as error:
+            raise ImportInterrupted(error, report.memories, report.links) from error
+        return report
+
+    def _import(
+        self,
+        namespace: str,
+        records: Iterable[tuple[int, dict[str, Any] | InvalidInput]],
+        report: ImportReport,
+    ) -> None:
         now = self.clock()
         batch: list[Memory] = []
         links: list[tuple[int, Link]] = []
@@ -462,16 +457,14 @@ class MemoryService:
             try:
                 if isinstance(record, InvalidInput):
                     raise record
-                kind = record.get("kind", MEMORY_KIND)
-                if kind == MEMORY_KIND:
-                    batch.append(memory_from_record(namespace, record, now))
-                elif kind == LINK_KIND:
-                    links.append((line, link_from_record(namespace, record, now)))
-                else:
-                    raise InvalidInput(f"unknown kind {kind!r}: use 'memory' or 'link'")
+                checked = from_record(namespace, record, now)
             except InvalidInput as error:
                 report.errors.append(f"line {line}: {error}")
                 continue
+            if isinstance(checked, Link):
+                links.append((line, checked))
+            else:
+                batch.append(checked)
             if len(batch) >= IMPORT_BATCH:
                 report.memories += self._import_batch(batch)
         report.memories += self._import_batch(batch)
@@ -484,7 +477,6 @@ class MemoryService:
                 continue
             self.store.add_link(link)
             report.links += 1
-        return report
 
     def _import_batch(self, batch: list[Memory]) -> int:
         if not batch:

@@ -11,8 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
+from somafractalmemory.core.coordinates import COORDINATE_PATTERN, parse_coordinate
 from somafractalmemory.core.errors import BackendUnavailable, InvalidInput, NotFound
+from somafractalmemory.core.payloads import NON_BLANK_PATTERN
+from somafractalmemory.http_api.schemas import ErrorBody
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,34 @@ STATUS_CODES = {
     503: "backend_unavailable",
 }
 
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}}
+_WHEN = {
+    400: ("input the server refuses: a malformed value, a body that is not UTF-8 JSON or repeats a key",),
+    401: ("no bearer token", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+    403: ("a wrong bearer token",),
+    404: ("no such memory or graph node",),
+    413: ("the request body is larger than SOMA_MAX_BODY_BYTES",),
+    422: ("the request does not match the schema (or its body is not JSON)",),
+    429: ("the client's rate limit is spent", _RETRY_AFTER),
+    503: ("a backend is down; nothing was acknowledged", _RETRY_AFTER),
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for error statuses, each with the error body's schema."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        description, *headers = _WHEN[status]
+        responses[status] = {"model": ErrorBody, "description": description}
+        if headers:
+            responses[status]["headers"] = headers[0]
+    return responses
+
+
+# What every route behind the token can answer; routes that look a memory up add NOT_FOUND.
+PROTECTED_RESPONSES = error_responses(400, 401, 403, 413, 422, 429, 503)
+NOT_FOUND = error_responses(404)
+
 
 def error_response(
     status: int, message: str, *, detail: Any = None, headers: Mapping[str, str] | None = None
@@ -45,9 +77,52 @@ def _location(error: dict[str, Any]) -> str:
     return ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
 
 
-def _jsonable(errors: Any) -> list[dict[str, Any]]:
+def _pattern_message(error: dict[str, Any]) -> str:
+    """A pattern says what is allowed, not what is wrong: say that instead of quoting the regex."""
+    pattern = error.get("ctx", {}).get("pattern")
+    if pattern == COORDINATE_PATTERN:
+        try:
+            parse_coordinate(error.get("input", ""))
+        except InvalidInput as problem:
+            return str(problem)
+    if pattern == NON_BLANK_PATTERN:
+        return "must not be blank"
+    return str(error.get("msg"))
+
+
+def _readable(errors: Any) -> list[dict[str, Any]]:
     """Validation errors can carry the offending input (bytes, exceptions): keep only what JSON can hold."""
-    return [{key: value for key, value in e.items() if key in ("type", "loc", "msg")} for e in errors]
+    return [
+        {
+            "type": e["type"],
+            "loc": e.get("loc", ()),
+            "msg": _pattern_message(e) if e["type"] == "string_pattern_mismatch" else e.get("msg"),
+        }
+        for e in errors
+    ]
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's own 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods.update(route_methods)
+    return sorted(methods)
+
+
+def _summary(readable: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        "request body is not valid JSON" if e["type"] == "json_invalid" else f"{_location(e)}: {e['msg']}"
+        for e in readable
+    )
+
+
+def validation_message(errors: Any) -> str:
+    """One line naming every problem of a pydantic validation, e.g. "coord: ...; top_k: ..."."""
+    return _summary(_readable(errors))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -66,17 +141,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            "request body is not valid JSON"
-            if e.get("type") == "json_invalid"
-            else f"{_location(e)}: {e.get('msg')}"
-            for e in error.errors()
-        ]
-        return error_response(422, "; ".join(problems), detail=_jsonable(error.errors()))
+        readable = _readable(error.errors())
+        return error_response(422, _summary(readable), detail=readable)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        return error_response(error.status_code, str(error.detail), headers=error.headers)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        headers = error.headers
+        if error.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return error_response(error.status_code, str(error.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, error: Exception) -> JSONResponse:

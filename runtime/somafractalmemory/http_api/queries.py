@@ -4,7 +4,9 @@ shapes of their answers, not in what a request means. Plain functions: routes ru
 from typing import Any
 
 from somafractalmemory.core.coordinates import Coordinate, parse_coordinate
+from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.filters import parse_filters
+from somafractalmemory.core.json_text import decode_json
 from somafractalmemory.core.models import Memory, MemoryType, ScoredMemory
 from somafractalmemory.core.service import MemoryService
 from somafractalmemory.http_api.schemas import KeywordQuery, StatsResponse
@@ -13,6 +15,19 @@ from somafractalmemory.http_api.schemas import KeywordQuery, StatsResponse
 def stored_type(name: str) -> MemoryType:
     """The type a memory is stored with: a name is required, unknown names are an input error."""
     return MemoryType.parse(name) or MemoryType.EPISODIC
+
+
+def filters_from_text(text: str | None) -> dict[str, Any] | None:
+    """Filters sent as a JSON text (GET /recall): a JSON object, or nothing when empty."""
+    if not text:
+        return None
+    try:
+        parsed = decode_json(text)
+    except ValueError as error:
+        raise InvalidInput(f"filters is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput("filters must be a JSON object")
+    return parsed
 
 
 def recall(
@@ -62,7 +77,7 @@ def coordinate_range(
     service: MemoryService, namespace: str, low: str, high: str, type_name: str | None
 ) -> list[Coordinate]:
     return service.coordinate_range(
-        namespace, parse_coordinate(low), parse_coordinate(high), MemoryType.parse(type_name or None)
+        namespace, parse_coordinate(low), parse_coordinate(high), MemoryType.parse(type_name)
     )
 
 

@@ -1,101 +1,227 @@
-"""Request and response bodies. Compatibility bodies keep the reference service's names and defaults."""
+"""Request and response bodies. Compatibility bodies keep the reference service's names and defaults.
 
-from typing import Any
+Every constraint the server enforces on a field is declared here, so the published OpenAPI document says
+what is accepted. Request bodies are strict: ``true`` is no integer, ``"1"`` no number.
+"""
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Any
 
-from somafractalmemory.core.service import MAX_TOP_K
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
-TopK = Field(5, ge=1, le=MAX_TOP_K)
+from somafractalmemory.core.coordinates import COORDINATE_HELP, COORDINATE_PATTERN, MAX_DIMENSIONS
+from somafractalmemory.core.payloads import MAX_PAYLOAD_DEPTH, NON_BLANK_PATTERN
+from somafractalmemory.core.service import MAX_QUERY_LENGTH, MAX_TOP_K
+
 MAX_BATCH_QUERIES = 100
+
+# Constraints the core enforces (with the messages the CLI shows too) are declared here with
+# WithJsonSchema and left to the core; the rest pydantic checks.
+TYPE_NAMES = ["episodic", "semantic"]
+TypeName = Annotated[str, WithJsonSchema({"type": "string", "enum": TYPE_NAMES})]
+TypeFilter = Annotated[
+    str | None,
+    WithJsonSchema({"anyOf": [{"type": "string", "enum": TYPE_NAMES}, {"type": "null"}]}),
+]
+CoordinateText = Annotated[str, Field(pattern=COORDINATE_PATTERN, description=COORDINATE_HELP)]
+CoordinateArray = Annotated[
+    list[float], Field(min_length=1, max_length=MAX_DIMENSIONS, description="1 to 64 numbers")
+]
+
+
+def _coordinate_form(value: Any) -> str | None:
+    return "array" if isinstance(value, list) else "string" if isinstance(value, str) else None
+
+
+# Tagged by the input's JSON type, so an error names the one form that was sent.
+Coordinate = Annotated[
+    Annotated[CoordinateArray, Tag("array")] | Annotated[CoordinateText, Tag("string")],
+    Discriminator(
+        _coordinate_form,
+        custom_error_type="coordinate_type",
+        custom_error_message="a coordinate is a string like '1,2,3' or an array of numbers",
+    ),
+]
+QUERY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_QUERY_LENGTH,
+    "pattern": NON_BLANK_PATTERN,
+    "description": f"text, not blank, at most {MAX_QUERY_LENGTH} characters",
+}
+QueryText = Annotated[str, WithJsonSchema(QUERY_SCHEMA)]
+LinkType = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "pattern": NON_BLANK_PATTERN, "description": "not blank"}
+    ),
+]
+
+
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 3.0 is the integer 3 (as JSON Schema says); 3.5 and true are no integers."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+TopK = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=MAX_TOP_K)]
+Weight = Annotated[
+    float,
+    WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": 0,
+            "description": "the cost of the edge in shortest paths, not negative",
+        }
+    ),
+]
+Payload = Annotated[
+    dict[str, Any],
+    Field(
+        description=f"any JSON object: objects and arrays nest at most {MAX_PAYLOAD_DEPTH} levels "
+        "(the payload itself is level 1); strings are Unicode text (no lone surrogates)"
+    ),
+]
+
+_SCALAR: dict[str, Any] = {"type": ["string", "number", "boolean", "null"]}
+_OPERATORS: dict[str, Any] = {
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": False,
+    "properties": {
+        "$eq": _SCALAR,
+        "$ne": _SCALAR,
+        "$in": {"type": "array", "items": _SCALAR},
+        "$nin": {"type": "array", "items": _SCALAR},
+        "$gt": {"type": "number"},
+        "$gte": {"type": "number"},
+        "$lt": {"type": "number"},
+        "$lte": {"type": "number"},
+        "$exists": {"type": "boolean"},
+    },
+}
+FILTERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "payload field (dotted names reach into objects): a value (equal to), an array "
+    "(any of), or operators {$eq,$ne,$in,$nin,$gt,$gte,$lt,$lte,$exists}",
+    "propertyNames": {"minLength": 1},
+    "additionalProperties": {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}, _OPERATORS]},
+}
+Filters = Annotated[dict[str, Any], WithJsonSchema(FILTERS_SCHEMA)]
+
+
+class Body(BaseModel):
+    """A request body: strict types, unknown fields ignored (as the reference service did)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ValidationProblem(BaseModel):
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: ``detail`` as the reference service had it (for 422, the list of problems),
+    ``error`` the stable shape."""
+
+    detail: str | list[ValidationProblem]
+    error: ErrorDetail
 
 
 # --- compatibility surface --------------------------------------------------------------------
 
 
-class StoreRequest(BaseModel):
-    coord: str = Field(description="comma-separated numbers, e.g. '1,2,3'")
-    payload: dict[str, Any]
-    type: str = "episodic"
+class StoreRequest(Body):
+    coord: CoordinateText
+    payload: Payload
+    type: TypeName = "episodic"
 
 
-class RememberRequest(BaseModel):
-    payload: dict[str, Any]
-    coord: str | None = Field(None, description="omit to have one assigned")
-    type: str = "episodic"
+class RememberRequest(Body):
+    payload: Payload
+    coord: Annotated[CoordinateText | None, Field(description="omit to have one assigned")] = None
+    type: TypeName = "episodic"
 
 
-class BulkItem(BaseModel):
-    coord: str
-    payload: dict[str, Any]
-    type: str = "episodic"
+class BulkItem(Body):
+    coord: CoordinateText
+    payload: Payload
+    type: TypeName = "episodic"
 
 
-class StoreBulkRequest(BaseModel):
+class StoreBulkRequest(Body):
     items: list[BulkItem]
 
 
-class RecallRequest(BaseModel):
-    query: str
-    top_k: int = TopK
-    type: str | None = None
-    filters: dict[str, Any] | None = None
+class RecallRequest(Body):
+    query: QueryText
+    top_k: TopK = 5
+    type: TypeFilter = None
+    filters: Filters | None = None
     hybrid: bool | None = None
 
 
-class RecallBatchRequest(BaseModel):
-    queries: list[str] = Field(min_length=1, max_length=MAX_BATCH_QUERIES)
-    top_k: int = TopK
-    type: str | None = None
-    filters: dict[str, Any] | None = None
+class RecallBatchRequest(Body):
+    queries: list[QueryText] = Field(min_length=1, max_length=MAX_BATCH_QUERIES)
+    top_k: TopK = 5
+    type: TypeFilter = None
+    filters: Filters | None = None
     hybrid: bool | None = None
 
 
-class RecallWithScoresRequest(BaseModel):
-    query: str
-    top_k: int = TopK
-    type: str | None = None
+class RecallWithScoresRequest(Body):
+    query: QueryText
+    top_k: TopK = 5
+    type: TypeFilter = None
     hybrid: bool | None = None
     exact: bool = True
     case_sensitive: bool = False
 
 
-class KeywordQuery(BaseModel):
+class KeywordQuery(Body):
     """A keyword search; the two surfaces differ only in the default of ``exact``."""
 
-    term: str
+    term: QueryText
     exact: bool
     case_sensitive: bool = False
-    top_k: int = Field(50, ge=1, le=MAX_TOP_K)
-    type: str | None = None
+    top_k: TopK = 50
+    type: TypeFilter = None
 
 
 class KeywordSearchRequest(KeywordQuery):
     exact: bool = True
 
 
-class HybridRecallRequest(BaseModel):
-    query: str
+class HybridRecallRequest(Body):
+    query: QueryText
     terms: list[str] | None = None
     boost: float = 2.0
-    top_k: int = TopK
+    top_k: TopK = 5
     exact: bool = True
     case_sensitive: bool = False
-    type: str | None = None
+    type: TypeFilter = None
 
 
-class RecallWithContextRequest(BaseModel):
-    query: str
-    context: dict[str, Any]
-    top_k: int = TopK
-    type: str | None = None
+class RecallWithContextRequest(Body):
+    query: QueryText
+    context: Annotated[
+        dict[str, Any],
+        Field(description=f"a JSON object (at most {MAX_PAYLOAD_DEPTH} levels) whose strings join the query"),
+    ]
+    top_k: TopK = 5
+    type: TypeFilter = None
 
 
-class LinkRequest(BaseModel):
-    from_coord: str
-    to_coord: str
-    type: str = "related"
-    weight: float = 1.0
+class LinkRequest(Body):
+    from_coord: CoordinateText
+    to_coord: CoordinateText
+    type: LinkType = "related"
+    weight: Weight = 1.0
 
 
 class OkResponse(BaseModel):
@@ -153,24 +279,25 @@ class StatsResponse(BaseModel):
 # --- /v1 --------------------------------------------------------------------------------------
 
 
-class MemoryBody(BaseModel):
-    payload: dict[str, Any]
-    type: str = "episodic"
+class MemoryBody(Body):
+    payload: Payload
+    type: TypeName = "episodic"
 
 
 class NewMemoryBody(MemoryBody):
-    coord: list[float] | str | None = Field(None, description="omit to have one assigned")
+    coord: Annotated[Coordinate | None, Field(description="omit to have one assigned")] = None
 
 
-class BulkItemV1(BaseModel):
-    coord: list[float] | str
-    payload: dict[str, Any]
-    type: str = "episodic"
+class BulkItemV1(Body):
+    coord: Coordinate
+    payload: Payload
+    type: TypeName = "episodic"
 
 
-class BulkRequestV1(BaseModel):
+class BulkRequestV1(Body):
     items: list[dict[str, Any]] = Field(
-        description="items of {coord, payload, type}; each is checked on its own"
+        description="items of {coord, payload, type}; each is checked on its own and a bad one is "
+        "reported in its result, so any object is taken here"
     )
 
 
@@ -178,7 +305,7 @@ class MemoryResource(BaseModel):
     namespace: str
     coord: list[float]
     payload: dict[str, Any]
-    type: str
+    type: TypeName
     importance: float
     created_at: float
     updated_at: float
@@ -198,14 +325,11 @@ class BulkResponseV1(BaseModel):
     results: list[ItemOutcome]
 
 
-class RecallRequestV1(BaseModel):
-    query: str
-    top_k: int = TopK
-    type: str | None = None
-    filters: dict[str, Any] | None = Field(
-        None,
-        description="field: value, field: [any of], or field: {$eq,$ne,$in,$nin,$gt,$gte,$lt,$lte,$exists}",
-    )
+class RecallRequestV1(Body):
+    query: QueryText
+    top_k: TopK = 5
+    type: TypeFilter = None
+    filters: Filters | None = None
     hybrid: bool = False
     terms: list[str] | None = None
     boost: float = 2.0
@@ -230,11 +354,11 @@ class MemoriesResponseV1(BaseModel):
     results: list[MemoryResource]
 
 
-class LinkBodyV1(BaseModel):
-    from_coord: list[float] | str = Field(alias="from")
-    to_coord: list[float] | str = Field(alias="to")
-    type: str = "related"
-    weight: float = 1.0
+class LinkBodyV1(Body):
+    from_coord: Coordinate = Field(alias="from")
+    to_coord: Coordinate = Field(alias="to")
+    type: LinkType = "related"
+    weight: Weight = 1.0
 
 
 class LinkResource(BaseModel):

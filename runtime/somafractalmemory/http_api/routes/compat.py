@@ -1,9 +1,8 @@
 """The reference service's endpoints: same paths, bodies and response shapes, on the default namespace."""
 
-import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from somafractalmemory.core.coordinates import parse_coordinate
 from somafractalmemory.core.errors import InvalidInput
@@ -12,6 +11,18 @@ from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api import queries
 from somafractalmemory.http_api.auth import require_token
 from somafractalmemory.http_api.deps import CompatNamespace, RunDep, ServiceDep
+from somafractalmemory.http_api.errors import NOT_FOUND, PROTECTED_RESPONSES
+from somafractalmemory.http_api.json_body import StrictJSONRoute
+from somafractalmemory.http_api.params import (
+    FILTERS_QUERY_SCHEMA,
+    CoordinateQuery,
+    FiltersQuery,
+    LimitQuery,
+    QueryTextQuery,
+    TopKQuery,
+    TypeQuery,
+    coordinate_query,
+)
 from somafractalmemory.http_api.presenters import (
     coordinate_text,
     reference_neighbor,
@@ -43,7 +54,12 @@ from somafractalmemory.http_api.schemas import (
     StoreRequest,
 )
 
-router = APIRouter(tags=["compatibility"], dependencies=[Depends(require_token)])
+router = APIRouter(
+    tags=["compatibility"],
+    dependencies=[Depends(require_token)],
+    route_class=StrictJSONRoute,
+    responses=PROTECTED_RESPONSES,
+)
 
 
 @router.post("/store")
@@ -116,25 +132,18 @@ async def recall(
     return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
 
 
-@router.get("/recall")
+@router.get("/recall", openapi_extra=FILTERS_QUERY_SCHEMA)
 async def recall_get(
     service: ServiceDep,
     run: RunDep,
     namespace: CompatNamespace,
-    query: str,
-    top_k: Annotated[int, Query(ge=1, le=1000)] = 5,
-    type: str | None = None,
+    query: QueryTextQuery,
+    top_k: TopKQuery = 5,
+    type: TypeQuery = None,
     hybrid: bool | None = None,
-    filters: Annotated[str | None, Query(description='a JSON object, e.g. {"tag": "a"}')] = None,
+    filters: FiltersQuery = None,
 ) -> MatchesResponse:
-    parsed: dict[str, Any] | None = None
-    if filters:
-        try:
-            parsed = json.loads(filters)
-        except ValueError as error:
-            raise InvalidInput(f"filters is not valid JSON: {error}") from None
-        if not isinstance(parsed, dict):
-            raise InvalidInput("filters must be a JSON object")
+    parsed = queries.filters_from_text(filters)
     found = await run.heavy(
         queries.recall, service, namespace, query, top_k=top_k, type_name=type, filters=parsed, hybrid=hybrid
     )
@@ -233,15 +242,15 @@ async def coordinate_range(
     service: ServiceDep,
     run: RunDep,
     namespace: CompatNamespace,
-    low: Annotated[str, Query(alias="min", description="e.g. 1,2,3")],
-    high: Annotated[str, Query(alias="max", description="e.g. 4,5,6")],
-    type: str | None = None,
+    low: Annotated[str, coordinate_query("min")],
+    high: Annotated[str, coordinate_query("max")],
+    type: TypeQuery = None,
 ) -> RangeResponse:
     found = await run.heavy(queries.coordinate_range, service, namespace, low, high, type)
     return RangeResponse(coords=[list(c) for c in found])
 
 
-@router.post("/link")
+@router.post("/link", responses=NOT_FOUND)
 async def link(body: LinkRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace) -> OkResponse:
     await run(
         service.link,
@@ -254,26 +263,26 @@ async def link(body: LinkRequest, service: ServiceDep, run: RunDep, namespace: C
     return OkResponse(ok=True)
 
 
-@router.get("/neighbors")
+@router.get("/neighbors", responses=NOT_FOUND)
 async def neighbors(
     service: ServiceDep,
     run: RunDep,
     namespace: CompatNamespace,
-    coord: str,
+    coord: CoordinateQuery,
     link_type: str | None = None,
-    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    limit: LimitQuery = None,
 ) -> NeighborsResponse:
     found = await run.heavy(service.neighbors, namespace, parse_coordinate(coord), link_type or None, limit)
     return NeighborsResponse(neighbors=[reference_neighbor(link) for link in found])
 
 
-@router.get("/shortest_path")
+@router.get("/shortest_path", responses=NOT_FOUND)
 async def shortest_path(
     service: ServiceDep,
     run: RunDep,
     namespace: CompatNamespace,
-    frm: str,
-    to: str,
+    frm: CoordinateQuery,
+    to: CoordinateQuery,
     link_type: str | None = None,
 ) -> PathResponse:
     path = await run.heavy(

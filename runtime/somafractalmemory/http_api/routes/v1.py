@@ -1,23 +1,25 @@
 """The resource API: namespaces in the path, get/put/delete by coordinate, per-item bulk results,
 filtered recall, graph queries and NDJSON export/import streams."""
 
-import json
 import tempfile
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from somafractalmemory.core.coordinates import parse_coordinate, parse_coordinate_value
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.models import BulkResult
-from somafractalmemory.core.records import parse_ndjson
+from somafractalmemory.core.records import parse_ndjson, record_line
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api import queries
 from somafractalmemory.http_api.auth import require_token
 from somafractalmemory.http_api.deps import NamespacePath, RunDep, RuntimeDep, ServiceDep
+from somafractalmemory.http_api.errors import NOT_FOUND, PROTECTED_RESPONSES, validation_message
+from somafractalmemory.http_api.json_body import StrictJSONRoute
+from somafractalmemory.http_api.params import CoordinatePath, LimitQuery, TypeQuery, coordinate_query
 from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
 from somafractalmemory.http_api.queries import stored_type
 from somafractalmemory.http_api.schemas import (
@@ -41,9 +43,14 @@ from somafractalmemory.http_api.schemas import (
     StatsResponse,
 )
 
-router = APIRouter(prefix="/v1/namespaces/{namespace}", tags=["v1"], dependencies=[Depends(require_token)])
+router = APIRouter(
+    prefix="/v1/namespaces/{namespace}",
+    tags=["v1"],
+    dependencies=[Depends(require_token)],
+    route_class=StrictJSONRoute,
+    responses=PROTECTED_RESPONSES,
+)
 
-CoordinatePath = Annotated[str, "comma-separated numbers, e.g. 1,2,3"]
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
 
 
@@ -69,14 +76,14 @@ async def create_memory(
     return memory_resource(await run(service.store_memory, namespace, item))
 
 
-@router.get("/memories/{coord}")
+@router.get("/memories/{coord}", responses=NOT_FOUND)
 async def get_memory(
     namespace: NamespacePath, coord: CoordinatePath, service: ServiceDep, run: RunDep
 ) -> MemoryResource:
     return memory_resource(await run(service.get, namespace, parse_coordinate(coord)))
 
 
-@router.delete("/memories/{coord}", status_code=204, responses={404: {"description": "no such memory"}})
+@router.delete("/memories/{coord}", status_code=204, responses=NOT_FOUND)
 async def delete_memory(
     namespace: NamespacePath, coord: CoordinatePath, service: ServiceDep, run: RunDep
 ) -> Response:
@@ -91,7 +98,7 @@ def _bulk_item(raw: dict[str, Any]) -> NewMemory | InvalidInput:
         item = BulkItemV1.model_validate(raw)
         return NewMemory(parse_coordinate_value(item.coord), item.payload, stored_type(item.type))
     except ValidationError as error:
-        return InvalidInput("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
+        return InvalidInput(validation_message(error.errors()))
     except InvalidInput as error:
         return error
 
@@ -147,15 +154,15 @@ async def coordinate_range(
     namespace: NamespacePath,
     service: ServiceDep,
     run: RunDep,
-    low: Annotated[str, Query(alias="min")],
-    high: Annotated[str, Query(alias="max")],
-    type: str | None = None,
+    low: Annotated[str, coordinate_query("min")],
+    high: Annotated[str, coordinate_query("max")],
+    type: TypeQuery = None,
 ) -> RangeResponse:
     found = await run.heavy(queries.coordinate_range, service, namespace, low, high, type)
     return RangeResponse(coords=[list(c) for c in found])
 
 
-@router.put("/links")
+@router.put("/links", responses=NOT_FOUND)
 async def put_link(
     namespace: NamespacePath, body: LinkBodyV1, service: ServiceDep, run: RunDep
 ) -> LinkResource:
@@ -170,26 +177,26 @@ async def put_link(
     return link_resource(link)
 
 
-@router.get("/memories/{coord}/links", response_model_by_alias=True)
+@router.get("/memories/{coord}/links", response_model_by_alias=True, responses=NOT_FOUND)
 async def neighbors(
     namespace: NamespacePath,
     coord: CoordinatePath,
     service: ServiceDep,
     run: RunDep,
     link_type: str | None = None,
-    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    limit: LimitQuery = None,
 ) -> LinksResponseV1:
     found = await run.heavy(service.neighbors, namespace, parse_coordinate(coord), link_type or None, limit)
     return LinksResponseV1(links=[link_resource(link) for link in found])
 
 
-@router.get("/path")
+@router.get("/path", responses=NOT_FOUND)
 async def shortest_path(
     namespace: NamespacePath,
     service: ServiceDep,
     run: RunDep,
-    source: Annotated[str, Query(alias="from")],
-    target: Annotated[str, Query(alias="to")],
+    source: Annotated[str, coordinate_query("from")],
+    target: Annotated[str, coordinate_query("to")],
     link_type: str | None = None,
 ) -> PathResponseV1:
     path = await run.heavy(
@@ -215,7 +222,7 @@ def export(namespace: NamespacePath, service: ServiceDep) -> StreamingResponse:
 
     def lines() -> Iterator[bytes]:
         for record in service.export_records(namespace):
-            yield json.dumps(record, separators=(",", ":")).encode() + b"\n"
+            yield record_line(record)
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
