@@ -35,3 +35,25 @@ def test_cache_expires_evicts_and_deletes() -> None:
     assert cache.get("a") is None
     clock.now += 11
     assert cache.get("c") is None
+
+
+def test_a_flood_of_new_clients_never_refills_a_client_that_keeps_sending() -> None:
+    """Issue 9, finding 6: 100,000 distinct keys used to clear every bucket, the throttled one's too."""
+    limiter = MemoryRateLimiter(Clock())
+    assert all(limiter.acquire("victim", 3).allowed for _ in range(3))
+    for number in range(150_000):
+        assert limiter.acquire(f"flood-{number}", 3).allowed
+        if number % 10_000 == 0:
+            assert not limiter.acquire("victim", 3).allowed
+    assert not limiter.acquire("victim", 3).allowed
+
+
+def test_the_least_recently_seen_client_is_the_one_forgotten() -> None:
+    limiter = MemoryRateLimiter(Clock(), max_clients=3)
+    for client in ("a", "b", "c"):
+        assert limiter.acquire(client, 1).allowed
+    assert not limiter.acquire("a", 1).allowed  # a is now the most recently seen
+    assert limiter.acquire("d", 1).allowed  # evicts b, the least recently seen
+    assert not limiter.acquire("a", 1).allowed
+    assert not limiter.acquire("c", 1).allowed
+    assert limiter.acquire("b", 1).allowed  # forgotten: a full bucket again (evicting d)

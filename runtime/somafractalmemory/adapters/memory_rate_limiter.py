@@ -1,14 +1,15 @@
-"""The embedded rate limiter: a token bucket per client, in this process."""
+"""The embedded rate limiter: a token bucket per client, in this process, for a bounded number of clients."""
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from somafractalmemory.core.ports import RateDecision
 
 SECONDS_PER_MINUTE = 60.0
-IDLE_BUCKETS_KEPT = 100_000
+CLIENTS_KEPT = 100_000
 
 
 @dataclass
@@ -18,13 +19,17 @@ class _Bucket:
 
 
 class MemoryRateLimiter:
-    """Each client may burst up to its per-minute budget; the budget refills continuously."""
+    """Each client may burst up to its per-minute budget; the budget refills continuously.
+
+    At most ``max_clients`` buckets are kept: a new client evicts the one that was seen longest ago, never
+    every bucket, so a flood of new clients cannot refill a client that is still sending."""
 
     name = "rate-limiter"
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._buckets: dict[str, _Bucket] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_clients: int = CLIENTS_KEPT) -> None:
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._clock = clock
+        self._max_clients = max_clients
         self._lock = threading.Lock()
 
     def ping(self) -> None:
@@ -40,9 +45,11 @@ class MemoryRateLimiter:
         with self._lock:
             bucket = self._buckets.get(client)
             if bucket is None:
-                if len(self._buckets) >= IDLE_BUCKETS_KEPT:
-                    self._buckets.clear()  # a full bucket is what a forgotten client would get anyway
+                if len(self._buckets) >= self._max_clients:
+                    self._buckets.popitem(last=False)
                 bucket = self._buckets[client] = _Bucket(float(per_minute), now)
+            else:
+                self._buckets.move_to_end(client)
             bucket.tokens = min(float(per_minute), bucket.tokens + (now - bucket.updated) * rate)
             bucket.updated = now
             if bucket.tokens >= 1.0:
