@@ -41,6 +41,59 @@ def test_rate_limit_is_per_client(make_settings: SettingsFactory) -> None:
         assert app_client.get("/healthz").status_code == 200  # probes are never limited
 
 
+def test_rate_limit_counts_the_token_however_its_header_is_spelled(make_settings: SettingsFactory) -> None:
+    """Issue 9, finding 6: each spelling of the same token (spaces, case) used to get a fresh budget."""
+    spellings = [f"Bearer {TOKEN}", f"Bearer  {TOKEN}", f"bearer   {TOKEN}", f"BEARER {TOKEN} "]
+    with TestClient(create_app(make_settings(rate_limit_per_minute=3))) as app_client:
+        statuses = [app_client.get("/stats", headers={"Authorization": a}).status_code for a in spellings]
+        assert statuses == [200, 200, 200, 429]
+
+
+def test_wrong_tokens_are_throttled_per_address(make_settings: SettingsFactory) -> None:
+    """Issue 9, finding 6: the limit ran on the raw header, so every junk token had a budget of its own."""
+    with TestClient(create_app(make_settings(rate_limit_per_minute=3))) as app_client:
+        junk = [app_client.get("/stats", headers={"Authorization": f"Bearer junk-{n}"}) for n in range(5)]
+        assert [r.status_code for r in junk] == [403, 403, 403, 429, 429]
+        assert junk[-1].json()["detail"] == "rate limit of 3 requests a minute exceeded"
+        assert app_client.get("/stats", headers={"Authorization": ""}).status_code == 429
+        assert app_client.get("/stats", headers=AUTH).status_code == 200  # the token has its own budget
+
+
+def test_unauthenticated_requests_are_refused_before_the_body_is_read(make_settings: SettingsFactory) -> None:
+    """Issue 9, finding 7: the body was read (up to the limit, or without one on paths ending in /import)
+    before the token was checked."""
+    read: list[int] = []
+
+    def body() -> Iterator[bytes]:
+        for _ in range(100):
+            read.append(1)
+            yield b"x" * 65536
+
+    with TestClient(create_app(make_settings())) as app_client:
+        for path in ("/store", "/v1/namespaces/a/memories/import", "/v1/namespaces/a/import"):
+            method = "PUT" if path.endswith("memories/import") else "POST"
+            refused = app_client.request(method, path, content=body(), headers={"Authorization": "Bearer no"})
+            assert refused.status_code == 403
+            assert refused.headers["connection"] == "close"
+        assert read == []
+
+
+def test_the_body_limit_holds_on_paths_ending_in_import(make_settings: SettingsFactory) -> None:
+    """Issue 9, finding 7: PUT /v1/namespaces/x/memories/import (a coordinate named 'import') was unlimited."""
+    with TestClient(create_app(make_settings(max_body_bytes=2048, max_import_bytes=8192))) as app_client:
+        app_client.headers.update(AUTH)
+        payload = {"payload": {"text": "x" * 4096}}
+        response = app_client.put("/v1/namespaces/a/memories/import", json=payload)
+        assert response.status_code == 413
+        assert response.json()["detail"] == "request body is larger than 2048 bytes"
+        lines = [b'{"kind": "memory", "coord": [%d], "payload": {}}\n' % n for n in range(300)]
+        assert app_client.post("/v1/namespaces/a/import", content=b"".join(lines[:5])).status_code == 200
+        too_much = app_client.post("/v1/namespaces/a/import", content=b"".join(lines[5:]))
+        assert too_much.status_code == 413
+        assert too_much.json()["detail"] == "request body is larger than 8192 bytes"
+        assert app_client.get("/v1/namespaces/a/stats").json()["total_memories"] == 5
+
+
 def test_body_limit(make_settings: SettingsFactory) -> None:
     with TestClient(create_app(make_settings(max_body_bytes=2048))) as app_client:
         app_client.headers.update(AUTH)

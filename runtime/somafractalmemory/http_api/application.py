@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from somafractalmemory import __version__
+from somafractalmemory.http_api.auth import TokenCheck
 from somafractalmemory.http_api.errors import install_error_handlers
 from somafractalmemory.http_api.guard import RequestGuard
 from somafractalmemory.http_api.metrics import ApiMetrics, MetricsMiddleware
@@ -29,7 +30,7 @@ def create_app(settings: Settings | None = None, runtime_factory: RuntimeFactory
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.token = resolve_token(active)
+        app.state.token_check = TokenCheck(resolve_token(active))
         runtime = await run_in_threadpool(runtime_factory, active)
         app.state.runtime = runtime
         app.state.runner = Runner(inline=active.embedded)
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None, runtime_factory: RuntimeFactory
     app.include_router(health.router)
     app.include_router(compat.router)
     app.include_router(v1.router)
-    app.add_middleware(RequestGuard)
+    app.add_middleware(RequestGuard, settings=active)
     if active.cors_origins:
         app.add_middleware(
             CORSMiddleware,

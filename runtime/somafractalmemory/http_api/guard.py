@@ -1,19 +1,30 @@
-"""ASGI middleware in front of every route: request-body limit (413) and per-client rate limit (429).
+"""ASGI middleware in front of every route, deciding before the app reads a byte of the body: who the
+client is, its rate limit (429), its token (401/403), the body's size (413) and the body's pace (408).
+
+Who a client is: the token's id for a request that carries the right token (however its header is
+spelled), else its address (the peer, or the client a trusted proxy names), so wrong tokens are throttled
+per address. A refusal sent while the client may still be sending a body closes the connection: the body
+is never read.
 
 Pure ASGI rather than BaseHTTPMiddleware: it costs microseconds per request, which the store latency
 target needs.
 """
 
+import asyncio
 import contextlib
-import hashlib
 import math
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from somafractalmemory.http_api.auth import AUTHENTICATED, TokenCheck
+from somafractalmemory.http_api.client_address import ClientAddresses, rate_key
 from somafractalmemory.http_api.errors import error_response
+from somafractalmemory.http_api.ndjson_lines import LineLengths
 from somafractalmemory.http_api.runner import Runner
+from somafractalmemory.settings import Settings
 from somafractalmemory.wiring import Runtime
 
 Scope = MutableMapping[str, Any]
@@ -22,82 +33,138 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/health", "/metrics"})
-STREAMED_PATH_SUFFIX = "/import"
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/health"})
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+METRICS_PATH = "/metrics"
+IMPORT_PATH = re.compile(r"/v1/namespaces/[^/]+/import")
+CLOSE = {"Connection": "close"}
 
 
-class _BodyTooLarge(Exception):
+class _BodyRefused(Exception):
     pass
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return bytes(value)
-    return None
+def _request_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bool]:
+    """Authorization, Content-Length, and whether a chunked body follows, in one pass."""
+    authorization = length = None
+    chunked = False
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = authorization or bytes(value)
+        elif name == b"content-length":
+            length = bytes(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return authorization, length, chunked
 
 
-def client_key(scope: Scope) -> str:
-    """Who a request counts against: its address and (a hash of) its token, so one client's burst
-    never throttles another."""
-    client = scope.get("client")
-    address = client[0] if client else "unknown"
-    authorization = _header(scope, b"authorization") or b""
-    return f"{address}|{hashlib.sha256(authorization).hexdigest()[:16]}"
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return error_response(413, f"request body is larger than {limit} bytes")
+def _refuse(status: int, message: str, headers: dict[str, str] | None, body_pending: bool) -> JSONResponse:
+    return error_response(status, message, headers={**(headers or {}), **(CLOSE if body_pending else {})})
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
+        self.open_paths = PROBE_PATHS | DOCS_PATHS
+        if not settings.metrics_require_token:
+            self.open_paths |= {METRICS_PATH}
+        self.addresses = ClientAddresses(settings.trusted_proxies)
+        self.per_minute = settings.rate_limit_per_minute
+        self.max_body_bytes = settings.max_body_bytes
+        self.max_import_bytes = settings.max_import_bytes
+        self.body_timeout = settings.body_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
-        runtime: Runtime = scope["app"].state.runtime
-        settings = runtime.settings
-        if settings.rate_limit_per_minute > 0:
-            run: Runner = scope["app"].state.runner
-            decision = await run(
-                runtime.rate_limiter.acquire, client_key(scope), settings.rate_limit_per_minute
-            )
-            if not decision.allowed:
-                retry = str(max(1, math.ceil(decision.retry_after_seconds)))
-                message = f"rate limit of {settings.rate_limit_per_minute} requests a minute exceeded"
-                await error_response(429, message, headers={"Retry-After": retry})(scope, receive, send)
+        state = scope["app"].state
+        check: TokenCheck = state.token_check
+        authorization, length, chunked = _request_headers(scope)
+        body_pending = chunked or (length is not None and length != b"0")
+        failure = check.verify(authorization)
+        if self.per_minute > 0:
+            client = "token:" + check.token_id if failure is None else self._address_key(scope)
+            refusal = await self._rate_limited(state.runtime, state.runner, client, body_pending)
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
-        if scope["path"].endswith(STREAMED_PATH_SUFFIX):
-            await self.app(scope, receive, send)  # imports stream: each line is checked instead
+        if failure is not None:
+            refusal = _refuse(failure.status, failure.message, failure.headers, body_pending)
+            await refusal(scope, receive, send)
             return
-        await self._limit_body(scope, receive, send, settings.max_body_bytes)
+        scope[AUTHENTICATED] = True
+        if not body_pending:
+            await self.app(scope, receive, send)
+            return
+        lines = None
+        limit = self.max_body_bytes
+        if IMPORT_PATH.fullmatch(
+            scope["path"]
+        ):  # an NDJSON stream: a larger total, each line within the limit
+            lines = LineLengths(self.max_body_bytes)
+            limit = self.max_import_bytes
+        if length is not None and length.isdigit() and int(length) > limit:
+            await _refuse(413, _too_large(limit), None, body_pending)(scope, receive, send)
+            return
+        await self._read_guarded(scope, receive, send, limit, lines)
 
-    async def _limit_body(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(limit)(scope, receive, send)
-            return
+    def _address_key(self, scope: Scope) -> str:
+        peer = scope.get("client")
+        return "address:" + rate_key(self.addresses.client(peer[0] if peer else None, scope["headers"]))
+
+    async def _rate_limited(
+        self, runtime: Runtime, run: Runner, client: str, body_pending: bool
+    ) -> JSONResponse | None:
+        decision = await run(runtime.rate_limiter.acquire, client, self.per_minute)
+        if decision.allowed:
+            return None
+        retry = str(max(1, math.ceil(decision.retry_after_seconds)))
+        message = f"rate limit of {self.per_minute} requests a minute exceeded"
+        return _refuse(429, message, {"Retry-After": retry}, body_pending)
+
+    async def _read_guarded(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, lines: LineLengths | None
+    ) -> None:
+        """Count the body as it arrives (413 past ``limit``, or a line past its limit) and wait at most the
+        body timeout for each piece (408); the app's answer to a cut-off body is replaced by the refusal."""
         received = 0
-        exceeded = False
+        complete = False
+        refusal: JSONResponse | None = None
 
-        async def counting_receive() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
+        async def guarded_receive() -> Message:
+            nonlocal received, complete, refusal
+            if complete:  # later calls only wait for a disconnect: no timeout
+                return await receive()
+            try:
+                async with asyncio.timeout(self.body_timeout):
+                    message = await receive()
+            except TimeoutError:
+                stalled = f"the request body stalled: nothing arrived for {self.body_timeout:g} s"
+                refusal = _refuse(408, stalled, None, body_pending=True)
+                raise _BodyRefused from None
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                body = message.get("body", b"")
+                received += len(body)
+                complete = not message.get("more_body", False)
                 if received > limit:
-                    exceeded = True
-                    raise _BodyTooLarge
+                    refusal = _refuse(413, _too_large(limit), None, body_pending=not complete)
+                    raise _BodyRefused
+                if lines is not None and (line := lines.feed(body)) is not None:
+                    too_long = f"line {line} is longer than {lines.limit} bytes"
+                    refusal = _refuse(413, too_long, None, body_pending=not complete)
+                    raise _BodyRefused
             return message
 
         async def guarded_send(message: Message) -> None:
-            if not exceeded:  # whatever the app answers to a cut-off body is replaced by the 413
+            if refusal is None:
                 await send(message)
 
-        with contextlib.suppress(_BodyTooLarge):  # raised by counting_receive, answered below
-            await self.app(scope, counting_receive, guarded_send)
-        if exceeded:
-            await _too_large(limit)(scope, receive, send)
+        with contextlib.suppress(_BodyRefused):  # raised by guarded_receive, answered below
+            await self.app(scope, guarded_receive, guarded_send)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+
+
+def _too_large(limit: int) -> str:
+    return f"request body is larger than {limit} bytes"
