@@ -23,6 +23,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from somafractalmemory.http_api.application import create_app
+    from somafractalmemory.http_api.connection_limits import ConnectionLimits, limited_protocol
 
     settings = settings_from(args)
     require_backends(settings)
@@ -37,6 +38,10 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_config=None,  # uvicorn's records go through the handler of --log-format
         access_log=not args.no_access_log,
+        http=limited_protocol(ConnectionLimits.of(settings)),
+        ws="none",
+        timeout_keep_alive=settings.keepalive_timeout_seconds,
+        proxy_headers=False,  # forwarded headers are believed only from SOMA_TRUSTED_PROXIES, by the guard
     )
     return 0
 
