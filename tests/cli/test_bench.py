@@ -6,6 +6,9 @@ import pytest
 from cli_harness import run_soma
 
 EVERY_METRIC = {
+    "http_healthz_p50_ms",
+    "store_to_healthz_ratio",
+    "probe_max_ms_under_heaviest",
     "http_store_p50_ms",
     "http_store_p95_ms",
     "http_bulk_ingest_per_s",
@@ -26,3 +29,17 @@ def test_quick_bench_reports_every_metric(capsys: pytest.CaptureFixture[str]) ->
         assert metric["value"] > 0
     assert metrics["http_store_p50_ms"]["target"] == "< 2 ms"
     assert isinstance(metrics["http_store_p50_ms"]["met"], bool)
+
+
+def test_quick_soak_reports_errors_latencies_and_memory_growth(capsys: pytest.CaptureFixture[str]) -> None:
+    arguments = ["bench", "--soak", "--clients", "4", "--soak-seconds", "3", "--json", "--quiet"]
+    result = run_soma(arguments, capsys)
+    assert result.code == 0, result.err
+    metrics = {metric["name"]: metric for metric in result.json["metrics"]}
+    assert metrics["soak_errors"]["value"] == 0
+    assert metrics["soak_errors"]["met"] is True
+    assert metrics["soak_requests"]["value"] > 0
+    assert (
+        metrics["soak_p50_ms"]["value"] <= metrics["soak_p95_ms"]["value"] <= metrics["soak_p99_ms"]["value"]
+    )
+    assert metrics["soak_rss_growth_percent"]["target"] == "< 10 %"

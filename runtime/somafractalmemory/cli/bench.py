@@ -5,8 +5,12 @@ Two phases, each in a fresh temporary data directory:
 - in-process, through the embedded target (the service, as ``soma`` uses it without --url): bulk ingest
   with ``store_many`` in batches up to the largest size, pausing at each size to time recalls (and, at
   the two store-cost sizes, single stores);
-- over HTTP, against a real ``soma serve`` child process on 127.0.0.1 (rate limit off) driven by one
-  keep-alive client: single stores after a warm-up, then bulk ingest through ``/v1`` bulk.
+- over HTTP, against a real ``soma serve`` child process on 127.0.0.1 (rate limit off): a bare
+  ``/healthz`` and a single store taking turns on one lean keep-alive connection (after a warm-up),
+  bulk ingest through ``/v1`` bulk, then ``/healthz`` every 10 ms on its own connection while the
+  heaviest requests the work budgets allow run on another.
+
+``--soak`` instead runs many concurrent clients for a while (see ``bench_soak``).
 """
 
 import argparse
@@ -22,6 +26,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from somafractalmemory.cli.bench_http import (
+    LeanClient,
+    healthz_and_store,
+    heaviest_requests,
+    probe_while_heavy,
+)
+from somafractalmemory.cli.bench_soak import SoakResult, soak
 from somafractalmemory.cli.bench_workload import Workload
 from somafractalmemory.cli.errors import CommandFailed
 from somafractalmemory.cli.options import (
@@ -34,6 +45,7 @@ from somafractalmemory.cli.options import (
 from somafractalmemory.cli.output import note, progress, write_json, write_table
 from somafractalmemory.cli.server_process import ServerProcess
 from somafractalmemory.cli.target import MemoryTarget, RecallQuery, open_target
+from somafractalmemory.core.budget import DEFAULT_BULK_ITEMS
 from somafractalmemory.settings import Settings
 
 NAMESPACE = "bench"
@@ -41,7 +53,10 @@ DEFAULT_SEED = 42
 HTTP_TIMEOUT_SECONDS = 60.0
 SPEC_RECALL_SIZE = 100_000  # the size the recall target is stated for
 STORE_P50_TARGET_MS = 2.0
-BULK_TARGET_PER_SECOND = 5000.0
+STORE_TO_HEALTHZ_TARGET = 2.0
+BULK_TARGET_PER_SECOND = 20_000.0
+PROBE_TARGET_MS = 100.0
+SOAK_RSS_GROWTH_TARGET = 10.0
 RECALL_P95_TARGET_MS = 25.0
 IN_PROCESS_STORE_WARMUP = 10
 STORE_COST_RATIO_TARGET = 1.3
@@ -58,6 +73,8 @@ class Plan:
     warmup: int = 200
     queries: int = 200
     top_k: int = 10
+    heavy_bulk: int = DEFAULT_BULK_ITEMS
+    heavy_queries: int = 100
 
     @property
     def is_spec(self) -> bool:
@@ -75,6 +92,8 @@ QUICK = Plan(
     http_bulk=300,
     warmup=10,
     queries=20,
+    heavy_bulk=500,
+    heavy_queries=10,
 )
 
 
@@ -225,26 +244,70 @@ class Bench:
                 target = open_target(
                     Settings(api_token=token, namespace=NAMESPACE), server.url, HTTP_TIMEOUT_SECONDS
                 )
+                lean = LeanClient(server.url, token, HTTP_TIMEOUT_SECONDS)
                 try:
-                    self._say(f"{plan.http_stores:,} single stores over HTTP")
-                    p50, p95 = _percentiles_ms(
-                        _single_stores(target, self.workload, plan.warmup, plan.http_stores)
-                    )
+                    self._say(f"{plan.http_stores:,} single stores and /healthz over HTTP")
+                    healthz_and_store(lean, self.workload, plan.warmup)
+                    health, stores = healthz_and_store(lean, self.workload, plan.http_stores)
                     with progress(
                         total=plan.http_bulk, unit="memories", description="HTTP bulk", quiet=self.quiet
                     ) as bar:
                         spent = _ingest(target, self.workload, plan.http_bulk, plan.batch, bar.update)
+                    self._say("/healthz while the heaviest allowed requests run")
+                    probes = probe_while_heavy(
+                        server.url,
+                        token,
+                        heaviest_requests(self.workload, plan.heavy_bulk, plan.heavy_queries),
+                    )
                 finally:
                     target.close()
+                    lean.close()
             finally:
                 server.stop()
+        health_p50, _ = _percentiles_ms(health)
+        p50, p95 = _percentiles_ms(stores)
+        probe_p50, _ = _percentiles_ms(probes)
+        probe_max = max(probes) / 1e6
         return [
+            Metric("http_healthz_p50_ms", "HTTP /healthz p50 (same connection)", health_p50, "ms"),
             Metric("http_store_p50_ms", "HTTP store p50", p50, "ms", Goal("<", STORE_P50_TARGET_MS, "ms")),
             Metric("http_store_p95_ms", "HTTP store p95", p95, "ms"),
+            Metric(
+                "store_to_healthz_ratio",
+                "HTTP store p50 / /healthz p50",
+                p50 / health_p50,
+                "x",
+                Goal("<=", STORE_TO_HEALTHZ_TARGET, ""),
+            ),
             self._bulk_metric(
                 "http_bulk_ingest_per_s", "bulk ingest (HTTP /v1 bulk)", plan.http_bulk / spent
             ),
+            Metric("probe_p50_ms_under_heaviest", "/healthz p50 under heaviest requests", probe_p50, "ms"),
+            Metric(
+                "probe_max_ms_under_heaviest",
+                "/healthz max under heaviest requests",
+                probe_max,
+                "ms",
+                Goal("<", PROBE_TARGET_MS, "ms"),
+            ),
         ]
+
+    def soak(self, clients: int, seconds: float) -> list[Metric]:
+        token = secrets.token_urlsafe(32)
+        log_path = self.workdir / "serve.log"
+        self._say(f"soak: {clients} clients, mixed stores and recalls, {seconds:g} s against `soma serve`")
+        with log_path.open("wb") as log:
+            server = ServerProcess(
+                self.workdir / "soak", token=token, environment={"SOMA_RATE_LIMIT_PER_MINUTE": "0"}, log=log
+            )
+            server.start()
+            try:
+                result = soak(server.url, token, server.pid, clients, seconds)
+            finally:
+                server.stop()
+        if result.first_error:
+            self._say(f"first error: {result.first_error}")
+        return soak_metrics(result)
 
     def _bulk_metric(self, name: str, label: str, rate: float) -> Metric:
         return Metric(name, label, rate, "memories/s", Goal(">=", BULK_TARGET_PER_SECOND, "memories/s"))
@@ -273,6 +336,26 @@ class Bench:
         ]
 
 
+def soak_metrics(result: SoakResult) -> list[Metric]:
+    p50, p95, p99 = np.percentile(np.asarray(result.latencies_ns, dtype=np.float64) / 1e6, [50, 95, 99])
+    return [
+        Metric("soak_requests", "soak requests", result.requests, "requests"),
+        Metric("soak_throughput_per_s", "soak throughput", result.requests / result.seconds, "requests/s"),
+        Metric("soak_errors", "soak errors", result.errors, "errors", Goal("<=", 0, "errors")),
+        Metric("soak_p50_ms", "soak latency p50", float(p50), "ms"),
+        Metric("soak_p95_ms", "soak latency p95", float(p95), "ms"),
+        Metric("soak_p99_ms", "soak latency p99", float(p99), "ms"),
+        Metric("soak_rss_start_mib", "server RSS after warm-up", result.rss_start_kib / 1024, "MiB"),
+        Metric(
+            "soak_rss_growth_percent",
+            "server RSS growth",
+            100 * result.rss_growth,
+            "%",
+            Goal("<", SOAK_RSS_GROWTH_TARGET, "%"),
+        ),
+    ]
+
+
 # --- reporting ----------------------------------------------------------------------------------
 
 
@@ -281,6 +364,8 @@ def _shown(metric: Metric) -> str:
         return f"{metric.value:.2f} ms"
     if metric.unit == "x":
         return f"{metric.value:.2f}x"
+    if metric.unit in ("%", "MiB"):
+        return f"{metric.value:,.1f} {metric.unit}"
     return f"{metric.value:,.0f} {metric.unit}"
 
 
@@ -318,7 +403,10 @@ def bench(args: argparse.Namespace) -> int:
         plan = replace(plan, recall_sizes=tuple(args.sizes))
     with tempfile.TemporaryDirectory(prefix="soma-bench-") as workdir:
         runner = Bench(plan, args.seed, Path(workdir), args.quiet)
-        metrics = runner.over_http() + runner.in_process()
+        if args.soak:
+            metrics = runner.soak(args.clients, args.soak_seconds)
+        else:
+            metrics = runner.over_http() + runner.in_process()
     if args.json:
         write_json({"metrics": [m.as_json() for m in metrics], "setup": setup_description(plan, args.seed)})
     else:
@@ -357,6 +445,16 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
     )
     parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help=f"seed of the workload (default: {DEFAULT_SEED})"
+    )
+    parser.add_argument(
+        "--soak",
+        action="store_true",
+        help="instead of the table: concurrent clients storing and recalling against `soma serve` for a "
+        "while; reports errors, latency p50/p95/p99 and the server's memory growth",
+    )
+    parser.add_argument("--clients", type=int, default=32, help="soak clients (default: 32)")
+    parser.add_argument(
+        "--soak-seconds", type=float, default=60.0, help="how long the soak runs (default: 60)"
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     quiet_option(parser)

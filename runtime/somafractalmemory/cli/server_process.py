@@ -89,6 +89,12 @@ class ServerProcess:
             f"`soma serve` on port {self.port} did not answer /healthz in {self._start_timeout:g} s"
         )
 
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("the server is not running")
+        return self._process.pid
+
     def stop(self) -> None:
         """Stop gracefully (SIGTERM: the server closes its stores), then kill if it hangs."""
         if self._process is None:
