@@ -36,11 +36,11 @@ def test_readiness_is_503_and_names_the_failed_backend(client: TestClient) -> No
     assert client.get("/healthz").status_code == 200
 
 
-def test_metrics_count_requests_by_route_and_memories_by_namespace(client: TestClient) -> None:
+def test_metrics_count_requests_by_route_and_memories_by_type(client: TestClient) -> None:
     client.post("/store", json={"coord": "1", "payload": {}})
     client.put("/v1/namespaces/other/memories/1,2", json={"payload": {}, "type": "semantic"})
     text = client.get("/metrics").text
     assert 'soma_http_requests_total{method="POST",route="/store",status="200"} 1.0' in text
     assert 'route="/v1/namespaces/{namespace}/memories/{coord}"' in text
-    assert 'soma_memories{namespace="other",type="semantic"} 1.0' in text
-    assert 'soma_memories{namespace="default",type="episodic"} 1.0' in text
+    assert 'soma_memories{type="semantic"} 1.0' in text  # namespaces only with SOMA_METRICS_NAMESPACES
+    assert 'soma_memories{type="episodic"} 1.0' in text

@@ -79,7 +79,7 @@ def test_unauthenticated_requests_are_refused_before_the_body_is_read(make_setti
 
 
 def test_the_body_limit_holds_on_paths_ending_in_import(make_settings: SettingsFactory) -> None:
-    """Issue 9, finding 7: PUT /v1/namespaces/x/memories/import (a coordinate named 'import') was unlimited."""
+    """Issue 9, finding 7: PUT /v1/namespaces/x/memories/import (coordinate 'import') had no body limit."""
     with TestClient(create_app(make_settings(max_body_bytes=2048, max_import_bytes=8192))) as app_client:
         app_client.headers.update(AUTH)
         payload = {"payload": {"text": "x" * 4096}}
@@ -110,6 +110,37 @@ def test_body_limit(make_settings: SettingsFactory) -> None:
         chunked = app_client.post("/store", content=chunks(), headers={"content-type": "application/json"})
         assert chunked.status_code == 413
         assert app_client.get("/stats").json()["total_memories"] == 0
+
+
+def _store_in(app_client: TestClient, namespace: str, count: int) -> None:
+    for n in range(count):
+        stored = app_client.put(
+            f"/v1/namespaces/{namespace}/memories/{n},1", json={"payload": {}}, headers=AUTH
+        )
+        assert stored.status_code == 200
+
+
+def test_metrics_name_no_namespace_unless_configured(make_settings: SettingsFactory) -> None:
+    """Issue 9, finding 10: the open /metrics listed every namespace (tenant) and its memory count."""
+    with TestClient(create_app(make_settings())) as app_client:
+        _store_in(app_client, "acme-secret-project", 2)
+        _store_in(app_client, "other-tenant", 1)
+        text = app_client.get("/metrics").text
+        assert "acme-secret-project" not in text and "other-tenant" not in text
+        assert 'soma_memories{type="episodic"} 3.0' in text
+        assert 'soma_memories{type="semantic"} 0.0' in text
+    with TestClient(create_app(make_settings(metrics_namespaces=True))) as app_client:
+        text = app_client.get("/metrics").text
+        assert 'soma_memories{namespace="acme-secret-project",type="episodic"} 2.0' in text
+        assert 'soma_memories{namespace="other-tenant",type="episodic"} 1.0' in text
+
+
+def test_metrics_can_ask_for_the_token_while_probes_stay_open(make_settings: SettingsFactory) -> None:
+    with TestClient(create_app(make_settings(metrics_require_token=True))) as app_client:
+        assert app_client.get("/metrics").status_code == 401
+        assert app_client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+        assert app_client.get("/metrics", headers=AUTH).status_code == 200
+        assert [app_client.get(p).status_code for p in ("/healthz", "/readyz", "/health")] == [200, 200, 200]
 
 
 def test_cors_origins(make_settings: SettingsFactory) -> None:

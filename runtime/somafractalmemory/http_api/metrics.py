@@ -1,4 +1,4 @@
-"""Prometheus metrics of one app: requests and latency by route, memories by namespace and type."""
+"""Prometheus metrics of one app: requests and latency by route, memories by type (and namespace, if set)."""
 
 import time
 from collections.abc import Iterator
@@ -16,20 +16,30 @@ UNMATCHED_ROUTE = "unmatched"
 
 
 class MemoryCounts(Collector):
-    """Read at scrape time from the store's counters, so every replica reports the same numbers."""
+    """Read at scrape time from the store's counters, so every replica reports the same numbers.
+
+    Namespace names are tenants' names: they are labels only when SOMA_METRICS_NAMESPACES says so,
+    otherwise the counts are summed over namespaces."""
 
     def __init__(self, app_state: Any) -> None:
         self._state = app_state
+        self._by_namespace: bool = app_state.settings.metrics_namespaces
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "soma_memories", "Memories stored, by namespace and type", labels=["namespace", "type"]
-        )
+        labels = ["namespace", "type"] if self._by_namespace else ["type"]
+        family = GaugeMetricFamily("soma_memories", "Memories stored, by type", labels=labels)
         runtime: Runtime | None = getattr(self._state, "runtime", None)
-        if runtime is not None:
-            for namespace, stats in runtime.service.store.all_stats().items():
+        if runtime is None:
+            yield family
+            return
+        all_stats = runtime.service.store.all_stats()
+        if self._by_namespace:
+            for namespace, stats in all_stats.items():
                 family.add_metric([namespace, "episodic"], stats.episodic)
                 family.add_metric([namespace, "semantic"], stats.semantic)
+        else:
+            family.add_metric(["episodic"], sum(stats.episodic for stats in all_stats.values()))
+            family.add_metric(["semantic"], sum(stats.semantic for stats in all_stats.values()))
         yield family
 
 
