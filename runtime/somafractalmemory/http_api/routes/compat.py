@@ -92,7 +92,8 @@ async def remember(
 async def store_bulk(
     body: StoreBulkRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> StoredResponse:
-    """All or nothing on this surface: one bad item rejects the request (use /v1 for per-item results)."""
+    """All or nothing on this surface: one bad item rejects the request (use /v1 for per-item results).
+    At most SOMA_MAX_BULK_ITEMS items (10,000 by default): beyond it 400, and nothing is stored."""
 
     def store_all() -> int:
         items: list[NewMemory] = []
@@ -154,6 +155,7 @@ async def recall_get(
 async def recall_batch(
     body: RecallBatchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> BatchesResponse:
+    """At most SOMA_MAX_BATCH_RESULTS results, queries x top_k (10,000 by default): beyond it 400."""
     service.budget.check_batch(len(body.queries), body.top_k)
 
     def recall_each() -> list[list[dict[str, Any]]]:
@@ -198,6 +200,7 @@ async def recall_with_scores(
 async def keyword_search(
     body: KeywordSearchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ResultsResponse:
+    """Examines at most SOMA_MAX_SCAN_ROWS candidates (10,000 by default), most important first."""
     found = await run.heavy(queries.keyword_search, service, namespace, body)
     return ResultsResponse(results=[reference_payload(m) for m in found])
 
@@ -246,6 +249,7 @@ async def coordinate_range(
     high: Annotated[str, coordinate_query("max")],
     type: TypeQuery = None,
 ) -> RangeResponse:
+    """At most SOMA_MAX_SCAN_ROWS memories may lie in the box (10,000 by default): beyond it 400."""
     found = await run.heavy(queries.coordinate_range, service, namespace, low, high, type)
     return RangeResponse(coords=[list(c) for c in found])
 
@@ -285,6 +289,7 @@ async def shortest_path(
     to: CoordinateQuery,
     link_type: str | None = None,
 ) -> PathResponse:
+    """Follows at most SOMA_MAX_SCAN_ROWS links (10,000 by default): beyond it 400."""
     path = await run.heavy(
         service.shortest_path, namespace, parse_coordinate(frm), parse_coordinate(to), link_type or None
     )

@@ -107,7 +107,8 @@ def _bulk_item(raw: dict[str, Any]) -> NewMemory | InvalidInput:
 async def bulk_store(
     namespace: NamespacePath, body: BulkRequestV1, service: ServiceDep, run: RunDep
 ) -> BulkResponseV1:
-    """Valid items are stored together in one write; each invalid one is reported by its index."""
+    """Valid items are stored together in one write; each invalid one is reported by its index.
+    At most SOMA_MAX_BULK_ITEMS items (10,000 by default): beyond it 400, and nothing is stored."""
 
     def store_items() -> BulkResult:
         return service.store_many(namespace, [_bulk_item(raw) for raw in body.items])
@@ -145,6 +146,7 @@ async def recall(
 async def keyword_search(
     namespace: NamespacePath, body: SearchRequestV1, service: ServiceDep, run: RunDep
 ) -> MemoriesResponseV1:
+    """Examines at most SOMA_MAX_SCAN_ROWS candidates (10,000 by default), most important first."""
     found = await run.heavy(queries.keyword_search, service, namespace, body)
     return MemoriesResponseV1(results=[memory_resource(m) for m in found])
 
@@ -158,6 +160,7 @@ async def coordinate_range(
     high: Annotated[str, coordinate_query("max")],
     type: TypeQuery = None,
 ) -> RangeResponse:
+    """At most SOMA_MAX_SCAN_ROWS memories may lie in the box (10,000 by default): beyond it 400."""
     found = await run.heavy(queries.coordinate_range, service, namespace, low, high, type)
     return RangeResponse(coords=[list(c) for c in found])
 
@@ -199,6 +202,7 @@ async def shortest_path(
     target: Annotated[str, coordinate_query("to")],
     link_type: str | None = None,
 ) -> PathResponseV1:
+    """Follows at most SOMA_MAX_SCAN_ROWS links (10,000 by default): beyond it 400."""
     path = await run.heavy(
         service.shortest_path,
         namespace,
