@@ -67,3 +67,39 @@ def test_import_of_a_missing_file_is_bad_input(soma: Soma, tmp_path: Path) -> No
     result = soma("import", str(tmp_path / "nowhere.ndjson"))
     assert result.code == 2
     assert "cannot open" in result.err
+
+
+def test_import_runs_the_checks_of_a_store(soma: Soma, tmp_path: Path) -> None:
+    """NaN, Infinity, a timestamp that is no number, a counter past 2**53 and a lone surrogate: each line
+    is reported by its number and not stored; the rest is, and export gives it back as strict JSON."""
+    source = tmp_path / "hostile.ndjson"
+    source.write_bytes(
+        b"\n".join(
+            [
+                b'{"coord": [1], "payload": {"text": "kept"}}',
+                b'{"coord": [2], "payload": {"x": NaN}}',
+                b'{"coord": [3], "payload": {"x": -Infinity}}',
+                b'{"coord": [4], "payload": {}, "created_at": "yesterday"}',
+                b'{"coord": [5], "payload": {}, "access_count": 18446744073709551616}',
+                b'{"coord": [6], "payload": {"t": "\\udc80"}}',
+            ]
+        )
+    )
+    result = soma("import", str(source))
+    assert result.code == 1
+    assert result.json == {
+        "memories": 1,
+        "links": 0,
+        "errors": [
+            "line 2: NaN is not a JSON number",
+            "line 3: -Infinity is not a JSON number",
+            "line 4: 'created_at' must be a number",
+            "line 5: 'access_count' must be an integer from 0 to 9007199254740991",
+            "line 6: payload.t holds a lone UTF-16 surrogate (e.g. \\ud800), which is not text",
+        ],
+    }
+    assert soma.ok("stats")["total_memories"] == 1
+    exported = soma("export", "--quiet")
+    assert exported.code == 0, exported.err
+    (record,) = [json.loads(line, parse_constant=float) for line in exported.out.splitlines()]
+    assert (record["coord"], record["payload"]) == ([1.0], {"text": "kept"})

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from somafractalmemory.core.errors import InvalidInput
+from somafractalmemory.core.payloads import check_text
 
 
 class FilterOp(StrEnum):
@@ -44,6 +45,8 @@ ABSENT = object()  # what field_value answers for a field the payload does not h
 def _check_scalar(field: str, value: object) -> None:
     if not isinstance(value, str | int | float | bool) and value is not None:
         raise InvalidInput(f"filter on {field!r} compares with a string, number, boolean or null")
+    if isinstance(value, str):
+        check_text(value, f"the filter on {field!r}")
 
 
 def _parse_operator(field: str, name: str, value: object) -> Condition:
@@ -77,6 +80,7 @@ def parse_filters(raw: Mapping[str, Any] | None) -> MemoryFilter:
     for field, spec in raw.items():
         if not isinstance(field, str) or not field:
             raise InvalidInput("filter field names must be non-empty strings")
+        check_text(field, "a filter field name")
         if isinstance(spec, Mapping):
             if not spec:
                 raise InvalidInput(f"filter on {field!r} has no operator")

@@ -283,7 +283,7 @@ class MemoryService:
         check_top_k(top_k)
         return self.store.keyword_search(
             namespace,
-            check_query(term),
+            check_query(term, "term"),
             exact=exact,
             case_sensitive=case_sensitive,
             memory_type=memory_type,
@@ -389,9 +389,10 @@ class MemoryService:
         link_type: str = "related",
         weight: float = 1.0,
     ) -> Link:
+        link_type, weight = check_link_type(link_type), check_weight(weight)
         self._require_node(namespace, source, "from")
         self._require_node(namespace, target, "to")
-        link = Link(namespace, source, target, check_link_type(link_type), check_weight(weight), self.clock())
+        link = Link(namespace, source, target, link_type, weight, self.clock())
         self.store.add_link(link)
         return link
 

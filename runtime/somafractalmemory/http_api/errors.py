@@ -34,6 +34,7 @@ STATUS_CODES = {
     503: "backend_unavailable",
 }
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}}
 _WHEN = {
     400: ("input the server refuses: a malformed value, a body that is not UTF-8 JSON or repeats a key",),
@@ -104,13 +105,14 @@ def _readable(errors: Any) -> list[dict[str, Any]]:
 
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at this path (Starlette's own 405 names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        route_methods = getattr(route, "methods", None)
-        if match is not Match.NONE and route_methods:
-            methods.update(route_methods)
-    return sorted(methods)
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 def _summary(readable: list[dict[str, Any]]) -> str:
