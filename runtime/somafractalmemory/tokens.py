@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-from somafractalmemory.datadir import private_directory
+from somafractalmemory.datadir import PRIVATE_FILE_MODE, private_directory, tighten
 from somafractalmemory.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,13 @@ def resolve_token(settings: Settings) -> str:
         return _read(settings.api_token_file)
     path = settings.data_dir / GENERATED_TOKEN_FILE
     if path.exists():
+        tighten(path)
         return _read(path)
     private_directory(settings.data_dir)
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     with os.fdopen(descriptor, "w") as handle:
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)  # whatever the umask took away
         handle.write(token + "\n")
     log.warning("no API token was configured: generated one in %s (readable by its owner only)", path)
     return token

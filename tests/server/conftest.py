@@ -13,15 +13,16 @@ from somafractalmemory.cli.server_process import ServerProcess
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[ServeFactory]:
-    """``serve(max_connections=4, ...)`` starts a server with those settings; all stop after the test."""
+    """``serve(max_connections=4, ...)`` starts a server with those settings; all stop after the test.
+    ``token=None`` leaves the server to read (or generate) the token file of its data directory."""
     with ExitStack() as stack:
 
-        def start(data_dir: Path | None = None, **values: object) -> Served:
+        def start(data_dir: Path | None = None, token: str | None = TOKEN, **values: object) -> Served:
             number = len(list(tmp_path.glob("serve-*.log")))
             log = stack.enter_context((tmp_path / f"serve-{number}.log").open("wb"))
             server = ServerProcess(
                 data_dir or tmp_path / f"data-{number}",
-                token=TOKEN,
+                token=token,
                 environment=settings_environment(values),
                 log=log,
             )

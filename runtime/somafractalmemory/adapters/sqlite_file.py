@@ -8,11 +8,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from somafractalmemory.core.errors import BackendUnavailable
+from somafractalmemory.datadir import private_file, tighten
+
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 class SQLiteFile:
     def __init__(self, path: Path, schema: str, backend: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # SQLite creates its -wal and -shm files with the database file's mode: owner-only, like it.
+        private_file(path)
+        for companion in SQLITE_COMPANIONS:
+            tighten(path.with_name(path.name + companion))
         self.path = path
         self.backend = backend
         self.lock = threading.RLock()
