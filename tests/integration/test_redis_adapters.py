@@ -1,17 +1,22 @@
 """The Redis cache and the shared rate limiter against a real Redis server."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 
 from somafractalmemory.adapters.memory_rate_limiter import MemoryRateLimiter
 from somafractalmemory.adapters.redis_cache import RedisCache
 from somafractalmemory.adapters.redis_connection import RedisLink
 from somafractalmemory.adapters.redis_rate_limiter import RedisRateLimiter
 from somafractalmemory.core.errors import BackendUnavailable
-from support.servers import RedisServer, wait_until
+from somafractalmemory.http_api import create_app
+from somafractalmemory.http_api.auth import TokenCheck
+from somafractalmemory.settings import Settings
+from support.servers import PostgresServer, RedisServer, wait_until
+from support.stack import AUTH, TOKEN
 
 
 @pytest.fixture
@@ -145,3 +150,25 @@ def test_limiter_falls_back_to_a_local_limit_when_redis_is_down(
 
     wait_until(counted_in_redis, 10, "the limiter to use Redis again")
     admin.close()
+
+
+def test_api_replicas_share_each_budget_under_a_token_id_or_an_address(
+    make_app_settings: Callable[..., Settings], postgres_server: PostgresServer, redis_server: RedisServer
+) -> None:
+    """Issue 9, finding 6, on the production path: two API replicas on one Redis spend one budget per token,
+    under the token's id (never the token itself), and wrong tokens spend one budget per client address."""
+    one = make_app_settings(postgres_server, redis_server, rate_limit_per_minute=4)
+    two = one.model_copy(update={"data_dir": one.data_dir / "two", "qdrant_path": one.data_dir / "two" / "q"})
+    with TestClient(create_app(one)) as first, TestClient(create_app(two)) as second:
+        replicas = (first, second)
+        mine = [replicas[n % 2].get("/stats", headers=AUTH).status_code for n in range(6)]
+        assert mine == [200, 200, 200, 200, 429, 429]
+        junk = [{"Authorization": f"Bearer junk-{n}"} for n in range(5)]
+        refused = [replicas[n % 2].get("/stats", headers=junk[n]).status_code for n in range(5)]
+        assert refused == [403, 403, 403, 403, 429]
+    assert one.redis_url is not None
+    with redis.Redis.from_url(one.redis_url.get_secret_value()) as admin:
+        keys = sorted(key.decode() for key in admin.scan_iter("soma:ratelimit:*"))
+    token_id = TokenCheck(TOKEN).token_id
+    assert keys == ["soma:ratelimit:address:testclient", f"soma:ratelimit:token:{token_id}"]
+    assert token_id not in TOKEN
