@@ -51,7 +51,7 @@ def test_bulk_reports_each_item(client: TestClient) -> None:
     ).json()
     assert body["stored"] == 2 and body["failed"] == 3
     assert [r["ok"] for r in body["results"]] == [True, False, False, False, True]
-    assert body["results"][1]["error"].startswith("coord.string: coordinate component 0 is not a number: 'one'")
+    assert body["results"][1]["error"].startswith("coord.string: coordinate component 0 is not a number")
     assert body["results"][2]["error"] == "payload: Input should be a valid dictionary"
     assert body["results"][3]["error"] == "type must be 'episodic' or 'semantic', got 'nonsense'"
     assert client.get(f"{BASE}/stats").json() == {"total_memories": 2, "episodic": 1, "semantic": 1}

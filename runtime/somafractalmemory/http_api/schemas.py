@@ -62,7 +62,7 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-TopK = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=MAX_TOP_K)]
+TopK = Annotated[int, Field(ge=1, le=MAX_TOP_K), BeforeValidator(_integral)]
 Weight = Annotated[
     float,
     WithJsonSchema(

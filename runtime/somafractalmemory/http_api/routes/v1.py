@@ -160,7 +160,9 @@ async def coordinate_range(
     high: Annotated[str, coordinate_query("max")],
     type: TypeQuery = None,
 ) -> RangeResponse:
-    """At most SOMA_MAX_SCAN_ROWS memories may lie in the box (10,000 by default): beyond it 400."""
+    """The memories inside the box from min to max. min and max have the same number of components, each
+    of min at most the same one of max, and at most SOMA_MAX_SCAN_ROWS memories (10,000 by default) may
+    lie in the box: otherwise 400."""
     found = await run.heavy(queries.coordinate_range, service, namespace, low, high, type)
     return RangeResponse(coords=[list(c) for c in found])
 
