@@ -77,7 +77,7 @@ def closed_by_server(sock: socket.socket, timeout: float) -> bool:
 
 
 def send_until_answered(sock: socket.socket, pieces: Iterable[bytes], interval: float = 0.0) -> bool:
-    """Send ``pieces`` one by one until the server answers (or hangs up); whether it did before the last."""
+    """Send ``pieces`` one by one until the server answers (or hangs up): whether it did before the last."""
     for piece in pieces:
         readable, _, _ = select.select([sock], [], [], interval)
         if readable:
@@ -86,5 +86,4 @@ def send_until_answered(sock: socket.socket, pieces: Iterable[bytes], interval: 
             sock.sendall(piece)
         except OSError:  # the server answered and closed while this piece was on its way
             return True
-    readable, _, _ = select.select([sock], [], [], interval)
-    return bool(readable)
+    return False

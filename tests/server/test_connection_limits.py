@@ -114,3 +114,14 @@ def test_a_stalled_body_is_answered_408_at_the_body_timeout(
     assert response.headers["connection"] == "close"
     assert response.json()["detail"] == "the request body stalled: nothing arrived for 1 s"
     assert closed_by_server(stalled, PATIENCE)
+
+
+def test_a_body_that_keeps_arriving_is_not_cut_off(limited: Served, sockets: list[socket.socket]) -> None:
+    """The body timeout is the longest pause, not a deadline: a body sent over three seconds is fine."""
+    body = b'{"coord": "3,4", "payload": {"text": "' + b"s" * 60 + b'"}}'
+    sockets.append(steady := connect(limited.url))
+    head = {**AUTH, "Content-Type": "application/json", "Content-Length": str(len(body))}
+    steady.sendall(request_head("POST", "/store", head))
+    pieces = [body[i : i + 10] for i in range(0, len(body), 10)]
+    assert not send_until_answered(steady, pieces, interval=0.4)
+    assert read_response(steady).json() == {"ok": True}

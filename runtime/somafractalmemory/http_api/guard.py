@@ -1,5 +1,5 @@
 """ASGI middleware in front of every route, deciding before the app reads a byte of the body: who the
-client is, its rate limit (429), its token (401/403), the body's size (413) and the body's pace (408).
+client is, its rate limit (429), its token (401/403) and the body's size (413).
 
 Who a client is: the token's id for a request that carries the right token (however its header is
 spelled), else its address (the peer, or the client a trusted proxy names), so wrong tokens are throttled
@@ -10,7 +10,6 @@ Pure ASGI rather than BaseHTTPMiddleware: it costs microseconds per request, whi
 target needs.
 """
 
-import asyncio
 import contextlib
 import math
 import re
@@ -18,6 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from somafractalmemory.http_api.auth import AUTHENTICATED, TokenCheck
 from somafractalmemory.http_api.client_address import ClientAddresses, rate_key
@@ -72,7 +72,6 @@ class RequestGuard:
         self.per_minute = settings.rate_limit_per_minute
         self.max_body_bytes = settings.max_body_bytes
         self.max_import_bytes = settings.max_import_bytes
-        self.body_timeout = settings.body_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.open_paths:
@@ -126,33 +125,24 @@ class RequestGuard:
     async def _read_guarded(
         self, scope: Scope, receive: Receive, send: Send, limit: int, lines: LineLengths | None
     ) -> None:
-        """Count the body as it arrives (413 past ``limit``, or a line past its limit) and wait at most the
-        body timeout for each piece (408); the app's answer to a cut-off body is replaced by the refusal."""
+        """Count the body as it arrives: 413 past ``limit``, or for a line past its limit; the app's answer
+        to a cut-off body is replaced by the refusal. (A stalled body is the connection's to time out.)"""
         received = 0
-        complete = False
         refusal: JSONResponse | None = None
 
         async def guarded_receive() -> Message:
-            nonlocal received, complete, refusal
-            if complete:  # later calls only wait for a disconnect: no timeout
-                return await receive()
-            try:
-                async with asyncio.timeout(self.body_timeout):
-                    message = await receive()
-            except TimeoutError:
-                stalled = f"the request body stalled: nothing arrived for {self.body_timeout:g} s"
-                refusal = _refuse(408, stalled, None, body_pending=True)
-                raise _BodyRefused from None
+            nonlocal received, refusal
+            message = await receive()
             if message["type"] == "http.request":
                 body = message.get("body", b"")
                 received += len(body)
-                complete = not message.get("more_body", False)
+                pending = message.get("more_body", False)
                 if received > limit:
-                    refusal = _refuse(413, _too_large(limit), None, body_pending=not complete)
+                    refusal = _refuse(413, _too_large(limit), None, body_pending=pending)
                     raise _BodyRefused
                 if lines is not None and (line := lines.feed(body)) is not None:
                     too_long = f"line {line} is longer than {lines.limit} bytes"
-                    refusal = _refuse(413, too_long, None, body_pending=not complete)
+                    refusal = _refuse(413, too_long, None, body_pending=pending)
                     raise _BodyRefused
             return message
 
@@ -160,7 +150,8 @@ class RequestGuard:
             if refusal is None:
                 await send(message)
 
-        with contextlib.suppress(_BodyRefused):  # raised by guarded_receive, answered below
+        # _BodyRefused is answered below; a client gone mid-body (or timed out) needs no answer.
+        with contextlib.suppress(_BodyRefused, ClientDisconnect):
             await self.app(scope, guarded_receive, guarded_send)
         if refusal is not None:
             await refusal(scope, receive, send)
