@@ -28,6 +28,19 @@ def test_missing_token_is_401_and_wrong_token_is_403(client: TestClient) -> None
     assert client.get("/stats").status_code == 200
 
 
+def test_the_api_documents_stay_open_and_unknown_paths_ask_for_the_token(
+    make_settings: SettingsFactory,
+) -> None:
+    with TestClient(create_app(make_settings())) as app_client:
+        assert [app_client.get(p).status_code for p in ("/openapi.json", "/docs", "/redoc")] == [
+            200,
+            200,
+            200,
+        ]
+        assert app_client.get("/no/such/path").status_code == 401
+        assert app_client.get("/no/such/path", headers=AUTH).status_code == 404
+
+
 def test_rate_limit_is_per_client(make_settings: SettingsFactory) -> None:
     with TestClient(create_app(make_settings(rate_limit_per_minute=3))) as app_client:
         for _ in range(3):
