@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint typecheck images-setup pytest bench clean
+.PHONY: install serve test lint typecheck images-setup pytest mutation bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,12 +40,17 @@ images-setup:
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+## mutation: mutation testing (mutmut) of the core and the operator's builders and status, with the fast tests
+## that cover them; prints a score per module and fails below 80 %. Slow: not part of `make test`
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py
+
 ## bench: the performance table of DESIGN.md section 5 on the embedded default
 bench: $(STAMP)
 	$(BIN)/soma bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .mutation
 
 # Cluster packaging targets (images, kind, helm): see mk/cluster.mk
 -include mk/*.mk

@@ -1,0 +1,161 @@
+"""Mutation testing (mutmut) of the modules whose values matter most, with the fast tests that cover them.
+
+    python scripts/mutation.py                 # every group: core, operator
+    python scripts/mutation.py operator        # one group
+    python scripts/mutation.py --threshold 80  # exit 1 when a module scores below this (default 80)
+
+mutmut 3 imports the code it mutates from a `src/` layout, so each group is staged under `.mutation/GROUP/`
+(source roots copied into `src/`, the tests and the files they read beside them). The stage is kept between
+runs: mutmut re-tests only the functions that changed. Prints a score per module: killed / (killed +
+survived), where a mutant no test runs counts as survived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = REPO / ".mutation"
+# Files the tests read at run time, relative to the repository.
+TEST_DATA = ("config", "crds", "helm", "docs")
+
+
+def say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+SURVIVED = {"survived", "no tests", "suspicious"}
+
+
+@dataclass(frozen=True)
+class Group:
+    source_root: str  # the folder that holds the package
+    package: str
+    modules: tuple[str, ...]  # globs relative to the package
+    tests: tuple[str, ...]
+
+
+GROUPS = {
+    "core": Group("runtime", "somafractalmemory", ("core/*.py",), ("tests/unit",)),
+    "operator": Group(
+        "operator",
+        "soma_operator",
+        ("builders/*.py", "status.py"),
+        (
+            "tests/operator/test_operator_builders.py",
+            "tests/operator/test_datastores_upstream.py",
+            "tests/operator/test_operator_status.py",
+            "tests/operator/test_operator_spec.py",
+            "tests/operator/test_operator_cli.py",
+        ),
+    ),
+}
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(value) for value in values) + "]"
+
+
+def stage(name: str, group: Group) -> Path:
+    """Refresh the group's stage from the working tree; mutmut's own state under mutants/ is kept."""
+    root = STAGES / name
+    src = root / "src"
+    src.mkdir(parents=True, exist_ok=True)
+    for package_root in ("runtime", "operator"):
+        for package in (REPO / package_root).iterdir():
+            if package.is_dir() and (package / "__init__.py").exists():
+                shutil.rmtree(src / package.name, ignore_errors=True)
+                shutil.copytree(package, src / package.name, ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("tests", *TEST_DATA):
+        shutil.rmtree(root / folder, ignore_errors=True)
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    package_dir = f"src/{group.package}"
+    only = sorted(
+        str(path.relative_to(root))
+        for pattern in group.modules
+        for path in (root / package_dir).glob(pattern)
+        if path.name != "__init__.py"
+    )
+    settings = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    settings += (
+        "\n[tool.mutmut]\n"
+        f'source_paths = ["src/{group.package}"]\n'
+        f"only_mutate = {_toml_list(only)}\n"
+        f"also_copy = {_toml_list(list(TEST_DATA))}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(list(group.tests))}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+    )
+    (root / "pyproject.toml").write_text(settings, encoding="utf-8")
+    return root
+
+
+def run_mutmut(root: Path) -> None:
+    mutmut = Path(sys.executable).with_name("mutmut")
+    done = subprocess.run([str(mutmut), "run"], cwd=root, check=False)  # noqa: S603  mutmut beside this Python
+    if done.returncode not in (0, 1):  # 1: some mutants survived, which the table reports
+        raise SystemExit(f"mutmut failed with exit code {done.returncode} (stage: {root})")
+
+
+def scores(root: Path, package: str) -> dict[str, Counter[str]]:
+    """Mutant outcomes per module, read from mutmut's result files."""
+    from mutmut.stats import status_by_exit_code
+
+    outcomes: dict[str, Counter[str]] = {}
+    for meta in sorted((root / "mutants" / "src" / package).rglob("*.py.meta")):
+        module = str(meta.relative_to(root / "mutants" / "src")).removesuffix(".meta")
+        exit_codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+        outcomes[module] = Counter(status_by_exit_code[code] for code in exit_codes.values())
+    return outcomes
+
+
+def report(name: str, outcomes: dict[str, Counter[str]], threshold: float) -> list[str]:
+    """Print the table; return the modules below the threshold."""
+    below = []
+    say(f"\n{name}: module, mutants, killed, survived (no test ran it), score")
+    for module, counts in outcomes.items():
+        killed = sum(counts[s] for s in KILLED)
+        survived = sum(counts[s] for s in SURVIVED)
+        if killed + survived == 0:
+            continue
+        score = 100 * killed / (killed + survived)
+        counted = f"{killed + survived:>5} {killed:>6} {survived:>5} ({counts['no tests']})"
+        say(f"  {module:<52} {counted} {score:5.1f} %")
+        if score < threshold:
+            below.append(module)
+    return below
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("groups", nargs="*", help=f"groups to test: {', '.join(GROUPS)} (default: all)")
+    parser.add_argument("--threshold", type=float, default=80.0, help="minimum score of a module, in percent")
+    arguments = parser.parse_args()
+    unknown = set(arguments.groups) - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(sorted(unknown))}: choose from {', '.join(GROUPS)}")
+    below = []
+    for name in arguments.groups or list(GROUPS):
+        group = GROUPS[name]
+        say(f"mutation testing {name}: {', '.join(group.modules)}, with {', '.join(group.tests)}")
+        root = stage(name, group)
+        run_mutmut(root)
+        below += report(name, scores(root, group.package), arguments.threshold)
+    if below:
+        say(f"\nbelow {arguments.threshold:.0f} %: {', '.join(below)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
