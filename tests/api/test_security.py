@@ -125,27 +125,26 @@ def test_body_limit(make_settings: SettingsFactory) -> None:
         assert app_client.get("/stats").json()["total_memories"] == 0
 
 
-def _store_in(app_client: TestClient, namespace: str, count: int) -> None:
-    for n in range(count):
-        stored = app_client.put(
-            f"/v1/namespaces/{namespace}/memories/{n},1", json={"payload": {}}, headers=AUTH
-        )
-        assert stored.status_code == 200
+def _metrics_after_storing(settings: Settings) -> str:
+    """/metrics of an app holding two memories in one namespace and one in another."""
+    with TestClient(create_app(settings)) as app_client:
+        app_client.headers.update(AUTH)
+        for namespace, count in (("acme-secret-project", 2), ("other-tenant", 1)):
+            for n in range(count):
+                path = f"/v1/namespaces/{namespace}/memories/{n},1"
+                assert app_client.put(path, json={"payload": {}}).status_code == 200
+        return app_client.get("/metrics", headers={"Authorization": ""}).text
 
 
 def test_metrics_name_no_namespace_unless_configured(make_settings: SettingsFactory) -> None:
     """Issue 9, finding 10: the open /metrics listed every namespace (tenant) and its memory count."""
-    with TestClient(create_app(make_settings())) as app_client:
-        _store_in(app_client, "acme-secret-project", 2)
-        _store_in(app_client, "other-tenant", 1)
-        text = app_client.get("/metrics").text
-        assert "acme-secret-project" not in text and "other-tenant" not in text
-        assert 'soma_memories{type="episodic"} 3.0' in text
-        assert 'soma_memories{type="semantic"} 0.0' in text
-    with TestClient(create_app(make_settings(metrics_namespaces=True))) as app_client:
-        text = app_client.get("/metrics").text
-        assert 'soma_memories{namespace="acme-secret-project",type="episodic"} 2.0' in text
-        assert 'soma_memories{namespace="other-tenant",type="episodic"} 1.0' in text
+    text = _metrics_after_storing(make_settings())
+    assert "acme-secret-project" not in text and "other-tenant" not in text
+    assert 'soma_memories{type="episodic"} 3.0' in text
+    assert 'soma_memories{type="semantic"} 0.0' in text
+    text = _metrics_after_storing(make_settings(metrics_namespaces=True))
+    assert 'soma_memories{namespace="acme-secret-project",type="episodic"} 2.0' in text
+    assert 'soma_memories{namespace="other-tenant",type="episodic"} 1.0' in text
 
 
 def test_metrics_can_ask_for_the_token_while_probes_stay_open(make_settings: SettingsFactory) -> None:
