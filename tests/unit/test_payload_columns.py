@@ -1,6 +1,7 @@
 """The numpy index's filter columns decide exactly as ``filters.matches``, stay in step through writes,
 swaps and growth, and a filter that nothing passes answers at once."""
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -52,22 +53,26 @@ def payloads(count: int, seed: int) -> list[dict[str, Any]]:
     return made
 
 
+def texts(payloads: list[dict[str, Any]]) -> list[str]:
+    return [json.dumps(payload) for payload in payloads]
+
+
 @pytest.mark.parametrize("raw", FILTERS, ids=[str(f) for f in FILTERS])
 def test_columns_decide_as_the_filter_rule(raw: dict[str, Any]) -> None:
     rows = payloads(400, seed=len(str(raw)))
     conditions = parse_filters(raw)
     columns = PayloadColumns(len(rows))
     expected = [matches(p, conditions) for p in rows]
-    assert columns.mask(conditions, rows).tolist() == expected
+    assert columns.mask(conditions, texts(rows)).tolist() == expected
     # Kept in step by later writes: replace every row, then ask again from the same columns.
     replaced = payloads(400, seed=99)
     for row, payload in enumerate(replaced):
         columns.put(row, payload)
-    assert columns.mask(conditions, replaced).tolist() == [matches(p, conditions) for p in replaced]
+    assert columns.mask(conditions, texts(replaced)).tolist() == [matches(p, conditions) for p in replaced]
 
 
 def test_columns_are_bounded_and_rebuilt_when_asked_again() -> None:
-    rows = [{f"k{i}": i for i in range(MAX_COLUMNS + 3)} for _ in range(10)]
+    rows = texts([{f"k{i}": i for i in range(MAX_COLUMNS + 3)} for _ in range(10)])
     columns = PayloadColumns(len(rows))
     for i in range(MAX_COLUMNS + 3):
         assert columns.mask(parse_filters({f"k{i}": i}), rows).sum() == 10

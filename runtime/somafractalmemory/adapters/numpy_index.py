@@ -1,7 +1,9 @@
 """The embedded vector index: cosine search over numpy arrays, persisted in a SQLite file.
 
 Each namespace is a shard: a growing float32 matrix (capacity doubles, so an insert costs the same at
-1k and at 100k points), the memory type of every row, and the payload for metadata filters. Every
+1k and at 100k points), the memory type of every row, and the payload for metadata filters (as JSON
+text: a string is nothing the garbage collector walks, where 100k payload dicts made each full
+collection stall the process for a tenth of a second; filters read them once into columns). Every
 write goes to the SQLite file first; the arrays are rebuilt from it when the index opens.
 
 Up to EXACT_SEARCH_LIMIT points a query scans every vector. Beyond it the scan is bound by memory
@@ -64,7 +66,7 @@ class _Shard:
     sketches: Sketches = field(init=False)
     types: np.ndarray[Any, np.dtype[np.int8]] = field(init=False)
     coordinates: list[Coordinate] = field(default_factory=list)
-    payloads: list[dict[str, Any]] = field(default_factory=list)
+    payloads: list[str] = field(default_factory=list)  # JSON text
     row_of: dict[Coordinate, int] = field(default_factory=dict)
     columns: PayloadColumns = field(init=False)
 
@@ -81,7 +83,7 @@ class _Shard:
         self.types = _resized(self.types, capacity, self.size)
         self.columns.grow(capacity, self.size)
 
-    def put(self, point: VectorPoint, point_sketch: Sketches) -> None:
+    def put(self, point: VectorPoint, payload_text: str, point_sketch: Sketches) -> None:
         row = self.row_of.get(point.coordinate)
         if row is None:
             if self.size == len(self.vectors):
@@ -90,9 +92,9 @@ class _Shard:
             self.size += 1
             self.row_of[point.coordinate] = row
             self.coordinates.append(point.coordinate)
-            self.payloads.append(point.payload)
+            self.payloads.append(payload_text)
         else:
-            self.payloads[row] = point.payload
+            self.payloads[row] = payload_text
         self.columns.put(row, point.payload)
         self.vectors[row] = point.vector
         self.sketches[row] = point_sketch
@@ -184,6 +186,7 @@ class NumpyIndex:
 
     def _load(self) -> None:
         points: list[VectorPoint] = []
+        texts: list[str] = []
         for namespace, key, memory_type, blob, payload in self._file.db.execute(
             "SELECT namespace, coord_key, memory_type, vector, payload FROM points"
         ):
@@ -194,17 +197,18 @@ class NumpyIndex:
                     "configured; use a new data directory or the matching dimension"
                 )
             point = VectorPoint(
-                namespace, coordinate_from_key(key), vector, MemoryType(memory_type), json.loads(payload)
-            )
+                namespace, coordinate_from_key(key), vector, MemoryType(memory_type), {}
+            )  # no filter column exists yet to need the payload parsed
             points.append(point)
-        self._add(points)
+            texts.append(payload)
+        self._add(points, texts)
 
-    def _add(self, points: Sequence[VectorPoint]) -> None:
+    def _add(self, points: Sequence[VectorPoint], texts: Sequence[str]) -> None:
         if not points:
             return
         vectors = np.stack([np.asarray(p.vector, dtype=np.float32) for p in points])
-        for point, point_sketch in zip(points, sketch(vectors, self._projection), strict=True):
-            self._shard(point.namespace).put(point, point_sketch)
+        for point, text, point_sketch in zip(points, texts, sketch(vectors, self._projection), strict=True):
+            self._shard(point.namespace).put(point, text, point_sketch)
 
     def _shard(self, namespace: str) -> _Shard:
         shard = self._shards.get(namespace)
@@ -238,7 +242,7 @@ class NumpyIndex:
                 """,
                 rows,
             )
-            self._add(points)
+            self._add(points, [row[4] for row in rows])
 
     def delete(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:
         with self._file.transaction() as db:

@@ -10,6 +10,7 @@ Columns are built on the first filter that names a field, kept in step on every 
 MAX_COLUMNS of them are kept (the least recently used is dropped and rebuilt when needed again).
 """
 
+import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -118,27 +119,28 @@ class PayloadColumns:
         for column in self._columns.values():
             column.grow(capacity, used)
 
-    def _column(self, field: str, payloads: Sequence[Mapping[str, Any]]) -> _Column:
+    def _column(self, field: str, payloads: Sequence[str]) -> _Column:
         column = self._columns.get(field)
         if column is not None:
             self._columns.move_to_end(field)
             return column
         column = _Column(field, self._capacity)
         for row, payload in enumerate(payloads):
-            column.set(row, payload)
+            column.set(row, json.loads(payload))
         self._columns[field] = column
         if len(self._columns) > MAX_COLUMNS:
             self._columns.popitem(last=False)
         return column
 
-    def mask(self, conditions: Sequence[Condition], payloads: Sequence[Mapping[str, Any]]) -> Mask:
-        """The rows whose payload passes every condition: ``filters.matches`` for all rows at once."""
+    def mask(self, conditions: Sequence[Condition], payloads: Sequence[str]) -> Mask:
+        """The rows whose payload (JSON text) passes every condition: ``filters.matches`` for all
+        rows at once."""
         size = len(payloads)
         passed = np.ones(size, dtype=np.bool_)
         for condition in conditions:
             held, uncertain = self._holds(self._column(condition.field, payloads), condition, size)
             for row in np.flatnonzero(uncertain).tolist():
-                held[row] = condition_holds(payloads[row], condition)
+                held[row] = condition_holds(json.loads(payloads[row]), condition)
             passed &= held
         return passed
 

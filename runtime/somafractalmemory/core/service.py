@@ -14,7 +14,7 @@ from somafractalmemory.core.budget import DEFAULT_BUDGET, WorkBudget
 from somafractalmemory.core.coordinates import Coordinate, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
 from somafractalmemory.core.filters import MemoryFilter, matches
-from somafractalmemory.core.indexing import vector_points
+from somafractalmemory.core.indexing import embed, vector_points
 from somafractalmemory.core.models import (
     BulkResult,
     ItemResult,
@@ -330,7 +330,7 @@ class MemoryService:
                 if memory.coordinate not in cosine and matches(memory.payload, conditions):
                     extras[memory.coordinate] = memory
         if extras:
-            extra_vectors = self.embedder.embed([payload_text(m.payload) for m in extras.values()])
+            extra_vectors = embed(self.embedder, [payload_text(m.payload) for m in extras.values()])
             for memory, score in zip(extras.values(), extra_vectors @ vector, strict=True):
                 cosine[memory.coordinate] = ScoredMemory(memory, float(score))
         ranked = sorted(

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from somafractalmemory.core.coordinates import parse_coordinate
 from somafractalmemory.core.errors import InvalidInput
@@ -151,10 +151,10 @@ async def recall_get(
     return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
 
 
-@router.post("/recall_batch")
+@router.post("/recall_batch", response_model=BatchesResponse)
 async def recall_batch(
     body: RecallBatchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
-) -> BatchesResponse:
+) -> Response:
     """At most SOMA_MAX_BATCH_RESULTS results, queries x top_k (10,000 by default): beyond it 400."""
     service.budget.check_batch(len(body.queries), body.top_k)
 
@@ -175,7 +175,7 @@ async def recall_batch(
             for q in body.queries
         ]
 
-    return BatchesResponse(batches=await run.heavy(recall_each))
+    return await run.heavy_json(lambda: BatchesResponse(batches=recall_each()))
 
 
 @router.post("/recall_with_scores")

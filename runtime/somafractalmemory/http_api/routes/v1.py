@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from somafractalmemory.core.coordinates import parse_coordinate, parse_coordinate_value
 from somafractalmemory.core.errors import InvalidInput
-from somafractalmemory.core.models import BulkResult
 from somafractalmemory.core.records import parse_ndjson, record_line
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api import queries
@@ -103,22 +102,24 @@ def _bulk_item(raw: dict[str, Any]) -> NewMemory | InvalidInput:
         return error
 
 
-@router.post("/bulk")
+@router.post("/bulk", response_model=BulkResponseV1)
 async def bulk_store(
     namespace: NamespacePath, body: BulkRequestV1, service: ServiceDep, run: RunDep
-) -> BulkResponseV1:
+) -> Response:
     """Valid items are stored together in one write; each invalid one is reported by its index.
     At most SOMA_MAX_BULK_ITEMS items (10,000 by default): beyond it 400, and nothing is stored."""
 
-    def store_items() -> BulkResult:
-        return service.store_many(namespace, [_bulk_item(raw) for raw in body.items])
+    def store_items() -> BulkResponseV1:
+        result = service.store_many(namespace, [_bulk_item(raw) for raw in body.items])
+        outcomes = [
+            ItemOutcome(
+                index=i.index, ok=i.ok, coord=list(i.coordinate) if i.coordinate else None, error=i.error
+            )
+            for i in result.items
+        ]
+        return BulkResponseV1(stored=result.stored, failed=len(outcomes) - result.stored, results=outcomes)
 
-    result = await run.heavy(store_items)
-    outcomes = [
-        ItemOutcome(index=i.index, ok=i.ok, coord=list(i.coordinate) if i.coordinate else None, error=i.error)
-        for i in result.items
-    ]
-    return BulkResponseV1(stored=result.stored, failed=len(outcomes) - result.stored, results=outcomes)
+    return await run.heavy_json(store_items)
 
 
 @router.post("/recall")
