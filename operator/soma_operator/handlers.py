@@ -13,7 +13,8 @@ from soma_operator.reconcile import Reconciler, reconcile, refresh_status, relea
 from soma_operator.settings import configure
 
 # Catches what no event announces: a data store pod that stops being ready after the system was Ready.
-STATUS_REFRESH_SECONDS = 60.0
+# SOMA_STATUS_REFRESH_SECONDS sets it (OperatorConfig); kopf takes a timer's interval at registration.
+STATUS_REFRESH_SECONDS = OperatorConfig().status_refresh_seconds
 
 
 def _reconciler(memo: kopf.Memo, logger: kopf.Logger) -> Reconciler:

@@ -44,6 +44,10 @@ KINDS: Mapping[str, Kind] = {
     "Deployment": Kind("apps/v1", "deployments"),
     "PodDisruptionBudget": Kind("policy/v1", "poddisruptionbudgets"),
     "NetworkPolicy": Kind("networking.k8s.io/v1", "networkpolicies"),
+    "HorizontalPodAutoscaler": Kind("autoscaling/v2", "horizontalpodautoscalers"),
+    # Kinds of operators that may run beside ours; used only where discovery found them.
+    "Cluster": Kind("postgresql.cnpg.io/v1", "clusters"),
+    "ScaledObject": Kind("keda.sh/v1alpha1", "scaledobjects"),
 }
 
 
@@ -69,11 +73,20 @@ class KubeClient:
         items: list[dict[str, Any]] = listing.get("items") or []
         return items
 
-    async def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    async def serves(self, group_version: str, plural: str) -> bool:
+        """Whether the API server serves this resource: API discovery, which every authenticated user may
+        read (the system:discovery ClusterRole), so it needs no RBAC of ours, unlike reading CRDs."""
+        try:
+            listing = await api.get(f"/apis/{group_version}", settings=self.settings, logger=logger)
+        except errors.APINotFoundError:
+            return False
+        return any(entry.get("name") == plural for entry in listing.get("resources") or [])
+
+    async def apply(self, manifest: Mapping[str, Any], field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
         """Server-side apply under the operator's one field manager; creates the object if absent."""
         metadata = manifest["metadata"]
         url = KINDS[manifest["kind"]].url(
-            metadata["namespace"], metadata["name"], fieldManager=FIELD_MANAGER, force="true"
+            metadata["namespace"], metadata["name"], fieldManager=field_manager, force="true"
         )
         # JSON is YAML, so the apply patch goes as JSON under the apply content type.
         body: dict[str, Any] = await api.patch(

@@ -17,23 +17,27 @@ import kopf
 
 from soma_operator import builders
 from soma_operator.applier import Change, apply_all
+from soma_operator.builders import autoscaling, cloudnative_pg
 from soma_operator.builders.api import endpoint
 from soma_operator.builders.context import (
     API_TOKEN_KEY,
     POSTGRES_PASSWORD_KEY,
     REDIS_PASSWORD_KEY,
     BuildContext,
+    Capabilities,
     Credentials,
 )
 from soma_operator.builders.labels import instance_labels
 from soma_operator.builders.workloads import claim_name
 from soma_operator.config import OperatorConfig
+from soma_operator.constants import FIELD_MANAGER
 from soma_operator.kube import KubeClient
 from soma_operator.quantity import storage_bytes
-from soma_operator.spec import DATA_STORES, Component, MemorySystem, OnDelete, SpecError, shrink_errors
+from soma_operator.spec import Component, MemorySystem, OnDelete, SpecError, shrink_errors
 from soma_operator.status import (
     READY,
     Phase,
+    Providers,
     StorageProgress,
     failed_status,
     observed_status,
@@ -94,9 +98,43 @@ async def read_credentials(r: Reconciler, system: MemorySystem) -> Credentials:
     )
 
 
+async def discover(r: Reconciler, system: MemorySystem) -> Capabilities:
+    """Which of the operators this spec can use are installed: asked only when the spec asks for one."""
+    spec = system.spec
+    wants_cnpg = spec.postgres.cloudnative_pg
+    wants_keda = spec.runs_consumers() and spec.consumers.autoscaling is not None
+    cnpg, keda = await asyncio.gather(
+        r.client.serves(cloudnative_pg.GROUP_VERSION, cloudnative_pg.PLURAL) if wants_cnpg else _false(),
+        r.client.serves(autoscaling.KEDA_API_VERSION, autoscaling.KEDA_PLURAL) if wants_keda else _false(),
+    )
+    return Capabilities(cloudnative_pg=cnpg, keda=keda)
+
+
+async def _false() -> bool:
+    return False
+
+
+def providers(ctx: BuildContext) -> Providers:
+    """What serves the system, for the status; a provider the spec asks for and the cluster lacks."""
+    spec, found = ctx.system.spec, ctx.capabilities
+    unavailable = {}
+    if spec.postgres.cloudnative_pg and not found.cloudnative_pg:
+        unavailable[Component.POSTGRES] = (
+            "provider cloudnative-pg: CloudNativePG is not installed (the API server serves no "
+            f"{cloudnative_pg.GROUP_VERSION} {cloudnative_pg.PLURAL}); install it, or use provider "
+            "statefulset with one instance"
+        )
+    postgres = spec.postgres.provider.value if spec.postgres.provisioned else "external"
+    scaling = None
+    if spec.runs_consumers():
+        scaling = "keda" if ctx.autoscaled(Component.CONSUMERS) else "fixed"
+    autoscaled = frozenset(c for c in (Component.API, Component.CONSUMERS) if ctx.autoscaled(c))
+    return Providers(postgres, scaling, unavailable, autoscaled)
+
+
 async def read_claim_template_sizes(r: Reconciler, system: MemorySystem) -> dict[Component, str]:
     """Claim sizes of existing StatefulSets: their templates are immutable and must be re-applied as is."""
-    stores = system.spec.provisioned_data_stores()
+    stores = system.spec.statefulset_data_stores()
     found = await asyncio.gather(
         *(r.client.get("StatefulSet", system.namespace, f"{system.name}-{store}") for store in stores)
     )
@@ -110,7 +148,7 @@ async def read_claim_template_sizes(r: Reconciler, system: MemorySystem) -> dict
 async def read_claims(r: Reconciler, ctx: BuildContext) -> Claims:
     """The live claims of every provisioned store, by the StatefulSet controller's naming convention."""
     replicas = ctx.system.spec.workload_replicas()
-    stores = ctx.system.spec.provisioned_data_stores()
+    stores = ctx.system.spec.statefulset_data_stores()
 
     async def claims_of(store: Component) -> list[dict[str, Any]]:
         names = [claim_name(ctx, store, ordinal) for ordinal in range(replicas[store])]
@@ -145,7 +183,7 @@ async def apply_children(
     for result in applied:
         if result.change is not Change.UNCHANGED:
             r.announce(body, str(result.change), f"{result.kind} {result.name}")
-    workload_kinds = ("StatefulSet", "Deployment")
+    workload_kinds = ("StatefulSet", "Deployment", cloudnative_pg.KIND)
     by_name = {a.name: dict(a.live) for a in applied if a.kind in workload_kinds}
     return {
         c: by_name[ctx.child_name(c)]
@@ -155,16 +193,58 @@ async def apply_children(
 
 
 async def read_workloads(r: Reconciler, ctx: BuildContext) -> dict[Component, dict[str, Any] | None]:
-    components = list(ctx.system.spec.workload_replicas())
+    spec = ctx.system.spec
+    unavailable = providers(ctx).unavailable
+    components = [c for c in spec.workload_replicas() if c not in unavailable]
     found = await asyncio.gather(
-        *(
-            r.client.get(
-                "StatefulSet" if c in DATA_STORES else "Deployment", ctx.namespace, ctx.child_name(c)
-            )
-            for c in components
-        )
+        *(r.client.get(spec.workload_kind(c), ctx.namespace, ctx.child_name(c)) for c in components)
     )
     return dict(zip(components, found, strict=True))
+
+
+# Holds the replicas of a Deployment for a moment while they pass from the operator to an autoscaler.
+HANDOVER_MANAGER = f"{FIELD_MANAGER}-handover"
+
+
+def _applies_replicas(live: Mapping[str, Any]) -> bool:
+    for entry in live.get("metadata", {}).get("managedFields") or []:
+        if entry.get("manager") == FIELD_MANAGER and entry.get("operation") == "Apply":
+            return "f:replicas" in (entry.get("fieldsV1") or {}).get("f:spec", {})
+    return False
+
+
+async def hand_over_replicas(r: Reconciler, ctx: BuildContext) -> None:
+    """Before an apply without ``replicas``: if the operator owned them, another manager first takes them at
+    their current value. Otherwise server-side apply would remove the field, the Deployment would fall back
+    to one replica, and the autoscaler would have to climb back (kubernetes.io/docs/reference/using-api/
+    server-side-apply, "Transferring ownership")."""
+    for component in (Component.API, Component.CONSUMERS):
+        if not ctx.autoscaled(component):
+            continue
+        live = await r.client.get("Deployment", ctx.namespace, ctx.child_name(component))
+        if live is None or not _applies_replicas(live):
+            continue
+        replicas = live["spec"]["replicas"]
+        handover = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": live["metadata"]["name"], "namespace": ctx.namespace},
+            "spec": {"replicas": replicas},
+        }
+        await r.client.apply(handover, field_manager=HANDOVER_MANAGER)
+        r.logger.info(f"Deployment {ctx.child_name(component)}: {replicas} replicas handed to its autoscaler")
+
+
+async def remove_unused_autoscalers(r: Reconciler, body: kopf.Body, ctx: BuildContext) -> None:
+    """An autoscaler the spec no longer asks for would keep scaling: it goes (by name, nothing to list)."""
+    unused = []
+    if not ctx.autoscaled(Component.API):
+        unused.append(("HorizontalPodAutoscaler", ctx.child_name(Component.API)))
+    if ctx.capabilities.keda and not ctx.autoscaled(Component.CONSUMERS):
+        unused.append(("ScaledObject", ctx.child_name(Component.CONSUMERS)))
+    for kind, name in unused:
+        if await r.client.delete(kind, ctx.namespace, name):
+            r.announce(body, "Deleted", f"{kind} {name}")
 
 
 async def grow_claims(r: Reconciler, body: kopf.Body, system: MemorySystem, claims: Claims) -> None:
@@ -213,17 +293,19 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
         patch.status.update(paused_status(body.status, _generation(body), _now()))
         r.announce(body, "Paused", "no change is applied while spec.paused is true")
         return
-    credentials, claim_template_sizes = await asyncio.gather(
-        read_credentials(r, system), read_claim_template_sizes(r, system)
+    credentials, claim_template_sizes, capabilities = await asyncio.gather(
+        read_credentials(r, system), read_claim_template_sizes(r, system), discover(r, system)
     )
-    ctx = BuildContext(system, r.config, credentials, claim_template_sizes)
+    ctx = BuildContext(system, r.config, credentials, claim_template_sizes, capabilities)
     claims = await read_claims(r, ctx)
     refusal = shrink_refusal(system, claims)
     if refusal is not None:
         workloads = await read_workloads(r, ctx)
         write_status(r, body, patch, _status(ctx, body, workloads, claims, refusal))
         raise kopf.PermanentError(f"Refused: {refusal}")
+    await hand_over_replicas(r, ctx)
     applied = await apply_children(r, body, ctx)
+    await remove_unused_autoscalers(r, body, ctx)
     await grow_claims(r, body, system, claims)
     status = _status(ctx, body, applied, claims, None)
     write_status(r, body, patch, status)
@@ -242,7 +324,8 @@ async def refresh_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> N
         return  # it is Failed already, and nothing was applied for this spec
     if system.spec.paused:
         return
-    ctx = BuildContext(system, r.config, Credentials())  # only names are needed: no secret is read
+    # Only names are needed: no secret is read.
+    ctx = BuildContext(system, r.config, Credentials(), capabilities=await discover(r, system))
     claims, workloads = await asyncio.gather(read_claims(r, ctx), read_workloads(r, ctx))
     write_status(r, body, patch, _status(ctx, body, workloads, claims, shrink_refusal(system, claims)))
 
@@ -263,16 +346,21 @@ def _status(
         generation=_generation(body),
         endpoint=endpoint(ctx),
         now=_now(),
+        providers=providers(ctx),
     )
 
 
 async def release_claims(r: Reconciler, body: kopf.Body) -> None:
     """On deletion: keep the claims (Retain) or delete every claim of this system by its labels (Delete)."""
     try:
-        on_delete = MemorySystem.from_body(body).spec.storage_policy.on_delete
+        system: MemorySystem | None = MemorySystem.from_body(body)
     except SpecError:
-        on_delete = OnDelete.RETAIN  # when in doubt, keep the data
+        system = None
+    # When in doubt, keep the data.
+    on_delete = system.spec.storage_policy.on_delete if system is not None else OnDelete.RETAIN
     if on_delete is OnDelete.RETAIN:
+        if system is not None and system.spec.postgres.cloudnative_pg:
+            await keep_cluster(r, body, system)
         r.announce(body, "ClaimsRetained", "storagePolicy.onDelete is Retain: the claims and their data stay")
         return
     namespace = body.metadata.namespace or "default"
@@ -281,3 +369,20 @@ async def release_claims(r: Reconciler, body: kopf.Body) -> None:
         name = claim["metadata"]["name"]
         if await r.client.delete("PersistentVolumeClaim", namespace, name):
             r.announce(body, "Deleted", f"PersistentVolumeClaim {name}")
+
+
+async def keep_cluster(r: Reconciler, body: kopf.Body, system: MemorySystem) -> None:
+    """CloudNativePG's claims belong to its Cluster, which belongs to the MemorySystem: to keep the data,
+    the Cluster is released before the garbage collector follows the owner references. A MemorySystem
+    re-created with the same name adopts it again (the apply sets the owner reference anew)."""
+    name = f"{system.name}-{Component.POSTGRES}"
+    if not await r.client.serves(cloudnative_pg.GROUP_VERSION, cloudnative_pg.PLURAL):
+        return
+    if await r.client.get(cloudnative_pg.KIND, system.namespace, name) is None:
+        return
+    await r.client.merge_patch(
+        cloudnative_pg.KIND, system.namespace, name, {"metadata": {"ownerReferences": None}}
+    )
+    r.announce(
+        body, "ClusterRetained", f"Cluster {name} kept with its data: delete it when it is no longer needed"
+    )

@@ -47,6 +47,14 @@ class EmbeddingProvider(enum.StrEnum):
     HASHING = "hashing"
 
 
+class PostgresProvider(enum.StrEnum):
+    """Who runs PostgreSQL. Chosen explicitly and never switched: the database lives on the provider's own
+    volumes, so a new provider would start empty (see docs/operations.md, "High availability")."""
+
+    STATEFULSET = "statefulset"
+    CLOUDNATIVE_PG = "cloudnative-pg"
+
+
 class OnDelete(enum.StrEnum):
     RETAIN = "Retain"
     DELETE = "Delete"
@@ -103,17 +111,49 @@ class Auth(_Model):
     token_secret_ref: TokenSecretRef | None = None
 
 
+class Autoscaling(_Model):
+    """Bounds of a replica count that an autoscaler sets; minReplicas never exceeds maxReplicas."""
+
+    min_replicas: int = Field(default=2, ge=1, le=100)
+    max_replicas: int = Field(default=10, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"minReplicas {self.min_replicas} exceeds maxReplicas {self.max_replicas}")
+        return self
+
+
+class ApiAutoscaling(Autoscaling):
+    target_cpu_utilization: int = Field(default=70, ge=1, le=100, alias="targetCPUUtilization")
+
+
+class ConsumerAutoscaling(Autoscaling):
+    min_replicas: int = Field(default=1, ge=0, le=100)
+    lag_threshold: int = Field(default=1000, ge=1, le=1_000_000)
+
+
 class ApiSpec(_Model):
     replicas: int = Field(default=2, ge=1, le=50)
+    autoscaling: ApiAutoscaling | None = None
     resources: Resources = Resources(
         requests=ResourceList(cpu="100m", memory="256Mi"), limits=ResourceList(memory="1Gi")
     )
     rate_limit: RateLimit = RateLimit()
     auth: Auth = Auth()
 
+    @model_validator(mode="after")
+    def _utilization_needs_a_request(self) -> ApiSpec:
+        if self.autoscaling is not None and self.resources.requests.cpu is None:
+            raise ValueError(
+                "autoscaling needs resources.requests.cpu: CPU utilization is measured against the request"
+            )
+        return self
+
 
 class ConsumersSpec(_Model):
     replicas: int = Field(default=1, ge=0, le=50)
+    autoscaling: ConsumerAutoscaling | None = None
     resources: Resources = Resources(
         requests=ResourceList(cpu="100m", memory="256Mi"), limits=ResourceList(memory="1Gi")
     )
@@ -156,9 +196,30 @@ class DataStoreSpec(_Model):
 
 
 class PostgresSpec(DataStoreSpec):
+    provider: PostgresProvider = PostgresProvider.STATEFULSET
+    instances: int = Field(default=1, ge=1, le=9)
+    synchronous_replicas: int = Field(default=1, ge=0, le=8)
     resources: Resources = Resources(
         requests=ResourceList(cpu="250m", memory="512Mi"), limits=ResourceList(memory="2Gi")
     )
+
+    @model_validator(mode="after")
+    def _replicas_need_cloudnative_pg(self) -> PostgresSpec:
+        if self.instances > 1 and self.provider is PostgresProvider.STATEFULSET:
+            raise ValueError(
+                f"instances {self.instances} needs provider cloudnative-pg: the statefulset provider runs "
+                "one PostgreSQL without replicas; install CloudNativePG and set provider: cloudnative-pg"
+            )
+        return self
+
+    @property
+    def cloudnative_pg(self) -> bool:
+        return self.provisioned and self.provider is PostgresProvider.CLOUDNATIVE_PG
+
+    @property
+    def synchronous_standbys(self) -> int:
+        """Standbys that confirm each commit before it is acknowledged: at most every standby there is."""
+        return min(self.synchronous_replicas, self.instances - 1)
 
 
 class RedisSpec(DataStoreSpec):
@@ -171,6 +232,7 @@ class RedisSpec(DataStoreSpec):
 
 class QdrantSpec(DataStoreSpec):
     replicas: int = Field(default=1, ge=1, le=9)
+    shards: int | None = Field(default=None, ge=1, le=64)
     resources: Resources = Resources(
         requests=ResourceList(cpu="250m", memory="1Gi"), limits=ResourceList(memory="4Gi")
     )
@@ -185,6 +247,16 @@ class QdrantSpec(DataStoreSpec):
         """Copies that must apply a write: a majority, yet never all, so one pod can be drained."""
         return (self.replication_factor + 1) // 2
 
+    @property
+    def shard_number(self) -> int:
+        """Shards of a collection: the spec's, else one per pod, so each pod leads one."""
+        return self.shards if self.shards is not None else self.replicas
+
+    @property
+    def tolerated_disruptions(self) -> int:
+        """Pods a drain may take at once while every shard keeps enough copies to accept writes."""
+        return self.replication_factor - self.write_consistency_factor
+
 
 class RedpandaSpec(DataStoreSpec):
     replicas: int = Field(default=1, ge=1, le=9)
@@ -198,6 +270,11 @@ class RedpandaSpec(DataStoreSpec):
         """Copies of each partition: Raft wants an odd count, so two brokers still replicate once."""
         factor = min(self.replicas, MAX_REPLICATION)
         return factor if factor % 2 else factor - 1
+
+    @property
+    def tolerated_disruptions(self) -> int:
+        """Brokers a drain may take at once while every partition keeps its Raft majority."""
+        return self.replication_factor - (self.replication_factor // 2 + 1)
 
 
 class StoragePolicy(_Model):
@@ -240,16 +317,31 @@ class MemorySystemSpec(_Model):
     def runs_consumers(self) -> bool:
         return self.evented
 
+    def statefulset_data_stores(self) -> tuple[Component, ...]:
+        """The provisioned stores that run as a StatefulSet of ours (CloudNativePG runs its own pods)."""
+        return tuple(
+            c
+            for c in self.provisioned_data_stores()
+            if c is not Component.POSTGRES or not self.postgres.cloudnative_pg
+        )
+
+    def workload_kind(self, component: Component) -> str:
+        """The kind of the object that runs a component's pods."""
+        if component is Component.POSTGRES and self.postgres.cloudnative_pg:
+            return "Cluster"
+        return "StatefulSet" if component in DATA_STORES else "Deployment"
+
     def workload_replicas(self) -> dict[Component, int]:
-        """Every workload this spec runs, with its desired replica count."""
+        """Every workload this spec runs, with its desired replica count (an autoscaled one: its minimum)."""
         store_replicas = {
-            Component.POSTGRES: 1,
+            Component.POSTGRES: self.postgres.instances,
             Component.REDIS: 1,
             Component.QDRANT: self.qdrant.replicas,
             Component.REDPANDA: self.redpanda.replicas,
         }
         workloads = {component: store_replicas[component] for component in self.provisioned_data_stores()}
-        workloads[Component.API] = self.api.replicas
+        autoscaling = self.api.autoscaling
+        workloads[Component.API] = autoscaling.min_replicas if autoscaling else self.api.replicas
         if self.runs_consumers():
             workloads[Component.CONSUMERS] = self.consumers.replicas
         return workloads

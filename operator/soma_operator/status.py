@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ class Reason(enum.StrEnum):
     SETTLED = "Settled"
     PAUSED = "Paused"
     INVALID_SPEC = "InvalidSpec"
+    PROVIDER_NOT_INSTALLED = "ProviderNotInstalled"
 
 
 READY = "Ready"
@@ -69,6 +70,19 @@ class StorageProgress:
     resized: int
 
 
+def _counted(
+    component: Component, desired: int, created: tuple[int, str], ready: int, unit: str
+) -> Condition:
+    """Rolling out until ``desired`` pods are created (or updated), then not ready until as many are ready."""
+    kind = COMPONENT_CONDITIONS[component]
+    count, verb = created
+    if count < desired:
+        return Condition(kind, False, Reason.ROLLING_OUT, f"{component}: {count}/{desired} {unit} {verb}")
+    if ready < desired:
+        return Condition(kind, False, Reason.NOT_READY, f"{component}: {ready}/{desired} {unit} ready")
+    return Condition(kind, True, Reason.READY, f"{component}: {ready}/{desired} {unit} ready")
+
+
 def workload_condition(
     component: Component, live: Mapping[str, Any] | None, desired_replicas: int
 ) -> Condition:
@@ -80,27 +94,51 @@ def workload_condition(
     generation = live.get("metadata", {}).get("generation", 0)
     if status.get("observedGeneration", 0) < generation:
         return Condition(kind, False, Reason.ROLLING_OUT, f"{component}: the latest spec is not observed yet")
-    updated = status.get("updatedReplicas", 0)
-    ready = status.get("readyReplicas", 0)
-    if updated < desired_replicas:
-        return Condition(
-            kind, False, Reason.ROLLING_OUT, f"{component}: {updated}/{desired_replicas} replicas updated"
-        )
-    if ready < desired_replicas:
-        return Condition(
-            kind, False, Reason.NOT_READY, f"{component}: {ready}/{desired_replicas} replicas ready"
-        )
-    return Condition(kind, True, Reason.READY, f"{component}: {ready}/{desired_replicas} replicas ready")
+    updated = (status.get("updatedReplicas", 0), "updated")
+    return _counted(component, desired_replicas, updated, status.get("readyReplicas", 0), "replicas")
+
+
+def cluster_condition(live: Mapping[str, Any] | None, desired_instances: int) -> Condition:
+    """Readiness of a CloudNativePG Cluster from its status (api/v1/cluster_types.go ClusterStatus):
+    ``instances`` counts the instances that exist, ``readyInstances`` those whose pod is ready."""
+    component = Component.POSTGRES
+    if live is None:
+        kind = COMPONENT_CONDITIONS[component]
+        return Condition(kind, False, Reason.NOT_CREATED, f"{component} is not created yet")
+    status = live.get("status") or {}
+    created = (status.get("instances", 0), "created")
+    return _counted(component, desired_instances, created, status.get("readyInstances", 0), "instances")
+
+
+def _desired(
+    component: Component, live: Mapping[str, Any] | None, spec_replicas: int, autoscaled: bool
+) -> int:
+    """An autoscaled Deployment is ready at the count its autoscaler chose, whatever it is."""
+    if autoscaled and live is not None:
+        chosen: int = (live.get("spec") or {}).get("replicas", spec_replicas)
+        return chosen
+    return spec_replicas
 
 
 def component_conditions(
-    spec: MemorySystemSpec, workloads: Mapping[Component, Mapping[str, Any] | None]
+    spec: MemorySystemSpec,
+    workloads: Mapping[Component, Mapping[str, Any] | None],
+    unavailable: Mapping[Component, str] | None = None,
+    autoscaled: frozenset[Component] = frozenset(),
 ) -> list[Condition]:
+    """``unavailable``: components whose provider the cluster lacks, with why."""
     desired = spec.workload_replicas()
+    missing = unavailable or {}
     conditions = []
     for component, kind in COMPONENT_CONDITIONS.items():
-        if component in desired:
-            conditions.append(workload_condition(component, workloads.get(component), desired[component]))
+        live = workloads.get(component)
+        if component in missing:
+            conditions.append(Condition(kind, False, Reason.PROVIDER_NOT_INSTALLED, missing[component]))
+        elif component in desired and spec.workload_kind(component) == "Cluster":
+            conditions.append(cluster_condition(live, desired[component]))
+        elif component in desired:
+            replicas = _desired(component, live, desired[component], component in autoscaled)
+            conditions.append(workload_condition(component, live, replicas))
         elif component in DATA_STORES and component in spec.used_data_stores():
             external = spec.data_store(component).external
             secret = external.secret_ref.name if external is not None else ""
@@ -118,6 +156,7 @@ def summarize(
 ) -> tuple[Phase, list[Condition]]:
     """Phase plus the Ready, Progressing and Degraded conditions from the component conditions."""
     waiting = [c for c in components if not c.ready]
+    blocked = [c for c in waiting if c.reason is Reason.PROVIDER_NOT_INSTALLED]
     rolling = [c for c in waiting if c.reason in (Reason.ROLLING_OUT, Reason.NOT_CREATED)]
     broken = [c for c in waiting if c.reason is Reason.NOT_READY]
     resizing = [s for s in storage if s.resized < s.claims]
@@ -132,6 +171,9 @@ def summarize(
 
     if refusal is not None:
         progressing = Condition(PROGRESSING, False, Reason.STORAGE_SHRINK_REFUSED, refusal)
+    elif blocked:
+        message = "; ".join(c.message for c in blocked)
+        progressing = Condition(PROGRESSING, False, Reason.PROVIDER_NOT_INSTALLED, message)
     elif resizing:
         message = "; ".join(f"{s.component}: {s.resized}/{s.claims} claims at {s.size}" for s in resizing)
         progressing = Condition(PROGRESSING, True, Reason.STORAGE_RESIZING, message)
@@ -184,6 +226,23 @@ def render_conditions(
     return [*rendered, *(dict(c) for c in old if c.get("type") not in spoken)]
 
 
+@dataclass(frozen=True)
+class Providers:
+    """Who runs what, as the status reports it: ``postgres`` is statefulset, cloudnative-pg or external;
+    ``consumerScaling`` (evented mode) is keda or fixed."""
+
+    postgres: str
+    consumer_scaling: str | None = None
+    unavailable: Mapping[Component, str] = field(default_factory=dict)
+    autoscaled: frozenset[Component] = frozenset()
+
+    def reported(self) -> dict[str, str]:
+        shown = {"postgres": self.postgres}
+        if self.consumer_scaling is not None:
+            shown["consumerScaling"] = self.consumer_scaling
+        return shown
+
+
 def observed_status(
     *,
     spec: MemorySystemSpec,
@@ -194,12 +253,17 @@ def observed_status(
     generation: int,
     endpoint: str,
     now: datetime,
+    providers: Providers | None = None,
 ) -> dict[str, Any]:
-    components = component_conditions(spec, workloads)
+    unavailable = providers.unavailable if providers else {}
+    autoscaled = providers.autoscaled if providers else frozenset()
+    components = component_conditions(spec, workloads, unavailable, autoscaled)
     phase, summary = summarize(components, storage, refusal, old_status.get("phase"))
+    shown = {"providers": providers.reported()} if providers else {}
     return {
         "phase": str(phase),
         "observedGeneration": generation,
+        **shown,
         "endpoint": endpoint,
         "conditions": render_conditions(
             [*summary, *components], old_status.get("conditions") or [], generation, now

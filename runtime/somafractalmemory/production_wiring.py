@@ -67,6 +67,7 @@ def qdrant_index(settings: Settings, dimensions: int) -> QdrantIndex:
         dimensions=dimensions,
         replication_factor=settings.qdrant_replication_factor,
         write_consistency_factor=settings.qdrant_write_consistency_factor,
+        shard_number=settings.qdrant_shard_number,
     )
     wait_for(index, settings.backend_wait_seconds)
     return index

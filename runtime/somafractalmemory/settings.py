@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     qdrant_write_consistency_factor: int = Field(
         1, ge=1, le=9, description="copies that must apply a write before it is acknowledged"
     )
+    qdrant_shard_number: int | None = Field(
+        None, ge=1, le=64, description="shards of each collection created (unset: Qdrant's default)"
+    )
 
     # --- production backends: tuning and the event pipeline's process (issue 3) -----------------
     qdrant_api_key: SecretStr | None = Field(

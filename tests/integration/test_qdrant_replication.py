@@ -17,8 +17,13 @@ from somafractalmemory.adapters.qdrant_index import Replication, collection_sett
 from somafractalmemory.settings import Settings
 
 
-def settings_of_a_system_with(monkeypatch: pytest.MonkeyPatch, qdrant_replicas: int) -> Settings:
-    body = {"metadata": {"name": "m", "uid": "u"}, "spec": {"qdrant": {"replicas": qdrant_replicas}}}
+def settings_of_a_system_with(
+    monkeypatch: pytest.MonkeyPatch, qdrant_replicas: int, shards: int | None = None
+) -> Settings:
+    qdrant: dict[str, Any] = {"replicas": qdrant_replicas}
+    if shards is not None:
+        qdrant["shards"] = shards
+    body = {"metadata": {"name": "m", "uid": "u"}, "spec": {"qdrant": qdrant}}
     ctx = BuildContext(MemorySystem.from_body(body), OperatorConfig(), Credentials())
     [config_map] = configmap.build(ctx)
     for name, value in config_map["data"].items():
@@ -27,12 +32,18 @@ def settings_of_a_system_with(monkeypatch: pytest.MonkeyPatch, qdrant_replicas: 
 
 
 @pytest.mark.parametrize(
-    ("replicas", "factor", "write_consistency"), [(1, 1, 1), (2, 2, 1), (3, 3, 2), (7, 3, 2)]
+    ("replicas", "shards", "factor", "write_consistency", "shard_number"),
+    [(1, None, 1, 1, 1), (2, None, 2, 1, 2), (3, None, 3, 2, 3), (7, None, 3, 2, 7), (3, 6, 3, 2, 6)],
 )
 def test_a_new_collection_gets_the_replication_the_operator_sets(
-    monkeypatch: pytest.MonkeyPatch, replicas: int, factor: int, write_consistency: int
+    monkeypatch: pytest.MonkeyPatch,
+    replicas: int,
+    shards: int | None,
+    factor: int,
+    write_consistency: int,
+    shard_number: int,
 ) -> None:
-    settings = settings_of_a_system_with(monkeypatch, replicas)
+    settings = settings_of_a_system_with(monkeypatch, replicas, shards)
     created: list[dict[str, Any]] = []
     real_create = QdrantClient.create_collection
 
@@ -49,6 +60,7 @@ def test_a_new_collection_gets_the_replication_the_operator_sets(
     [options] = created
     assert options["replication_factor"] == factor
     assert options["write_consistency_factor"] == write_consistency
+    assert options["shard_number"] == shard_number
     assert options["vectors_config"].size == 16
 
 
@@ -56,6 +68,9 @@ def test_collection_settings_carry_the_replication() -> None:
     settings = collection_settings(384, "cosine", Replication(3, 2))
     assert (settings["replication_factor"], settings["write_consistency_factor"]) == (3, 2)
     assert collection_settings(8, "dot", Replication())["replication_factor"] == 1
+    # No shard number: Qdrant's own default, for a runtime that no operator configures.
+    assert "shard_number" not in collection_settings(8, "dot", Replication())
+    assert collection_settings(8, "dot", Replication(3, 2, 6))["shard_number"] == 6
 
 
 @pytest.mark.parametrize(("factor", "write_consistency"), [(1, 2), (3, 0), (2, 3)])

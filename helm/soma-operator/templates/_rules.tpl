@@ -25,6 +25,19 @@
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["get", "create", "patch"]
+# The API's autoscaler; deleted when the spec stops asking for it.
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "create", "patch", "delete"]
+# Operators that may run beside ours, used only where API discovery finds them (discovery needs no rule):
+# CloudNativePG's Cluster (patched on delete with storagePolicy Retain, to keep its data) and KEDA's
+# ScaledObject for the consumers (deleted when the spec stops asking for it).
+- apiGroups: ["postgresql.cnpg.io"]
+  resources: ["clusters"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: ["keda.sh"]
+  resources: ["scaledobjects"]
+  verbs: ["get", "create", "patch", "delete"]
 # The claims the StatefulSets create: grown on a storage increase, deleted with storagePolicy Delete.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from soma_operator.builders import (
     api,
+    autoscaling,
     configmap,
     consumers,
     networkpolicy,
@@ -18,7 +19,7 @@ from soma_operator.builders import (
     secrets,
     serviceaccount,
 )
-from soma_operator.builders.context import BuildContext, Credentials
+from soma_operator.builders.context import BuildContext, Capabilities, Credentials
 
 Manifest = dict[str, Any]
 Builder = Callable[[BuildContext], list[Manifest]]
@@ -34,6 +35,7 @@ BUILDERS: tuple[Builder, ...] = (
     redpanda.build,
     api.build,
     consumers.build,
+    autoscaling.build,
     pdb.build,
     networkpolicy.build,
 )
@@ -43,4 +45,4 @@ def render(ctx: BuildContext) -> list[Manifest]:
     return [manifest for build in BUILDERS for manifest in build(ctx)]
 
 
-__all__ = ["BUILDERS", "BuildContext", "Builder", "Credentials", "Manifest", "render"]
+__all__ = ["BUILDERS", "BuildContext", "Builder", "Capabilities", "Credentials", "Manifest", "render"]

@@ -45,12 +45,21 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """The operators a cluster runs beside ours, found through API discovery (which needs no RBAC)."""
+
+    cloudnative_pg: bool = False
+    keda: bool = False
+
+
+@dataclass(frozen=True)
 class BuildContext:
     system: MemorySystem
     config: OperatorConfig
     credentials: Credentials
     # Claim template sizes of StatefulSets that exist already: templates are immutable, so they keep them.
     claim_template_sizes: Mapping[Component, str] = field(default_factory=dict)
+    capabilities: Capabilities = Capabilities()
 
     @property
     def name(self) -> str:
@@ -87,6 +96,15 @@ class BuildContext:
     @property
     def service_account_name(self) -> str:
         return self.child_name("runtime")
+
+    def autoscaled(self, component: Component) -> bool:
+        """Whether an autoscaler, not the operator, sets the replicas of a Deployment."""
+        spec = self.system.spec
+        if component is Component.API:
+            return spec.api.autoscaling is not None
+        if component is Component.CONSUMERS:
+            return spec.runs_consumers() and spec.consumers.autoscaling is not None and self.capabilities.keda
+        return False
 
     def runtime_image(self) -> str:
         return f"{self.config.runtime_image}:{self.system.spec.version}"

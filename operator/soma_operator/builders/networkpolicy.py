@@ -41,7 +41,9 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
         for component in (Component.API, Component.CONSUMERS)
     ]
     policies = []
-    for store in ctx.system.spec.provisioned_data_stores():
+    # CloudNativePG's instances talk to each other and to its operator (status port 8000): its pods are
+    # not ours to fence; its documentation describes the policies it needs.
+    for store in ctx.system.spec.statefulset_data_stores():
         ingress = [{"from": clients, "ports": _ports(CLIENT_PORTS[store])}]
         if store in PEER_PORTS:
             peers = [{"podSelector": {"matchLabels": selector_labels(ctx, store)}}]

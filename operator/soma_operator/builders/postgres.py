@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from soma_operator.builders import cloudnative_pg
 from soma_operator.builders.context import (
     POSTGRES_DATABASE,
     POSTGRES_PASSWORD_KEY,
@@ -44,6 +45,8 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
     spec = ctx.system.spec.postgres
     if not spec.provisioned:
         return []
+    if spec.cloudnative_pg:
+        return cloudnative_pg.build(ctx)
     image = ctx.config.postgres_image
     ready_check = [
         "pg_isready",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from soma_operator.builders import autoscaling, cloudnative_pg
 from soma_operator.builders.context import (
     KAFKA_PORT,
     POSTGRES_DATABASE,
@@ -61,12 +62,17 @@ def config_data(ctx: BuildContext) -> dict[str, str]:
         "SOMA_LOG_FORMAT": "json",
         "SOMA_BACKEND_WAIT_SECONDS": str(BACKEND_WAIT_SECONDS),
     }
+    if spec.evented:
+        # Named here, not left to the runtime's defaults: KEDA's trigger watches this topic and group.
+        data["SOMA_KAFKA_TOPIC"] = autoscaling.TOPIC
+        data["SOMA_KAFKA_CONSUMER_GROUP"] = autoscaling.CONSUMER_GROUP
     provisioned = spec.provisioned_data_stores()
     if Component.QDRANT in provisioned:
         data["QDRANT_URL"] = f"http://{ctx.service_host(Component.QDRANT)}:{QDRANT_HTTP_PORT}"
         # The runtime creates the collections: replicated only if it is told how.
         data["SOMA_QDRANT_REPLICATION_FACTOR"] = str(spec.qdrant.replication_factor)
         data["SOMA_QDRANT_WRITE_CONSISTENCY_FACTOR"] = str(spec.qdrant.write_consistency_factor)
+        data["SOMA_QDRANT_SHARD_NUMBER"] = str(spec.qdrant.shard_number)
     if Component.REDPANDA in provisioned:
         data["KAFKA_BOOTSTRAP_SERVERS"] = f"{ctx.service_host(Component.REDPANDA)}:{KAFKA_PORT}"
         # The runtime creates the topics: with the spec's partitions and the brokers' replication.
@@ -96,6 +102,11 @@ def connection_env(ctx: BuildContext) -> list[dict[str, Any]]:
         variable = _URL_VARIABLES[component]
         if external is not None:
             env.append(secret_env(variable, external.secret_ref.name, external.secret_ref.key))
+        elif component is Component.POSTGRES and spec.postgres.cloudnative_pg:
+            # CloudNativePG's application Secret holds the whole URL of its read-write Service.
+            env.append(
+                secret_env(variable, cloudnative_pg.app_secret(ctx), cloudnative_pg.APP_SECRET_URI_KEY)
+            )
         elif component is Component.POSTGRES:
             env.append(secret_env("POSTGRES_PASSWORD", ctx.db_credentials_secret_name, POSTGRES_PASSWORD_KEY))
             host = ctx.service_host(Component.POSTGRES)

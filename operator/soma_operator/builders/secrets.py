@@ -26,7 +26,7 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
                 ctx, ctx.api_token_secret_name, "api", version, {API_TOKEN_KEY: ctx.credentials.api_token}
             )
         )
-    provisioned = ctx.system.spec.provisioned_data_stores()
+    provisioned = ctx.system.spec.statefulset_data_stores()
     passwords = {}
     if Component.POSTGRES in provisioned:
         passwords[POSTGRES_PASSWORD_KEY] = ctx.credentials.postgres_password

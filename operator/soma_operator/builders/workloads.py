@@ -7,8 +7,9 @@ from typing import Any
 
 from soma_operator.builders.context import BuildContext
 from soma_operator.builders.labels import image_tag, instance_labels, labels, metadata, selector_labels
+from soma_operator.builders.placement import anti_affinity, spread_constraints
 from soma_operator.builders.pods import container_security_context, pod_security_context
-from soma_operator.spec import Component, OnDelete
+from soma_operator.spec import DATA_STORES, Component, OnDelete
 
 DATA_VOLUME = "data"
 
@@ -35,6 +36,10 @@ def pod_template(
     }
     if termination_grace_seconds is not None:
         spec["terminationGracePeriodSeconds"] = termination_grace_seconds
+    selector = selector_labels(ctx, component)
+    spec["topologySpreadConstraints"] = spread_constraints(selector)
+    if component in DATA_STORES:
+        spec["affinity"] = anti_affinity(selector)
     if init_containers:
         spec["initContainers"] = _secured(init_containers)
     spec["containers"] = _secured(containers)
@@ -48,16 +53,22 @@ def _secured(containers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def deployment(ctx: BuildContext, component: Component, template: dict[str, Any]) -> dict[str, Any]:
     version = ctx.system.spec.version
+    spec: dict[str, Any] = {}
+    # An autoscaler owns the replicas: applying them too would fight it (reconcile hands the field over).
+    if not ctx.autoscaled(component):
+        spec["replicas"] = ctx.system.spec.workload_replicas()[component]
+    spec.update(
+        {
+            "selector": {"matchLabels": selector_labels(ctx, component)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": template,
+        }
+    )
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata(ctx, ctx.child_name(component), component, version),
-        "spec": {
-            "replicas": ctx.system.spec.workload_replicas()[component],
-            "selector": {"matchLabels": selector_labels(ctx, component)},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": template,
-        },
+        "spec": spec,
     }
 
 

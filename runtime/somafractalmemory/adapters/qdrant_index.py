@@ -57,6 +57,8 @@ class Replication:
 
     factor: int = 1
     write_consistency_factor: int = 1
+    # Shards of a new collection; None leaves Qdrant's default (one per peer in a cluster).
+    shard_number: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.write_consistency_factor <= self.factor:
@@ -68,11 +70,14 @@ class Replication:
 
 def collection_settings(dimensions: int, distance: str, replication: Replication) -> dict[str, Any]:
     """What ``create_collection`` is given for a new collection."""
-    return {
+    settings: dict[str, Any] = {
         "vectors_config": models.VectorParams(size=dimensions, distance=DISTANCES[distance]),
         "replication_factor": replication.factor,
         "write_consistency_factor": replication.write_consistency_factor,
     }
+    if replication.shard_number is not None:
+        settings["shard_number"] = replication.shard_number
+    return settings
 
 
 class QdrantIndex:
@@ -109,12 +114,13 @@ class QdrantIndex:
         timeout: int = 5,
         replication_factor: int = 1,
         write_consistency_factor: int = 1,
+        shard_number: int | None = None,
     ) -> "QdrantIndex":
         """A server at ``url``, or local mode at ``path`` (``":memory:"`` for a throw-away index); indexes of
         one process on the same local path share its client."""
         if (url is None) == (path is None):
             raise ValueError("give exactly one of a Qdrant URL and a local path")
-        replication = Replication(replication_factor, write_consistency_factor)
+        replication = Replication(replication_factor, write_consistency_factor, shard_number)
         if path is not None:  # local mode accepts the replication settings and has one copy
             storage = open_storage(path)
             index = cls(
@@ -148,10 +154,11 @@ class QdrantIndex:
         if not self._client.collection_exists(self.collection):
             self._client.create_collection(self.collection, **self._settings)
             logger.info(
-                "created Qdrant collection %s: replication factor %d, write consistency factor %d",
+                "created Qdrant collection %s: replication factor %d, write consistency factor %d, shards %s",
                 self.collection,
                 self._settings["replication_factor"],
                 self._settings["write_consistency_factor"],
+                self._settings.get("shard_number", "default"),
             )
         if not self._local:  # local mode has no payload indexes
             for field in ("namespace", "memory_type"):
