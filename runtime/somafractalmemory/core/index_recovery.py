@@ -21,6 +21,7 @@ from somafractalmemory.core.service import MemoryService
 log = logging.getLogger(__name__)
 
 CHUNK = 64  # memories replayed under one hold of the write lock: a few milliseconds
+PROGRESS_EVERY = 10_000  # memories between two progress lines in the log
 
 
 class RecoveryState(StrEnum):
@@ -101,6 +102,8 @@ class IndexRecovery:
                     self._replay(entry.namespace, chunk)
                     replayed += len(chunk)
                     self._set(RecoveryStatus(RecoveryState.RUNNING, replayed, left + 1))
+                    if replayed % PROGRESS_EVERY < len(chunk):
+                        log.info("index recovery: %d memories replayed so far", replayed)
                 self._journal.resolve(entry.entry)
                 log.info("index recovery: %d memories replayed, %d journal entries left", replayed, left)
         except Exception as error:
