@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from soma_operator import builders
-from soma_operator.builders.context import BuildContext, Credentials
+from soma_operator.builders.context import BuildContext, Capabilities, Credentials
 from soma_operator.config import OperatorConfig
 from soma_operator.constants import KIND
 from soma_operator.spec import MemorySystem, SpecError
@@ -19,6 +19,8 @@ DEFAULT_LIVENESS_ENDPOINT = "http://0.0.0.0:8080/healthz"
 # `render` needs only the base install; `run` needs the operator extra, imported only when it runs.
 OPERATOR_EXTRA = "operator"
 OPERATOR_EXTRA_MODULES = frozenset({"kopf", "aiohttp"})
+# Operators a spec may use when the cluster runs them (builders/context.py Capabilities).
+OPTIONAL_OPERATORS = ("cloudnative-pg", "keda")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,21 +43,31 @@ def _parser() -> argparse.ArgumentParser:
 
     render = commands.add_parser("render", help="print the manifests the operator would apply, no cluster")
     render.add_argument("file", type=Path, help="a YAML file with one or more MemorySystem documents")
+    render.add_argument(
+        "--without",
+        action="append",
+        choices=OPTIONAL_OPERATORS,
+        default=[],
+        help="render as for a cluster where this operator is not installed (repeatable; default: "
+        "CloudNativePG and KEDA are installed)",
+    )
     return parser
 
 
-def render_file(path: Path, config: OperatorConfig) -> str:
+def render_file(path: Path, config: OperatorConfig, capabilities: Capabilities | None = None) -> str:
     """The YAML stream of every manifest the operator would apply for the MemorySystems in the file.
 
-    Secrets get fresh random values, as on a first reconcile.
+    Secrets get fresh random values, as on a first reconcile. Where a spec asks for CloudNativePG or
+    KEDA, the manifests are those of a cluster that has them, unless ``capabilities`` says otherwise.
     """
+    found = capabilities or Capabilities(cloudnative_pg=True, keda=True)
     documents = [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
     manifests = []
     for document in documents:
         if document.get("kind") != KIND:
             raise SpecError(f"{path}: expected kind {KIND}, found {document.get('kind')!r}")
         system = MemorySystem.from_body(document)
-        manifests.extend(builders.render(BuildContext(system, config, Credentials())))
+        manifests.extend(builders.render(BuildContext(system, config, Credentials(), capabilities=found)))
     return yaml.safe_dump_all(manifests, sort_keys=False)
 
 
@@ -89,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         return _run(args)
     try:
-        sys.stdout.write(render_file(args.file, OperatorConfig()))
+        absent = set(args.without)
+        found = Capabilities(cloudnative_pg="cloudnative-pg" not in absent, keda="keda" not in absent)
+        sys.stdout.write(render_file(args.file, OperatorConfig(), found))
     except (OSError, yaml.YAMLError, SpecError) as error:
         sys.stderr.write(f"soma-operator render: {error}\n")
         return 1
