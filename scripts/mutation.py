@@ -3,11 +3,12 @@
     python scripts/mutation.py                 # every group: core, operator
     python scripts/mutation.py operator        # one group
     python scripts/mutation.py --threshold 80  # exit 1 when a module scores below this (default 80)
+    python scripts/mutation.py operator --only status.py   # one module, e.g. while writing its tests
 
 mutmut 3 imports the code it mutates from a `src/` layout, so each group is staged under `.mutation/GROUP/`
-(source roots copied into `src/`, the tests and the files they read beside them). The stage is kept between
-runs: mutmut re-tests only the functions that changed. Prints a score per module: killed / (killed +
-survived), where a mutant no test runs counts as survived.
+(source roots copied into `src/`, the tests and the files they read beside them), afresh each run unless
+--keep. Prints a score per module: killed / (killed + survived), where a mutant no test runs counts as
+survived.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ GROUPS = {
             "tests/operator/test_operator_builders.py",
             "tests/operator/test_datastores_upstream.py",
             "tests/operator/test_operator_status.py",
+            "tests/operator/test_status_values.py",
             "tests/operator/test_operator_spec.py",
             "tests/operator/test_operator_cli.py",
         ),
@@ -65,9 +67,12 @@ def _toml_list(values: list[str]) -> str:
     return "[" + ", ".join(json.dumps(value) for value in values) + "]"
 
 
-def stage(name: str, group: Group) -> Path:
-    """Refresh the group's stage from the working tree; mutmut's own state under mutants/ is kept."""
+def stage(name: str, group: Group, only: str | None, keep: bool) -> Path:
+    """Refresh the group's stage from the working tree. mutmut's results are dropped unless kept: it
+    re-tests what changed in the code, not what changed in the tests."""
     root = STAGES / name
+    if not keep:
+        shutil.rmtree(root, ignore_errors=True)
     src = root / "src"
     src.mkdir(parents=True, exist_ok=True)
     for package_root in ("runtime", "operator"):
@@ -83,7 +88,7 @@ def stage(name: str, group: Group) -> Path:
         str(path.relative_to(root))
         for pattern in group.modules
         for path in (root / package_dir).glob(pattern)
-        if path.name != "__init__.py"
+        if path.name != "__init__.py" and (only is None or path.match(only))
     )
     settings = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     settings += (
@@ -140,6 +145,10 @@ def main() -> int:
     )
     parser.add_argument("groups", nargs="*", help=f"groups to test: {', '.join(GROUPS)} (default: all)")
     parser.add_argument("--threshold", type=float, default=80.0, help="minimum score of a module, in percent")
+    parser.add_argument(
+        "--only", metavar="GLOB", help="mutate only the modules matching this, e.g. status.py"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep mutmut's results of the last run")
     arguments = parser.parse_args()
     unknown = set(arguments.groups) - set(GROUPS)
     if unknown:
@@ -148,7 +157,7 @@ def main() -> int:
     for name in arguments.groups or list(GROUPS):
         group = GROUPS[name]
         say(f"mutation testing {name}: {', '.join(group.modules)}, with {', '.join(group.tests)}")
-        root = stage(name, group)
+        root = stage(name, group, arguments.only, arguments.keep)
         run_mutmut(root)
         below += report(name, scores(root, group.package), arguments.threshold)
     if below:
