@@ -39,6 +39,7 @@ def test_connections_beyond_the_limit_are_answered_503_and_closed(
     assert refused.status == 503
     assert refused.headers["connection"] == "close"
     assert refused.json()["detail"] == "the server already has 4 connections open (SOMA_MAX_CONNECTIONS)"
+    assert refused.json()["error"]["code"] == "backend_unavailable"
     assert closed_by_server(extra, PATIENCE)
 
     sockets[1].close()
@@ -69,6 +70,7 @@ def test_a_head_sent_slowly_is_answered_408_at_the_header_timeout(
     response = read_response(slow)
     assert response.status == 408
     assert response.json()["detail"] == "the request line and headers did not arrive within 1 s"
+    assert response.json()["error"]["code"] == "request_timeout"
 
 
 def test_an_unfinished_head_past_the_size_limit_is_refused_431_before_it_ends(
@@ -81,6 +83,7 @@ def test_an_unfinished_head_past_the_size_limit_is_refused_431_before_it_ends(
     response = read_response(big)
     assert response.status == 431
     assert response.json()["detail"] == "the request line and headers are larger than 4096 bytes"
+    assert response.json()["error"]["code"] == "headers_too_large"
 
 
 def test_a_whole_head_past_the_size_limit_is_refused_431(

@@ -27,9 +27,11 @@ STATUS_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     422: "invalid_request",
     429: "rate_limited",
+    431: "headers_too_large",
     500: "internal",
     503: "backend_unavailable",
 }
