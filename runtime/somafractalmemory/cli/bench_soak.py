@@ -1,17 +1,19 @@
 """``soma bench --soak``: many concurrent clients against a real ``soma serve`` for a while.
 
-Each client thread holds one keep-alive connection and, in a loop, stores a memory (two times in three)
-or recalls the top 10 for a query (one time in three), until the time is up. Every answer that is not
-2xx and every transport error counts as an error. The server's resident memory is read from /proc
-after a warm-up and at the end: growth is the leak check.
+The server is seeded with SEED_MEMORIES memories at the coordinates (k, 0). Each client thread holds
+one keep-alive connection and, in a loop, stores a memory (two times in three) or recalls the top 10
+for a query (one time in three), until the time is up. A store replaces one of the seeded memories,
+so the data does not grow: growth of the server's resident memory (read from /proc after a warm-up and
+at the end) is a leak. Every answer that is not 2xx and every transport error counts as an error.
 """
 
+import random
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from somafractalmemory.cli.bench_http import LeanClient, store_body
+from somafractalmemory.cli.bench_http import LeanClient
 from somafractalmemory.cli.bench_workload import Workload
 
 RECALL_SHARE = 3  # one request in this many is a recall
@@ -46,6 +48,7 @@ class _Client(threading.Thread):
         super().__init__(daemon=True)
         self._url, self._token = url, token
         self._workload = Workload(seed)
+        self._random = random.Random(seed)
         self._until = until
         self.latencies: list[int] = []
         self.errors = 0
@@ -60,8 +63,10 @@ class _Client(threading.Thread):
                 method, path = "POST", "/v1/namespaces/bench/recall"
                 body = {"query": self._workload.query(), "top_k": 10}
             else:
+                memory = self._workload.memory()
                 method = "PUT"
-                path, body = store_body(self._workload)
+                path = f"/v1/namespaces/bench/memories/{self._random.randrange(SEED_MEMORIES)},0"
+                body = {"payload": memory.payload, "type": memory.memory_type.value}
             status = 0
             try:
                 started = time.perf_counter_ns()
@@ -80,8 +85,11 @@ class _Client(threading.Thread):
 def soak(url: str, token: str, pid: int, clients: int, seconds: float) -> SoakResult:
     seeder = LeanClient(url, token)
     workload = Workload(7)
-    for _ in range(0, SEED_MEMORIES, 500):
-        items = [{"coord": list(m.coordinate), "payload": m.payload} for m in workload.memories(500)]
+    for start in range(0, SEED_MEMORIES, 500):
+        items = [
+            {"coord": [float(start + k), 0.0], "payload": m.payload}
+            for k, m in enumerate(workload.memories(500))
+        ]
         seeder.call("POST", "/v1/namespaces/bench/bulk", {"items": items})
     seeder.close()
     result = SoakResult()
