@@ -5,8 +5,9 @@ coordinate range uses an index on the first three components; stats read counter
 
 The store is also the vector index's journal (``IndexJournal``): every write records its keys in
 ``index_journal`` in its own transaction, so a crash between this file and the index leaves a trace
-that start-up recovery replays. Entries the index has applied are deleted in the next write's
-transaction (no extra commit on the hot path) and at a clean close.
+that start-up recovery replays. Entries the index has applied are deleted in a later write's
+transaction, JOURNAL_CLEAR_EVERY at a time (no extra commit or statement on the hot path), and at a
+clean close; after a crash, recovery replays those few again, which changes nothing.
 """
 
 import json
@@ -29,6 +30,7 @@ from somafractalmemory.core.text import payload_text
 INDEXED_COMPONENTS = 3
 TRIGRAM = 3
 SQL_VARIABLE_CHUNK = 500
+JOURNAL_CLEAR_EVERY = 64
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS memories (
@@ -190,7 +192,8 @@ class SQLiteStore:
             )
 
     def _record(self, db: sqlite3.Connection, namespace: str, keys: Sequence[str]) -> None:
-        self._clear_applied(db)
+        if self._applied - self._cleared >= JOURNAL_CLEAR_EVERY:
+            self._clear_applied(db)
         cursor = db.execute(
             "INSERT INTO index_journal (namespace, keys) VALUES (?, ?)",
             (namespace, json.dumps(list(keys), separators=(",", ":"))),
