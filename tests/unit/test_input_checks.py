@@ -83,6 +83,8 @@ def test_payload_depth_limit_is_exact() -> None:
         ({"t": "ok \ud800"}, r"payload.t holds a lone UTF-16 surrogate"),
         ({"\udfff": 1}, r"a key of payload holds a lone UTF-16 surrogate"),
         ({"a": ["x", {"b": "\udc80"}]}, r"payload.a\[1\].b holds a lone UTF-16 surrogate"),
+        ({"t": "a\x00b"}, r"payload.t holds a NUL character \(\\u0000\), which no text field may hold"),
+        ({"k\x00": 1}, r"a key of payload holds a NUL character"),
         ({"x": math.nan}, r"payload.x is not a finite number"),
         ({"x": [math.inf]}, r"payload.x\[0\] is not a finite number"),
         ([], "payload must be a JSON object"),

@@ -34,6 +34,9 @@ def is_unicode(text: str) -> bool:
 def check_text(text: str, what: str) -> str:
     if not is_unicode(text):
         raise InvalidInput(f"{what} holds a lone UTF-16 surrogate (e.g. \\ud800), which is not text")
+    # Refused on every backend alike: PostgreSQL's text and jsonb cannot hold it, SQLite could.
+    if "\x00" in text:
+        raise InvalidInput(f"{what} holds a NUL character (\\u0000), which no text field may hold")
     return text
 
 

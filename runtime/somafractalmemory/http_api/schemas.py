@@ -77,7 +77,7 @@ Payload = Annotated[
     dict[str, Any],
     Field(
         description=f"any JSON object: objects and arrays nest at most {MAX_PAYLOAD_DEPTH} levels "
-        "(the payload itself is level 1); strings are Unicode text (no lone surrogates)"
+        "(the payload itself is level 1); strings are Unicode text (no lone surrogates, no NUL)"
     ),
 ]
 
