@@ -2,6 +2,7 @@
 with its message, the hybrid score, the import batches and reports, the graph's messages, the cache key."""
 
 import json
+import logging
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from embedded_service import close_service, open_service
 
 from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
 from somafractalmemory.core.filters import parse_filters
-from somafractalmemory.core.models import Memory, MemoryType
+from somafractalmemory.core.models import Memory, MemoryType, VectorPoint
 from somafractalmemory.core.records import memory_to_record, parse_ndjson
 from somafractalmemory.core.service import (
     IMPORT_BATCH,
@@ -377,3 +378,30 @@ def test_an_import_interrupted_by_a_backend_says_what_it_stored(service: MemoryS
     )
     assert isinstance(error.__cause__, BackendUnavailable)
     assert service.stats(NS).total_memories == 500
+
+
+def test_recall_looks_three_rounds_deep_past_points_of_deleted_memories(service: MemoryService) -> None:
+    service.store_many(NS, [NewMemory((float(n),), {"text": f"sailing boats {n}"}) for n in range(10)])
+    stale = service.embedder.embed(["sailing boats"])[0]
+    service.index.upsert(
+        [VectorPoint(NS, (100.0 + n,), stale, MemoryType.EPISODIC, {}) for n in range(18)]
+    )  # 18 points nearer than any memory: the rounds fetch 5, 10, then 20 and find 2 memories
+    results = service.recall(NS, "sailing boats", top_k=5)
+    assert len(results) == 2
+    assert all(r.memory.coordinate[0] < 100 for r in results)
+    assert len(service.recall(NS, "sailing boats", top_k=10)) == 10  # 10, 20, 40 points: all 10 found
+
+
+def test_evictions_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    limited = open_service(tmp_path, max_memories_per_namespace=2)
+    try:
+        with caplog.at_level(logging.INFO, logger="somafractalmemory.core.service"):
+            for n in range(3):
+                limited.store_memory(NS, NewMemory((float(n),), {"text": "x", "importance": n / 10}))
+        assert [r.getMessage() for r in caplog.records if r.name == "somafractalmemory.core.service"] == [
+            "namespace agents over its limit of 2: evicted 1"
+        ]
+        with pytest.raises(NotFound):
+            limited.get(NS, (0.0,))
+    finally:
+        close_service(limited)
