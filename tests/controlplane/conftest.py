@@ -38,12 +38,15 @@ def namespace(control_plane: ControlPlane, crd: dict[str, Any]) -> str:
 def operator(
     control_plane: ControlPlane, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[OperatorProcess]:
-    """The operator watching the test's namespace, as the shipped Role and ServiceAccount allow it."""
+    """The operator watching the test's namespace, as the shipped Role and ServiceAccount allow it.
+
+    Indirect parametrization passes options of OperatorProcess, e.g. ``{"status_refresh_seconds": 2}``."""
     control_plane.ensure_namespace(OPERATOR_NAMESPACE)
     for document in shipped_rbac(namespace):
         control_plane.api.apply(document)
     kubeconfig = control_plane.service_account_kubeconfig(OPERATOR_NAMESPACE, OPERATOR_ACCOUNT)
-    process = OperatorProcess(kubeconfig, [namespace], tmp_path / "operator.log")
+    options = getattr(request, "param", {})
+    process = OperatorProcess(kubeconfig, [namespace], tmp_path / "operator.log", **options)
     process.start()
     yield process
     process.stop()

@@ -53,9 +53,15 @@ class OperatorProcess:
     """`soma-operator run --namespace NS` as a child process, logged into its own file."""
 
     def __init__(
-        self, kubeconfig: Path, namespaces: list[str], log_path: Path, recheck_seconds: float | None = 1.0
+        self,
+        kubeconfig: Path,
+        namespaces: list[str],
+        log_path: Path,
+        recheck_seconds: float | None = 1.0,
+        status_refresh_seconds: float | None = None,
     ) -> None:
         self.recheck_seconds = recheck_seconds
+        self.status_refresh_seconds = status_refresh_seconds
         self.kubeconfig = kubeconfig
         self.namespaces = namespaces
         self.log_path = log_path
@@ -79,6 +85,8 @@ class OperatorProcess:
         }
         if self.recheck_seconds is not None:  # tests see a system turn Ready soon after its pods
             env["SOMA_READINESS_RECHECK_SECONDS"] = str(self.recheck_seconds)
+        if self.status_refresh_seconds is not None:  # drills see a lost pod without waiting a minute
+            env["SOMA_STATUS_REFRESH_SECONDS"] = str(self.status_refresh_seconds)
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_until(self._live, timeout=30, what="the operator's liveness endpoint", interval=0.2)

@@ -12,6 +12,7 @@ test can take a backend away and bring it back (``restart()``) the way an outage
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -126,6 +127,17 @@ class ServerProcess:
         self.stop()
         self.start()
 
+    def kill(self) -> None:
+        """SIGKILL the server and every process it started (its session): a crash, no clean shutdown."""
+        process = self._process
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(20)
+        self._process = None
+        logger.info("%s on port %d killed", self.name, self.port)
+
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -192,6 +204,15 @@ class PostgresServer(ServerProcess):
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+
+class DurablePostgresServer(PostgresServer):
+    """A commit reaches the write-ahead log before it is acknowledged (``synchronous_commit`` back on, as in
+    production), so a killed server keeps every acknowledged commit. fsync stays off: in these drills the
+    process dies, never the machine, and the operating system keeps what was written."""
+
+    def command(self) -> list[str]:
+        return [*super().command(), "-c", "synchronous_commit=on"]
 
 
 class RedisServer(ServerProcess):

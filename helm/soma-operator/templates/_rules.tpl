@@ -30,11 +30,13 @@
   resources: ["horizontalpodautoscalers"]
   verbs: ["get", "create", "patch", "delete"]
 # Operators that may run beside ours, used only where API discovery finds them (discovery needs no rule):
-# CloudNativePG's Cluster (patched on delete with storagePolicy Retain, to keep its data) and KEDA's
-# ScaledObject for the consumers (deleted when the spec stops asking for it).
+# CloudNativePG's Cluster and KEDA's ScaledObject for the consumers (deleted when the spec stops asking
+# for it). With storagePolicy Retain the Cluster is released from its owner on delete, to keep its data:
+# OwnerReferencesPermissionEnforcement lets only who may delete an object change its owner references,
+# hence delete; the operator itself never deletes a Cluster.
 - apiGroups: ["postgresql.cnpg.io"]
   resources: ["clusters"]
-  verbs: ["get", "create", "patch"]
+  verbs: ["get", "create", "patch", "delete"]
 - apiGroups: ["keda.sh"]
   resources: ["scaledobjects"]
   verbs: ["get", "create", "patch", "delete"]

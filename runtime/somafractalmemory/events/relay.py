@@ -60,8 +60,14 @@ class OutboxRelay:
             if not batch.entries:
                 return 0
             producer = self._ready_producer()
-            errors = self._produce(producer, batch)
-            producer.flush(FLUSH_TIMEOUT_SECONDS)
+            try:
+                errors = self._produce(producer, batch)
+                producer.flush(FLUSH_TIMEOUT_SECONDS)
+            except KafkaException:
+                # A producer in a fatal state (e.g. its idempotence state lost by a restarted broker:
+                # UNKNOWN_PRODUCER_ID) refuses every later produce; only a new one publishes again.
+                self._reset(producer)
+                raise
             failed = len(batch.entries) - len(batch.delivered)
         EVENTS_PUBLISHED.inc(len(batch.delivered))
         if failed:
