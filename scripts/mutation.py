@@ -46,7 +46,24 @@ class Group:
 
 
 GROUPS = {
-    "core": Group("runtime", "somafractalmemory", ("core/*.py",), ("tests/unit",)),
+    "core": Group(
+        "runtime",
+        "somafractalmemory",
+        ("core/*.py",),
+        # The unit tests, and the API and CLI tests that run in this process (not the schema fuzz, which is
+        # slow, nor the tests of a served child process, which never imports the mutated code).
+        (
+            "tests/unit",
+            "tests/api/test_compat.py",
+            "tests/api/test_errors.py",
+            "tests/api/test_hostile_input.py",
+            "tests/api/test_import_export.py",
+            "tests/api/test_lifecycle.py",
+            "tests/api/test_v1.py",
+            "tests/cli/test_memories.py",
+            "tests/cli/test_transfer.py",
+        ),
+    ),
     "operator": Group(
         "operator",
         "soma_operator",
