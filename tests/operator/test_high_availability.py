@@ -8,6 +8,7 @@ into a real API server (tests/controlplane/test_high_availability_on_control_pla
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema
@@ -20,6 +21,7 @@ from soma_operator.builders import Capabilities, render
 from soma_operator.builders.pdb import budgeted
 from soma_operator.cli import main
 from soma_operator.spec import DATA_STORES, Component, MemorySystemSpec, SpecError
+from soma_operator.status import Providers, cluster_condition, observed_status
 
 FIXTURES = REPO / "tests" / "fixtures" / "crds"
 BOTH = Capabilities(cloudnative_pg=True, keda=True)
@@ -379,3 +381,66 @@ def test_render_assumes_the_optional_operators_unless_told(
     assert main(["render", str(REPO / "config" / "samples" / "production.yaml"), *args]) == 0
     found = {doc["kind"] for doc in yaml.safe_load_all(capsys.readouterr().out) if doc}
     assert found & {"Cluster", "ScaledObject"} == kinds
+
+
+# ---------------------------------------------------------------- status
+
+
+def test_a_cloudnative_pg_cluster_is_counted_by_its_instances() -> None:
+    assert cluster_condition(None, 3).reason == "NotCreated"
+    rolling = cluster_condition({"status": {"instances": 2, "readyInstances": 2}}, 3)
+    assert (rolling.ready, rolling.reason, rolling.message) == (
+        False,
+        "RollingOut",
+        "postgres: 2/3 instances created",
+    )
+    lost = cluster_condition({"status": {"instances": 3, "readyInstances": 2}}, 3)
+    assert (lost.ready, lost.reason, lost.message) == (False, "NotReady", "postgres: 2/3 instances ready")
+    ready = cluster_condition({"status": {"instances": 3, "readyInstances": 3}}, 3)
+    assert (ready.ready, ready.reason) == (True, "Ready")
+
+
+def _status(spec: dict[str, Any], workloads: dict[Component, Any], providers: Any) -> dict[str, Any]:
+    return observed_status(
+        spec=MemorySystemSpec.model_validate(spec),
+        workloads=workloads,
+        storage=[],
+        refusal=None,
+        old_status={},
+        generation=1,
+        endpoint="http://x",
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+        providers=providers,
+    )
+
+
+def ready_workload(replicas: int) -> dict[str, Any]:
+    return {
+        "metadata": {"generation": 1},
+        "spec": {"replicas": replicas},
+        "status": {"observedGeneration": 1, "updatedReplicas": replicas, "readyReplicas": replicas},
+    }
+
+
+def test_a_missing_provider_holds_progress_and_says_why() -> None:
+    spec = {"mode": "direct", "postgres": {"provider": "cloudnative-pg"}}
+    workloads = {c: ready_workload(1) for c in (Component.REDIS, Component.QDRANT)}
+    workloads[Component.API] = ready_workload(2)
+    found = _status(spec, workloads, Providers("cloudnative-pg", None, {Component.POSTGRES: "install it"}))
+    by_type = {c["type"]: (c["status"], c["reason"], c["message"]) for c in found["conditions"]}
+    assert by_type["PostgresReady"] == ("False", "ProviderNotInstalled", "install it")
+    assert by_type["Progressing"] == ("False", "ProviderNotInstalled", "install it")
+    assert found["phase"] == "Provisioning"
+    assert found["providers"] == {"postgres": "cloudnative-pg"}
+
+
+def test_an_autoscaled_deployment_is_ready_at_the_count_its_autoscaler_chose() -> None:
+    spec = {"mode": "direct", "api": {"autoscaling": {"minReplicas": 2}}}
+    workloads = {c: ready_workload(1) for c in (Component.POSTGRES, Component.REDIS, Component.QDRANT)}
+    workloads[Component.API] = ready_workload(5)
+    found = _status(spec, workloads, Providers("statefulset", None, {}, frozenset({Component.API})))
+    assert found["phase"] == "Ready"
+    messages = {c["type"]: c["message"] for c in found["conditions"]}
+    assert messages["ApiReady"] == "api: 5/5 replicas ready"
+    evented = _status({}, {}, Providers("statefulset", "keda"))
+    assert evented["providers"] == {"postgres": "statefulset", "consumerScaling": "keda"}
