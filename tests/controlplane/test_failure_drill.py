@@ -68,8 +68,13 @@ def test_a_lost_data_store_pod_comes_back_on_its_claim_and_the_status_follows(
     control_plane: ControlPlane, namespace: str, operator: OperatorProcess
 ) -> None:
     api = control_plane.api
-    api.apply(memory_system("drill", namespace, {"mode": "direct"}))
+    api.apply(memory_system("drill", namespace, {"mode": "evented"}))
     become_ready(api, namespace, "drill", operator)
-    stores = (("postgres", "PostgresReady"), ("redis", "RedisReady"), ("qdrant", "QdrantReady"))
+    stores = (
+        ("postgres", "PostgresReady"),
+        ("redis", "RedisReady"),
+        ("qdrant", "QdrantReady"),
+        ("redpanda", "RedpandaReady"),
+    )
     for store, condition in stores:
         lose_and_recover(api, namespace, store, condition, operator)
