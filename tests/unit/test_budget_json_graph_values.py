@@ -120,3 +120,15 @@ def test_zero_weight_links_and_links_back_to_settled_nodes() -> None:
 
     assert dijkstra(A, C, outgoing) == [A, B, C]
     assert asked == [A, B]
+
+
+def test_a_node_reached_again_more_heavily_is_read_once() -> None:
+    graph = graph_of((A, B, 5.0), (A, C, 1.0), (C, B, 1.0), (B, D, 10.0))
+    asked: list[tuple[float, ...]] = []
+
+    def outgoing(node: tuple[float, ...]) -> list[Link]:
+        asked.append(node)
+        return graph.get(node, [])
+
+    assert dijkstra(A, D, outgoing) == [A, C, B, D]
+    assert asked == [A, C, B]  # B's first, heavier entry is skipped when it comes off the heap

@@ -99,9 +99,11 @@ def test_a_replay_counts_every_memory_and_resolves_every_entry(
         close_service(service)
 
 
-def test_a_store_without_a_journal_is_replayed_in_chunks_to_the_last_memory(tmp_path: Path) -> None:
+def test_a_store_without_a_journal_is_replayed_in_chunks_to_the_last_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = SQLiteStore(tmp_path / "memories.sqlite")
-    store.put_many([memory(n) for n in range(130)])
+    store.put_many([memory(n) for n in range(10_100)])
     store.close()
     with closing(sqlite3.connect(tmp_path / "memories.sqlite")) as db:
         db.execute("DROP TABLE index_journal")
@@ -110,10 +112,54 @@ def test_a_store_without_a_journal_is_replayed_in_chunks_to_the_last_memory(tmp_
     try:
         recovery = recovery_of(service)
         assert recovery.status == RecoveryStatus(RecoveryState.RUNNING, 0, 1)
-        recovery.start()
-        recovery.wait()
-        assert recovery.status == RecoveryStatus(RecoveryState.DONE, 130, 0)
-        assert indexed(service) == {(float(n),) for n in range(130)}
+        with caplog.at_level(logging.INFO, logger=LOGGER):
+            recovery.start()
+            assert recovery._thread is not None
+            assert recovery._thread.daemon is True  # never holds up the process's exit
+            recovery.wait()
+        assert recovery.status == RecoveryStatus(RecoveryState.DONE, 10_100, 0)
+        ours = [r for r in caplog.records if r.name == LOGGER]
+        assert {r.threadName for r in ours} == {"soma-index-recovery"}
+        assert [r.getMessage() for r in ours if r.getMessage().endswith("so far")] == [
+            "index recovery: 10048 memories replayed so far"  # the 157th chunk of 64 crosses 10,000
+        ]
+        assert len(indexed(service)) == 1000  # the search's top_k: the index holds them all
+    finally:
+        close_service(service)
+
+
+class StatusAtEachLine(logging.Handler):
+    def __init__(self, recovery: IndexRecovery) -> None:
+        super().__init__(logging.INFO)
+        self.recovery = recovery
+        self.seen: list[tuple[str, RecoveryStatus]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append((record.getMessage(), self.recovery.status))
+
+
+def test_the_status_while_running_counts_what_is_replayed_and_left(tmp_path: Path) -> None:
+    crash(tmp_path)
+    service = open_service(tmp_path)
+    logger = logging.getLogger(LOGGER)
+    try:
+        recovery = recovery_of(service)
+        handler = StatusAtEachLine(recovery)
+        logger.addHandler(handler)
+        previous, logger.level = logger.level, logging.INFO
+        try:
+            recovery.run()
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(previous)
+        running = RecoveryState.RUNNING
+        assert [status for _, status in handler.seen] == [
+            RecoveryStatus(running, 0, 3),
+            RecoveryStatus(running, 130, 3),
+            RecoveryStatus(running, 131, 2),
+            RecoveryStatus(running, 132, 1),
+            RecoveryStatus(RecoveryState.DONE, 132, 0),
+        ]
     finally:
         close_service(service)
 

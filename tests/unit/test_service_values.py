@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from embedded_service import close_service, open_service
 
+from somafractalmemory.core.budget import WorkBudget
 from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
 from somafractalmemory.core.filters import parse_filters
 from somafractalmemory.core.models import Memory, MemoryType, VectorPoint
@@ -405,3 +406,107 @@ def test_evictions_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) 
             limited.get(NS, (0.0,))
     finally:
         close_service(limited)
+
+
+def test_defaults_of_the_service_and_its_calls(service: MemoryService) -> None:
+    assert service.cache_ttl == 300
+    assert service.backends() == [service.store, service.index, service.cache]
+    service.store_many(NS, [NewMemory((float(n),), {"text": "jazz", "n": n}) for n in range(60)])
+    service.store_memory(NS, NewMemory((100.0,), {"text": "Jazz piano"}))
+    assert len(service.recall(NS, "jazz")) == 5
+    assert len(service.hybrid_recall(NS, "jazz")) == 5
+    assert len(service.recall_with_context(NS, "jazz", {})) == 5
+    assert len(service.keyword_search(NS, "jazz")) == 50  # exact and case-insensitive by default
+    assert service.keyword_search(NS, "jazz p") == []
+    assert [m.coordinate for m in service.keyword_search(NS, "JAZZ PIANO")] == [(100.0,)]
+
+
+def test_a_service_without_a_cache_lists_two_backends(tmp_path: Path) -> None:
+    opened = open_service(tmp_path)
+    try:
+        bare = MemoryService(opened.store, opened.index, opened.embedder)
+        assert bare.backends() == [opened.store, opened.index]
+        bare.store_memory(NS, NewMemory((1.0,), {"text": "x"}))
+        assert bare.get(NS, (1.0,)).payload == {"text": "x"}
+    finally:
+        close_service(opened)
+
+
+def test_evented_mode_leaves_the_index_to_the_consumers(tmp_path: Path) -> None:
+    evented = open_service(tmp_path, index_inline=False)
+    try:
+        put(evented, (1.0,), "jazz")
+        assert evented.get(NS, (1.0,)).payload == {"text": "jazz"}
+        assert evented.recall(NS, "jazz") == []
+        query = evented.embedder.embed(["jazz"])[0]
+        assert evented.index.search(NS, query, top_k=5, memory_type=None, conditions=()) == []
+    finally:
+        close_service(evented)
+
+
+def test_a_delete_removes_the_vector_too(service: MemoryService) -> None:
+    put(service, (1.0,), "jazz")
+    put(service, (2.0,), "jazz")
+    service.delete(NS, (1.0,))
+    query = service.embedder.embed(["jazz"])[0]
+    hits = service.index.search(NS, query, top_k=5, memory_type=None, conditions=())
+    assert [hit.coordinate for hit in hits] == [(2.0,)]
+
+
+def test_the_hybrid_boost_follows_exact_and_case(service: MemoryService) -> None:
+    put(service, (1.0,), "tea", code="K-42")
+    query = service.embedder.embed(["kubernetes"])[0]
+    cosine = float(query @ service.embedder.embed(["tea\nK-42"])[0])
+
+    def score(**options: Any) -> float:
+        [result] = service.hybrid_recall(NS, "kubernetes", top_k=1, **options)
+        return result.score
+
+    assert score(terms=["K-4"]) == pytest.approx(cosine, abs=1e-5)  # exact by default: no boost
+    assert score(terms=["K-4"], exact=False) == pytest.approx(cosine + 2.0, abs=1e-5)
+    assert score(terms=["k-42"]) == pytest.approx(cosine + 2.0, abs=1e-5)  # case-insensitive by default
+    assert score(terms=["k-42"], case_sensitive=True) == pytest.approx(cosine, abs=1e-5)
+    assert service.store.get(NS, (1.0,)).access_count == 4  # type: ignore[union-attr]
+
+
+def test_recall_with_context_reads_the_query_and_the_context_together(service: MemoryService) -> None:
+    put(service, (1.0,), "jazz")
+    service.store_memory(NS, NewMemory((2.0,), {"text": "jazz"}, MemoryType.SEMANTIC))
+    [result] = service.recall_with_context(NS, "jazz", {"mood": "calm", "n": 1}, top_k=1)
+    query, text = service.embedder.embed(["jazz\ncalm", "jazz"])
+    assert result.score == pytest.approx(float(query @ text), abs=1e-5)
+    semantic = service.recall_with_context(NS, "jazz", {}, memory_type=MemoryType.SEMANTIC)
+    assert [r.memory.coordinate for r in semantic] == [(2.0,)]
+    assert service.store.get(NS, (2.0,)).access_count == 1  # type: ignore[union-attr]
+
+
+def test_the_path_search_may_examine_exactly_its_budget(tmp_path: Path) -> None:
+    budget = WorkBudget(scan_rows=3)
+    opened = open_service(tmp_path, budget=budget)
+    try:
+        for n in range(5):
+            put(opened, (float(n),), f"node {n}")
+        for n in range(3):
+            opened.link(NS, (float(n),), (float(n + 1),))
+        assert opened.shortest_path(NS, (0.0,), (3.0,)) == [(0.0,), (1.0,), (2.0,), (3.0,)]  # 3 links read
+        for target in (2.0, 3.0, 4.0):
+            opened.link(NS, (4.0,), (target,))
+        opened.link(NS, (4.0,), (0.0,))
+        assert message(opened.shortest_path, NS, (4.0,), (1.0,)) == (
+            "the path search: more than the budget of 3 rows to examine (SOMA_MAX_SCAN_ROWS); "
+            "narrow the request"
+        )
+    finally:
+        close_service(opened)
+
+
+def test_an_import_of_exactly_one_batch_or_of_nothing(service: MemoryService) -> None:
+    records = [{"coord": [n], "payload": {"text": f"n{n}"}} for n in range(500)]
+    assert service.import_records(NS, numbered(records)).memories == 500
+    nothing = service.import_records("empty", parse_ndjson(["{"]))
+    assert (nothing.memories, nothing.links, len(nothing.errors)) == (0, 0, 1)
+    links = [
+        {"kind": "link", "from": [0], "to": [1]},
+        {"kind": "link", "from": [1], "to": [2], "type": "causes"},
+    ]
+    assert service.import_records(NS, numbered(links)).links == 2
