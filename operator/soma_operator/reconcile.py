@@ -236,11 +236,12 @@ async def hand_over_replicas(r: Reconciler, ctx: BuildContext) -> None:
 
 
 async def remove_unused_autoscalers(r: Reconciler, body: kopf.Body, ctx: BuildContext) -> None:
-    """An autoscaler the spec no longer asks for would keep scaling: it goes (by name, nothing to list)."""
+    """An autoscaler the spec no longer asks for would keep scaling: it goes (by name, nothing to list).
+    Where KEDA is not installed, the server answers 404 for the ScaledObject as for any absent object."""
     unused = []
     if not ctx.autoscaled(Component.API):
         unused.append(("HorizontalPodAutoscaler", ctx.child_name(Component.API)))
-    if ctx.capabilities.keda and not ctx.autoscaled(Component.CONSUMERS):
+    if not ctx.autoscaled(Component.CONSUMERS):
         unused.append(("ScaledObject", ctx.child_name(Component.CONSUMERS)))
     for kind, name in unused:
         if await r.client.delete(kind, ctx.namespace, name):

@@ -269,3 +269,17 @@ def test_keda_scales_the_consumers_where_it_is_installed(
         assert live is not None
         keys = [c["topologyKey"] for c in live["spec"]["template"]["spec"]["topologySpreadConstraints"]]
         assert keys == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+
+    # Autoscaling off: the ScaledObject goes, and the operator's fixed replicas apply again.
+    api.apply(memory_system("lag", namespace, {"consumers": {"replicas": 2}}))
+    wait_for(
+        lambda: api.get(KEDA_API, "ScaledObject", "lag-consumers", namespace) is None,
+        "the ScaledObject deleted",
+        operator,
+    )
+    wait_for(lambda: replicas(api, namespace, "lag-consumers") == 2, "2 fixed consumers", operator)
+    wait_for(
+        lambda: status(api, namespace, "lag").get("providers", {}).get("consumerScaling") == "fixed",
+        "status: fixed consumers",
+        operator,
+    )
