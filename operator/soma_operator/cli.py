@@ -60,7 +60,7 @@ def render_file(path: Path, config: OperatorConfig, capabilities: Capabilities |
     Secrets get fresh random values, as on a first reconcile. Where a spec asks for CloudNativePG or
     KEDA, the manifests are those of a cluster that has them, unless ``capabilities`` says otherwise.
     """
-    found = capabilities or Capabilities(cloudnative_pg=True, keda=True)
+    found = capabilities if capabilities is not None else Capabilities(cloudnative_pg=True, keda=True)
     documents = [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
     manifests = []
     for document in documents:
