@@ -21,53 +21,26 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from soma_operator.builders import BuildContext, Credentials, render
-from soma_operator.builders.labels import instance_labels
-from soma_operator.config import OperatorConfig
-from soma_operator.spec import MemorySystem
 from support.control_plane import ControlPlane, KubeApi, started_control_plane
 from support.operator_cluster import (
     OPERATOR_ACCOUNT,
     OPERATOR_NAMESPACE,
     OperatorProcess,
     install_crd,
+    labelled_children,
     memory_system,
+    rendered_children,
     shipped_rbac,
 )
 
 NAMESPACE = "bench"
-API_VERSIONS = {
-    "Secret": "v1",
-    "ConfigMap": "v1",
-    "ServiceAccount": "v1",
-    "Service": "v1",
-    "StatefulSet": "apps/v1",
-    "Deployment": "apps/v1",
-    "PodDisruptionBudget": "policy/v1",
-    "NetworkPolicy": "networking.k8s.io/v1",
-}
-
-
-def expected_children(name: str) -> set[tuple[str, str]]:
-    body = {"metadata": {"name": name, "namespace": NAMESPACE, "uid": "-"}, "spec": {}}
-    manifests = render(BuildContext(MemorySystem.from_body(body), OperatorConfig(), Credentials()))
-    return {(m["kind"], m["metadata"]["name"]) for m in manifests}
-
-
-def existing_children(api: KubeApi, name: str) -> set[tuple[str, str]]:
-    labels = instance_labels(name)
-    return {
-        (kind, item["metadata"]["name"])
-        for kind, api_version in API_VERSIONS.items()
-        for item in api.list(api_version, kind, NAMESPACE, labels)
-    }
 
 
 def time_to_children(api: KubeApi, name: str, timeout: float = 60) -> float:
-    wanted = expected_children(name)
+    wanted = rendered_children(memory_system(name, NAMESPACE, {}))
     started = time.perf_counter()
     api.apply(memory_system(name, NAMESPACE, {}))
-    while not wanted <= existing_children(api, name):
+    while not wanted <= labelled_children(api, NAMESPACE, name):
         if time.perf_counter() - started > timeout:
             raise TimeoutError(f"{name}: children not applied within {timeout} s")
         time.sleep(0.01)
@@ -91,7 +64,7 @@ def run(plane: ControlPlane, systems: int, workdir: Path) -> None:
     finally:
         operator.stop()
 
-    children = len(expected_children("bench-0"))
+    children = len(rendered_children(memory_system("bench-0", NAMESPACE, {})))
     print(f"MemorySystems created one after another: {systems} (minimal sample, {children} children each)")
     print("on a real kube-apiserver v1.32 + etcd + kube-controller-manager, operator under config/rbac")
     first, median, worst = (

@@ -7,38 +7,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from soma_operator import builders
-from soma_operator.builders.context import BuildContext, Credentials
 from soma_operator.builders.labels import instance_labels
 from soma_operator.config import OperatorConfig
-from soma_operator.spec import MemorySystem
 from support.control_plane import ControlPlane, KubeApi, mark_pods_ready
-from support.operator_cluster import MS_API, OperatorProcess, memory_system
+from support.operator_cluster import (
+    CHILD_API_VERSIONS,
+    MS_API,
+    OperatorProcess,
+    memory_system,
+    rendered_children,
+)
 from support.servers import wait_until
 
-API_VERSIONS = {
-    "Secret": "v1",
-    "ConfigMap": "v1",
-    "ServiceAccount": "v1",
-    "Service": "v1",
-    "StatefulSet": "apps/v1",
-    "Deployment": "apps/v1",
-    "PodDisruptionBudget": "policy/v1",
-    "NetworkPolicy": "networking.k8s.io/v1",
-}
-SETTLE_SECONDS = 60
-
-
-def rendered_children(live: dict[str, Any]) -> set[tuple[str, str]]:
-    """What the operator's own builders say it should create for this object."""
-    context = BuildContext(MemorySystem.from_body(live), OperatorConfig(), Credentials())
-    return {(m["kind"], m["metadata"]["name"]) for m in builders.render(context)}
+# A bound on waiting, not a timing: garbage collection and claim protection take long on a busy machine.
+SETTLE_SECONDS = 180
 
 
 def existing(api: KubeApi, namespace: str, children: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     found = {}
     for kind, name in children:
-        live = api.get(API_VERSIONS[kind], kind, name, namespace)
+        live = api.get(CHILD_API_VERSIONS[kind], kind, name, namespace)
         if live is not None:
             found[kind, name] = live
     return found
@@ -84,7 +72,7 @@ def test_a_memory_system_gets_every_child_owned_and_a_truthful_status(
     created = api.apply(memory_system("alpha", namespace, {}))
     uid = created["metadata"]["uid"]
     children = rendered_children(created)
-    assert {kind for kind, _ in children} == set(API_VERSIONS)
+    assert {kind for kind, _ in children} == set(CHILD_API_VERSIONS)
 
     wait_for(lambda: len(existing(api, namespace, children)) == len(children), "every child", operator)
     for (kind, name), live in existing(api, namespace, children).items():

@@ -12,6 +12,11 @@ from typing import Any
 
 import httpx
 
+from soma_operator import builders
+from soma_operator.builders.context import BuildContext, Credentials
+from soma_operator.builders.labels import instance_labels
+from soma_operator.config import OperatorConfig
+from soma_operator.spec import MemorySystem
 from support.control_plane import REPO, KubeApi, load_documents
 from support.servers import HOST, free_port, wait_until
 
@@ -130,4 +135,32 @@ def memory_system(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, 
         "kind": "MemorySystem",
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
+    }
+
+
+# The API versions of every kind the operator creates for a MemorySystem.
+CHILD_API_VERSIONS = {
+    "Secret": "v1",
+    "ConfigMap": "v1",
+    "ServiceAccount": "v1",
+    "Service": "v1",
+    "StatefulSet": "apps/v1",
+    "Deployment": "apps/v1",
+    "PodDisruptionBudget": "policy/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
+}
+
+
+def rendered_children(body: dict[str, Any]) -> set[tuple[str, str]]:
+    """(kind, name) of what the operator's own builders say it creates for this MemorySystem."""
+    context = BuildContext(MemorySystem.from_body(body), OperatorConfig(), Credentials())
+    return {(m["kind"], m["metadata"]["name"]) for m in builders.render(context)}
+
+
+def labelled_children(api: KubeApi, namespace: str, name: str) -> set[tuple[str, str]]:
+    """(kind, name) of what exists in the namespace with the MemorySystem's instance labels."""
+    return {
+        (kind, item["metadata"]["name"])
+        for kind, api_version in CHILD_API_VERSIONS.items()
+        for item in api.list(api_version, kind, namespace, instance_labels(name))
     }
