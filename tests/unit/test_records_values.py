@@ -194,8 +194,9 @@ def test_ndjson_lines_are_numbered_from_1_and_checked() -> None:
 def test_the_line_limit_is_inclusive() -> None:
     line = '{"a": 12345}'  # 12 characters
     assert list(parse_ndjson([line], max_line_length=12)) == [(1, {"a": 12345})]
-    [(number, error)] = list(parse_ndjson([line], max_line_length=11))
+    [(number, error), after] = list(parse_ndjson([line, "{}"], max_line_length=11))
     assert number == 1
+    assert after == (2, {})
     assert isinstance(error, InvalidInput)
     assert str(error) == "line is longer than 11 bytes"
     assert list(parse_ndjson([line], max_line_length=None)) == [(1, {"a": 12345})]

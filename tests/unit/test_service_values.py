@@ -510,3 +510,51 @@ def test_an_import_of_exactly_one_batch_or_of_nothing(service: MemoryService) ->
         {"kind": "link", "from": [1], "to": [2], "type": "causes"},
     ]
     assert service.import_records(NS, numbered(links)).links == 2
+
+
+def test_an_import_counts_every_batch(service: MemoryService) -> None:
+    records = [{"coord": [n], "payload": {"text": f"n{n}"}} for n in range(1001)]
+    assert service.import_records(NS, numbered(records)).memories == 1001
+
+
+def test_reads_are_served_from_the_cache_until_a_write_through_the_service(service: MemoryService) -> None:
+    put(service, (1.0,), "cached")
+    first = service.get(NS, (1.0,))
+    service.store.put_many([Memory(NS, (1.0,), {"text": "behind"}, MemoryType.EPISODIC, 0.5, 2.0, 2.0)])
+    assert service.get(NS, (1.0,)) == first  # written around the service: the cache still answers
+
+
+def test_keyword_search_and_path_search_details(tmp_path: Path) -> None:
+    opened = open_service(tmp_path, budget=WorkBudget(scan_rows=3))
+    try:
+        put(opened, (0.0,), "jazz")
+        opened.store_memory(NS, NewMemory((1.0,), {"text": "jazz"}, MemoryType.SEMANTIC))
+        for n in (2.0, 3.0):
+            put(opened, (n,), "node")
+        found = opened.keyword_search(NS, "jazz", memory_type=MemoryType.SEMANTIC)
+        assert [m.coordinate for m in found] == [(1.0,)]
+        with pytest.raises(NotFound) as raised:
+            opened.shortest_path(NS, (9.0,), (0.0,))
+        assert str(raised.value) == "from node [9.0] is not a memory in namespace 'agents'"
+        opened.link(NS, (0.0,), (1.0,), weight=1.0)
+        opened.link(NS, (0.0,), (2.0,), weight=1.0)
+        opened.link(NS, (0.0,), (3.0,), weight=0.5)  # the weakest of exactly the budget's 3 links
+        assert opened.shortest_path(NS, (0.0,), (3.0,)) == [(0.0,), (3.0,)]
+    finally:
+        close_service(opened)
+
+
+def test_hybrid_filters_hold_for_keyword_matches_outside_the_pool(service: MemoryService) -> None:
+    service.store_many(
+        NS, [NewMemory((float(n),), {"text": f"kubernetes operators {n}", "tag": "k"}) for n in range(60)]
+    )
+    put(service, (100.0,), "an unrelated note about tea", code="K-42", tag="t")
+    put(service, (101.0,), "another note about coffee", code="K-42", tag="c")
+    either = parse_filters({"tag": {"$in": ["k", "t"]}})
+    top = service.hybrid_recall(NS, "kubernetes operators", terms=["K-42"], top_k=1, conditions=either)
+    assert [r.memory.coordinate for r in top] == [(100.0,)]
+    only_t = parse_filters({"tag": "t"})
+    assert [
+        r.memory.coordinate
+        for r in service.hybrid_recall(NS, "kubernetes operators", terms=["K-42"], top_k=2, conditions=only_t)
+    ] == [(100.0,)]
