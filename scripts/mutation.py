@@ -73,6 +73,7 @@ GROUPS = {
             "tests/operator/test_datastores_upstream.py",
             "tests/operator/test_operator_status.py",
             "tests/operator/test_status_values.py",
+            "tests/operator/test_high_availability.py",
             "tests/operator/test_operator_spec.py",
             "tests/operator/test_operator_cli.py",
         ),
