@@ -74,6 +74,7 @@ GROUPS = {
             "tests/operator/test_operator_status.py",
             "tests/operator/test_status_values.py",
             "tests/operator/test_high_availability.py",
+            "tests/operator/test_context_values.py",
             "tests/operator/test_operator_spec.py",
             "tests/operator/test_operator_cli.py",
         ),
