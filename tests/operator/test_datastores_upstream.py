@@ -373,3 +373,9 @@ def test_the_rendered_redis_runs_and_its_probes_tell_pong_from_an_error_reply(tm
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.parametrize(("append_only", "flag"), [(True, "yes"), (False, "no")])
+def test_redis_persists_with_the_append_only_file_only_when_asked(append_only: bool, flag: str) -> None:
+    redis = container(rendered(redis={"storage": {"size": "1Gi"}, "appendOnly": append_only}), "redis")
+    assert redis["args"][1:] == ["--dir", "/data", "--appendonly", flag]
