@@ -4,20 +4,14 @@ and which of two equally light paths wins."""
 import json
 
 import pytest
+from refusals import message
 
 from somafractalmemory.core.budget import DEFAULT_BUDGET, WorkBudget
-from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.graph import dijkstra
 from somafractalmemory.core.json_text import decode_json, decode_text
 from somafractalmemory.core.models import Link
 
 A, B, C, D, E = (0.0,), (1.0,), (2.0,), (3.0,), (4.0,)
-
-
-def message(call: object, *args: object) -> str:
-    with pytest.raises(InvalidInput) as raised:
-        call(*args)  # type: ignore[operator]
-    return str(raised.value)
 
 
 # --- budgets --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import math
 import re
 
 import pytest
+from refusals import message
 
 from somafractalmemory.core.coordinates import (
     COORDINATE_HELP,
@@ -16,13 +17,6 @@ from somafractalmemory.core.coordinates import (
     parse_coordinate,
     parse_coordinate_value,
 )
-from somafractalmemory.core.errors import InvalidInput
-
-
-def message(call: object, *args: object) -> str:
-    with pytest.raises(InvalidInput) as raised:
-        call(*args)  # type: ignore[operator]
-    return str(raised.value)
 
 
 def test_the_limit_is_64_numbers_exactly() -> None:

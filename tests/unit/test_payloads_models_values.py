@@ -3,9 +3,8 @@ messages that say where a payload is wrong, the type names, importance, stats an
 
 import math
 
-import pytest
+from refusals import message
 
-from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.indexing import EMBED_SLICE, embed, vector_points
 from somafractalmemory.core.models import (
     DEFAULT_IMPORTANCE,
@@ -19,12 +18,6 @@ from somafractalmemory.core.models import (
 )
 from somafractalmemory.core.payloads import check_json_object, check_payload, check_text, is_blank, is_unicode
 from somafractalmemory.embedding.hashing import HashingEmbedder
-
-
-def message(call: object, *args: object) -> str:
-    with pytest.raises(InvalidInput) as raised:
-        call(*args)  # type: ignore[operator]
-    return str(raised.value)
 
 
 def test_blank_is_ascii_whitespace_only() -> None:

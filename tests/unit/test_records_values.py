@@ -4,7 +4,7 @@ its boundary with its message, and NDJSON line handling."""
 import json
 import math
 
-import pytest
+from refusals import message
 
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.models import Link, Memory, MemoryType
@@ -26,12 +26,6 @@ from somafractalmemory.core.records import (
 NOW = 1700.5
 MEMORY = Memory("ns", (1.0, 2.0), {"text": "x"}, MemoryType.SEMANTIC, 0.25, 10.0, 20.0, 3)
 LINK = Link("ns", (1.0,), (2.0,), "causes", 2.5, 30.0)
-
-
-def message(call: object, *args: object) -> str:
-    with pytest.raises(InvalidInput) as raised:
-        call(*args)  # type: ignore[operator]
-    return str(raised.value)
 
 
 def memory_record(**fields: object) -> dict[str, object]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from embedded_service import close_service, open_service
+from refusals import message
 
 from somafractalmemory.core.budget import WorkBudget
 from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
@@ -29,12 +30,6 @@ from somafractalmemory.core.service import (
 )
 
 NS = "agents"
-
-
-def message(call: object, *args: object, **kwargs: object) -> str:
-    with pytest.raises(InvalidInput) as raised:
-        call(*args, **kwargs)  # type: ignore[operator]
-    return str(raised.value)
 
 
 def put(service: MemoryService, coordinate: tuple[float, ...], text: str, **extra: object) -> None:
