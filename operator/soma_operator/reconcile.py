@@ -46,6 +46,8 @@ from soma_operator.status import (
 
 Claims = Mapping[Component, list[dict[str, Any]]]
 
+CLAIMS_RECHECK_SECONDS = 2
+
 
 @dataclass(frozen=True)
 class Reconciler:
@@ -364,12 +366,27 @@ async def release_claims(r: Reconciler, body: kopf.Body) -> None:
             await keep_cluster(r, body, system)
         r.announce(body, "ClaimsRetained", "storagePolicy.onDelete is Retain: the claims and their data stay")
         return
-    namespace = body.metadata.namespace or "default"
     labels = instance_labels(body.metadata.name or "")
-    for claim in await r.client.list("PersistentVolumeClaim", namespace, labels):
-        name = claim["metadata"]["name"]
-        if await r.client.delete("PersistentVolumeClaim", namespace, name):
-            r.announce(body, "Deleted", f"PersistentVolumeClaim {name}")
+    # A StatefulSet re-creates the missing claims of its pending pods, so the sets go first; and a sync
+    # already under way may still re-create one, so a pass that deleted anything is checked by another.
+    deleted = [
+        *await _delete_all(r, body, "StatefulSet", labels),
+        *await _delete_all(r, body, "PersistentVolumeClaim", labels),
+    ]
+    if deleted:
+        raise kopf.TemporaryError("checking that no claim came back", delay=CLAIMS_RECHECK_SECONDS)
+
+
+async def _delete_all(r: Reconciler, body: kopf.Body, kind: str, labels: Mapping[str, str]) -> list[str]:
+    """Delete every object of the kind with these labels that is not being deleted yet; their names."""
+    namespace = body.metadata.namespace or "default"
+    deleted = []
+    for found in await r.client.list(kind, namespace, labels):
+        name: str = found["metadata"]["name"]
+        if not found["metadata"].get("deletionTimestamp") and await r.client.delete(kind, namespace, name):
+            r.announce(body, "Deleted", f"{kind} {name}")
+            deleted.append(name)
+    return deleted
 
 
 async def keep_cluster(r: Reconciler, body: kopf.Body, system: MemorySystem) -> None:

@@ -225,6 +225,48 @@ async def test_deletion_keeps_or_removes_the_claims(
         assert left == (claims | {"data-other-postgres-0"} if claims_left else {"data-other-postgres-0"})
 
 
+def deleted_events(emulator: ApiServerEmulator, kind: str) -> list[int]:
+    """The resourceVersions of the Deleted events for objects of the kind, in the order they were posted."""
+    return sorted(
+        int(e["metadata"]["resourceVersion"])
+        for e in emulator.all_live(EVENTS)
+        if e["reason"] == "Deleted" and e["message"].startswith(f"{kind} ")
+    )
+
+
+async def test_delete_stops_the_statefulsets_first_and_deletes_a_claim_they_recreated(
+    emulator: ApiServerEmulator,
+) -> None:
+    async with running_operator(emulator):
+        await ready_system(emulator, {"storagePolicy": {"onDelete": "Delete"}})
+        sets = {s["metadata"]["name"] for s in emulator.all_live(STATEFULSETS)}
+        assert sets == {f"minimal-{store}" for store in ("postgres", "redis", "qdrant", "redpanda")}
+        other = {"metadata": {"name": "other-postgres", "namespace": "default", "labels": {}}}
+        emulator.objects[STATEFULSETS, "default", "other-postgres"] = other
+        claim_labels = claim(emulator, "data-minimal-postgres-0")["metadata"]["labels"]
+
+        await delete_system(emulator, "minimal")
+        await eventually(
+            lambda: not emulator.all_live(CLAIMS), "the sets and claims of the first pass deleted"
+        )
+        assert {s["metadata"]["name"] for s in emulator.all_live(STATEFULSETS)} == {"other-postgres"}
+        assert max(deleted_events(emulator, "StatefulSet")) < min(
+            deleted_events(emulator, "PersistentVolumeClaim")
+        )
+        # The finalizer stays for a second pass, which finds what a StatefulSet sync under way re-created.
+        assert emulator.live(MEMORYSYSTEMS, "default", "minimal") is not None
+        recreated = {
+            "metadata": {"name": "data-minimal-postgres-0", "namespace": "default", "labels": claim_labels}
+        }
+        emulator.objects[CLAIMS, "default", "data-minimal-postgres-0"] = recreated
+
+        await eventually(
+            lambda: emulator.live(MEMORYSYSTEMS, "default", "minimal") is None, "finalizer released"
+        )
+        assert emulator.all_live(CLAIMS) == []
+        assert len(deleted_events(emulator, "PersistentVolumeClaim")) == 5
+
+
 async def test_an_invalid_spec_ends_failed_with_its_reason(emulator: ApiServerEmulator) -> None:
     async with running_operator(emulator):
         body = load_sample(MINIMAL)

@@ -17,8 +17,12 @@
   resources: ["secrets", "configmaps", "serviceaccounts", "services"]
   verbs: ["get", "create", "patch"]
 - apiGroups: ["apps"]
-  resources: ["statefulsets", "deployments"]
+  resources: ["deployments"]
   verbs: ["get", "create", "patch"]
+# With storagePolicy Delete the StatefulSets are deleted before their claims, which they would re-create.
+- apiGroups: ["apps"]
+  resources: ["statefulsets"]
+  verbs: ["get", "list", "create", "patch", "delete"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["get", "create", "patch"]
