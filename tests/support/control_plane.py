@@ -546,22 +546,28 @@ def mark_pods_ready(api: KubeApi, namespace: str, labels: Mapping[str, str] | No
             }
             for container in pod["spec"]["containers"]
         ]
-        api.merge_patch(
-            "v1",
-            "Pod",
-            pod["metadata"]["name"],
-            {
-                "status": {
-                    "phase": "Running",
-                    "conditions": conditions,
-                    "containerStatuses": statuses,
-                    "startTime": now,
-                    "podIP": "10.1.0.1",
-                }
-            },
-            namespace=namespace,
-            subresource="status",
-        )
+        try:
+            api.merge_patch(
+                "v1",
+                "Pod",
+                pod["metadata"]["name"],
+                {
+                    "status": {
+                        "phase": "Running",
+                        "conditions": conditions,
+                        "containerStatuses": statuses,
+                        "startTime": now,
+                        "podIP": "10.1.0.1",
+                    }
+                },
+                namespace=namespace,
+                subresource="status",
+            )
+        except ApiError as error:
+            # A rollout's controller may delete the pod between the list and the patch.
+            if error.status != 404:
+                raise
+            continue
         marked += 1
     return marked
 
