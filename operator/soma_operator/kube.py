@@ -45,6 +45,9 @@ KINDS: Mapping[str, Kind] = {
     "PodDisruptionBudget": Kind("policy/v1", "poddisruptionbudgets"),
     "NetworkPolicy": Kind("networking.k8s.io/v1", "networkpolicies"),
     "HorizontalPodAutoscaler": Kind("autoscaling/v2", "horizontalpodautoscalers"),
+    "CronJob": Kind("batch/v1", "cronjobs"),
+    "Job": Kind("batch/v1", "jobs"),
+    "Pod": Kind("v1", "pods"),
     # Kinds of operators that may run beside ours; used only where discovery found them.
     "Cluster": Kind("postgresql.cnpg.io/v1", "clusters"),
     "ScaledObject": Kind("keda.sh/v1alpha1", "scaledobjects"),

@@ -17,7 +17,8 @@ import kopf
 
 from soma_operator import builders
 from soma_operator.applier import Change, apply_all
-from soma_operator.builders import autoscaling, cloudnative_pg
+from soma_operator.backup_status import BackupReport, backup_report
+from soma_operator.builders import autoscaling, backup, cloudnative_pg
 from soma_operator.builders.api import endpoint
 from soma_operator.builders.context import (
     API_TOKEN_KEY,
@@ -27,7 +28,7 @@ from soma_operator.builders.context import (
     Capabilities,
     Credentials,
 )
-from soma_operator.builders.labels import instance_labels
+from soma_operator.builders.labels import COMPONENT_LABEL, instance_labels
 from soma_operator.builders.workloads import claim_name
 from soma_operator.config import OperatorConfig
 from soma_operator.constants import FIELD_MANAGER
@@ -237,14 +238,17 @@ async def hand_over_replicas(r: Reconciler, ctx: BuildContext) -> None:
         r.logger.info(f"Deployment {ctx.child_name(component)}: {replicas} replicas handed to its autoscaler")
 
 
-async def remove_unused_autoscalers(r: Reconciler, body: kopf.Body, ctx: BuildContext) -> None:
-    """An autoscaler the spec no longer asks for would keep scaling: it goes (by name, nothing to list).
-    Where KEDA is not installed, the server answers 404 for the ScaledObject as for any absent object."""
+async def remove_unused_children(r: Reconciler, body: kopf.Body, ctx: BuildContext) -> None:
+    """An autoscaler the spec no longer asks for would keep scaling, a backup CronJob keep running: they go
+    (by name, nothing to list). Where KEDA is not installed, the server answers 404 for the ScaledObject as
+    for any absent object. A backup claim stays: it holds backups, which outlive their schedule."""
     unused = []
     if not ctx.autoscaled(Component.API):
         unused.append(("HorizontalPodAutoscaler", ctx.child_name(Component.API)))
     if not ctx.autoscaled(Component.CONSUMERS):
         unused.append(("ScaledObject", ctx.child_name(Component.CONSUMERS)))
+    if ctx.system.spec.backup is None:
+        unused.append(("CronJob", backup.cronjob_name(ctx)))
     for kind, name in unused:
         if await r.client.delete(kind, ctx.namespace, name):
             r.announce(body, "Deleted", f"{kind} {name}")
@@ -282,10 +286,26 @@ def storage_progress(system: MemorySystem, claims: Claims) -> list[StorageProgre
     return progress
 
 
-def write_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch, status: dict[str, Any]) -> None:
+async def read_backups(r: Reconciler, ctx: BuildContext, old_status: Mapping[str, Any]) -> BackupReport:
+    """The backup Jobs of the CronJob and their pods (one list each, by the labels of the Job template)."""
+    if ctx.system.spec.backup is None:
+        return backup_report([], [], old_status)
+    labels = {**instance_labels(ctx.name), COMPONENT_LABEL: backup.COMPONENT}
+    jobs, pods = await asyncio.gather(
+        r.client.list("Job", ctx.namespace, labels), r.client.list("Pod", ctx.namespace, labels)
+    )
+    return backup_report(jobs, pods, old_status)
+
+
+def write_status(
+    r: Reconciler, body: kopf.Body, patch: kopf.Patch, status: dict[str, Any], backups: BackupReport
+) -> None:
     previous = body.status.get("phase")
     if previous != status.get("phase"):
         r.announce(body, "PhaseChanged", f"{previous or 'unset'} -> {status['phase']}")
+    result = backups.new_result
+    if result is not None and backups.condition is not None:
+        r.announce(body, str(backups.condition.reason), backups.condition.message)
     patch.status.update(status)
 
 
@@ -303,15 +323,16 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
     claims = await read_claims(r, ctx)
     refusal = shrink_refusal(system, claims)
     if refusal is not None:
-        workloads = await read_workloads(r, ctx)
-        write_status(r, body, patch, _status(ctx, body, workloads, claims, refusal))
+        workloads, backups = await asyncio.gather(read_workloads(r, ctx), read_backups(r, ctx, body.status))
+        write_status(r, body, patch, _status(ctx, body, workloads, claims, refusal, backups), backups)
         raise kopf.PermanentError(f"Refused: {refusal}")
     await hand_over_replicas(r, ctx)
     applied = await apply_children(r, body, ctx)
-    await remove_unused_autoscalers(r, body, ctx)
+    await remove_unused_children(r, body, ctx)
     await grow_claims(r, body, system, claims)
-    status = _status(ctx, body, applied, claims, None)
-    write_status(r, body, patch, status)
+    backups = await read_backups(r, ctx, body.status)
+    status = _status(ctx, body, applied, claims, None, backups)
+    write_status(r, body, patch, status, backups)
     if status["phase"] != Phase.READY:
         [ready] = [c for c in status["conditions"] if c["type"] == READY]
         raise kopf.TemporaryError(
@@ -329,8 +350,11 @@ async def refresh_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> N
         return
     # Only names are needed: no secret is read.
     ctx = BuildContext(system, r.config, Credentials(), capabilities=await discover(r, system))
-    claims, workloads = await asyncio.gather(read_claims(r, ctx), read_workloads(r, ctx))
-    write_status(r, body, patch, _status(ctx, body, workloads, claims, shrink_refusal(system, claims)))
+    claims, workloads, backups = await asyncio.gather(
+        read_claims(r, ctx), read_workloads(r, ctx), read_backups(r, ctx, body.status)
+    )
+    refusal = shrink_refusal(system, claims)
+    write_status(r, body, patch, _status(ctx, body, workloads, claims, refusal, backups), backups)
 
 
 def _status(
@@ -339,8 +363,9 @@ def _status(
     workloads: Mapping[Component, Mapping[str, Any] | None],
     claims: Claims,
     refusal: str | None,
+    backups: BackupReport,
 ) -> dict[str, Any]:
-    return observed_status(
+    status = observed_status(
         spec=ctx.system.spec,
         workloads=workloads,
         storage=storage_progress(ctx.system, claims),
@@ -350,7 +375,9 @@ def _status(
         endpoint=endpoint(ctx),
         now=_now(),
         providers=providers(ctx),
+        extra_conditions=[backups.condition] if backups.condition is not None else [],
     )
+    return {**status, **backups.fields}
 
 
 async def release_claims(r: Reconciler, body: kopf.Body) -> None:

@@ -14,9 +14,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from soma_operator.cron import CRON_PATTERN, cron_problem
 from soma_operator.quantity import STORAGE_PATTERN, storage_bytes
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 RESOURCE_QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
 # The longest MemorySystem name whose derived child names ("data-NAME-redpanda-N") stay DNS labels.
 MAX_NAME_LENGTH = 40
@@ -277,6 +279,73 @@ class RedpandaSpec(DataStoreSpec):
         return self.replication_factor - (self.replication_factor // 2 + 1)
 
 
+class BackupRetention(_Model):
+    """Which backups the backup command keeps: the newest ``count``, and none older than ``maxAgeDays``."""
+
+    count: int = Field(default=7, ge=1, le=1000)
+    max_age_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class BackupVolume(_Model):
+    """The claim backups go to: an existing one (``claimName``) or one the operator creates."""
+
+    claim_name: str | None = Field(default=None, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
+    size: StorageQuantity = "10Gi"
+    storage_class_name: str | None = Field(default=None, max_length=253)
+
+    @model_validator(mode="after")
+    def _existing_or_created(self) -> BackupVolume:
+        given = sorted(to_camel(f) for f in self.model_fields_set & {"size", "storage_class_name"})
+        if self.claim_name is not None and given:
+            raise ValueError(
+                f"claimName names an existing claim: remove {', '.join(given)}, which only describe a claim "
+                "the operator creates"
+            )
+        return self
+
+
+class SecretNameRef(_Model):
+    name: str = Field(min_length=1, max_length=253)
+
+
+class BackupS3(_Model):
+    """S3-compatible object storage; the Secret holds AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."""
+
+    endpoint: str = Field(min_length=1, max_length=2048, pattern=r"^https?://[^\s]+$")
+    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+    prefix: str = Field(default="", max_length=1024, pattern=r"^[^\s]*$")
+    region: str | None = Field(default=None, min_length=1, max_length=64)
+    credentials_secret: SecretNameRef
+
+
+class BackupDestination(_Model):
+    """Where backups go: exactly one of ``volume`` and ``s3``."""
+
+    volume: BackupVolume | None = None
+    s3: BackupS3 | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> BackupDestination:
+        if (self.volume is None) == (self.s3 is None):
+            raise ValueError("set exactly one of volume and s3")
+        return self
+
+
+class BackupSpec(_Model):
+    schedule: str = Field(max_length=100, pattern=CRON_PATTERN)
+    suspend: bool = False
+    retention: BackupRetention = BackupRetention()
+    destination: BackupDestination
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _valid_cron(cls, value: object) -> object:
+        # Before the pattern check, so a wrong shape gets this message rather than the bare pattern.
+        if isinstance(value, str) and (problem := cron_problem(value)) is not None:
+            raise ValueError(f"{value!r} is not a cron schedule: {problem}")
+        return value
+
+
 class StoragePolicy(_Model):
     on_delete: OnDelete = OnDelete.RETAIN
 
@@ -292,6 +361,7 @@ class MemorySystemSpec(_Model):
     qdrant: QdrantSpec = QdrantSpec()
     redpanda: RedpandaSpec = RedpandaSpec()
     storage_policy: StoragePolicy = StoragePolicy()
+    backup: BackupSpec | None = None
     paused: bool = False
 
     @property

@@ -33,6 +33,8 @@ class Reason(enum.StrEnum):
     PAUSED = "Paused"
     INVALID_SPEC = "InvalidSpec"
     PROVIDER_NOT_INSTALLED = "ProviderNotInstalled"
+    BACKUP_COMPLETED = "BackupCompleted"
+    BACKUP_FAILED = "BackupFailed"
 
 
 READY = "Ready"
@@ -254,7 +256,9 @@ def observed_status(
     endpoint: str,
     now: datetime,
     providers: Providers | None = None,
+    extra_conditions: Sequence[Condition] = (),
 ) -> dict[str, Any]:
+    """``extra_conditions``: conditions about more than the components (BackupSucceeded)."""
     unavailable = providers.unavailable if providers else {}
     autoscaled = providers.autoscaled if providers else frozenset()
     components = component_conditions(spec, workloads, unavailable, autoscaled)
@@ -266,7 +270,7 @@ def observed_status(
         **shown,
         "endpoint": endpoint,
         "conditions": render_conditions(
-            [*summary, *components], old_status.get("conditions") or [], generation, now
+            [*summary, *components, *extra_conditions], old_status.get("conditions") or [], generation, now
         ),
     }
 

@@ -44,10 +44,22 @@
 - apiGroups: ["keda.sh"]
   resources: ["scaledobjects"]
   verbs: ["get", "create", "patch", "delete"]
-# The claims the StatefulSets create: grown on a storage increase, deleted with storagePolicy Delete.
+# Scheduled backups: the CronJob (deleted when the spec stops asking for it); its Jobs and their pods are
+# read for status.lastBackup (the pods' termination messages hold the backups' summaries).
+- apiGroups: ["batch"]
+  resources: ["cronjobs"]
+  verbs: ["get", "create", "patch", "delete"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
+# The claims the StatefulSets create: grown on a storage increase, deleted with storagePolicy Delete; and the
+# backup claim, which the operator creates.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
-  verbs: ["get", "list", "patch", "delete"]
+  verbs: ["get", "list", "create", "patch", "delete"]
 # kopf posts an Event for every change it logs.
 - apiGroups: [""]
   resources: ["events"]

@@ -8,6 +8,7 @@ from typing import Any
 from soma_operator.builders import (
     api,
     autoscaling,
+    backup,
     configmap,
     consumers,
     networkpolicy,
@@ -35,6 +36,7 @@ BUILDERS: tuple[Builder, ...] = (
     redpanda.build,
     api.build,
     consumers.build,
+    backup.build,
     autoscaling.build,
     pdb.build,
     networkpolicy.build,

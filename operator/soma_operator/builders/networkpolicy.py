@@ -1,10 +1,12 @@
-"""NetworkPolicies: only the API and consumer pods reach a data store; store peers reach each other."""
+"""NetworkPolicies: only the runtime's pods (API, consumers, backups) reach a data store; store peers reach
+each other."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from soma_operator.builders import backup
 from soma_operator.builders.context import (
     KAFKA_PORT,
     POSTGRES_PORT,
@@ -36,9 +38,12 @@ def _ports(numbers: tuple[int, ...]) -> list[dict[str, Any]]:
 
 
 def build(ctx: BuildContext) -> list[dict[str, Any]]:
+    # The runtime's pods: the API, the consumers and, where backups are scheduled, the backup Jobs' pods.
+    runtime_components = [str(Component.API), str(Component.CONSUMERS)]
+    if ctx.system.spec.backup is not None:
+        runtime_components.append(backup.COMPONENT)
     clients = [
-        {"podSelector": {"matchLabels": selector_labels(ctx, component)}}
-        for component in (Component.API, Component.CONSUMERS)
+        {"podSelector": {"matchLabels": selector_labels(ctx, component)}} for component in runtime_components
     ]
     policies = []
     # CloudNativePG's instances talk to each other and to its operator (status port 8000): its pods are

@@ -1,0 +1,193 @@
+"""Pure backup status: the backup Jobs and their pods in, ``lastBackup``, ``lastSuccessfulBackup`` and the
+BackupSucceeded condition out.
+
+Each backup pod ends with the runtime's one-line JSON summary as its termination message
+(builders/backup.py). A Job that failed without one (killed, image not pulled) is reported with what the
+pod or the Job says instead. A failed backup never hides the last good one: ``lastSuccessfulBackup`` keeps
+the newest success, even after the Job history no longer holds it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from soma_operator.status import Condition, Reason
+
+BACKUP_SUCCEEDED = "BackupSucceeded"
+SUCCEEDED = "Succeeded"
+FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """One finished backup Job as the status reports it."""
+
+    job: str
+    succeeded: bool
+    time: str
+    message: str
+    backup_id: str | None = None
+    size_bytes: int | None = None
+    memories: int | None = None
+
+    def reported(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {
+            "job": self.job,
+            "result": SUCCEEDED if self.succeeded else FAILED,
+            "time": self.time,
+            "message": self.message,
+        }
+        if self.backup_id is not None:
+            shown["id"] = self.backup_id
+        if self.size_bytes is not None:
+            shown["bytes"] = self.size_bytes
+        if self.memories is not None:
+            shown["memories"] = self.memories
+        return shown
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    fields: dict[str, Any]  # lastBackup and lastSuccessfulBackup, as they go into the status
+    condition: Condition | None  # None until a first backup finished
+    new_result: BackupResult | None  # the newest result when the previous status did not show it yet
+
+
+def finished(job: Mapping[str, Any]) -> tuple[bool, str] | None:
+    """(succeeded, when) for a Job the Job controller marked Complete or Failed; None while it runs."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            return condition["type"] == "Complete", condition.get("lastTransitionTime", "")
+    return None
+
+
+def _owner_job(pod: Mapping[str, Any]) -> str | None:
+    for owner in pod.get("metadata", {}).get("ownerReferences") or []:
+        if owner.get("kind") == "Job":
+            name: str = owner["name"]
+            return name
+    return None
+
+
+def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for container in (pod.get("status") or {}).get("containerStatuses") or []:
+        state = (container.get("state") or {}).get("terminated")
+        if state is not None:
+            found: Mapping[str, Any] = state
+            return found
+    return None
+
+
+def termination(job: str, pods: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The terminated state of the Job's last pod to finish; empty when none finished."""
+    states = [state for pod in pods if _owner_job(pod) == job and (state := _terminated(pod)) is not None]
+    return max(states, key=lambda state: state.get("finishedAt") or "", default={})
+
+
+def parse_summary(message: str) -> dict[str, Any] | None:
+    """The runtime's summary line, or None when the message is not one (empty, cut, or something else)."""
+    try:
+        summary = json.loads(message)
+    except ValueError:
+        return None
+    return summary if isinstance(summary, dict) and summary.get("result") in (SUCCEEDED, FAILED) else None
+
+
+def _integer(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def job_result(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> BackupResult | None:
+    """The result of a finished Job; the Job's verdict decides, the summary adds the figures."""
+    outcome = finished(job)
+    if outcome is None:
+        return None
+    succeeded, finished_at = outcome
+    name: str = job["metadata"]["name"]
+    state = termination(name, pods)
+    summary = parse_summary(state.get("message") or "") or {}
+    if succeeded:
+        memories = _integer(summary.get("memories"))
+        size = _integer(summary.get("bytes"))
+        message = f"backup {summary.get('id', '?')}: {memories} memories, {size} bytes"
+        return BackupResult(
+            job=name,
+            succeeded=True,
+            time=_time_or(summary.get("time"), finished_at),
+            message=message,
+            backup_id=summary.get("id"),
+            size_bytes=size,
+            memories=memories,
+        )
+    return BackupResult(job=name, succeeded=False, time=finished_at, message=_failure(job, state, summary))
+
+
+def _failure(job: Mapping[str, Any], state: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
+    if summary.get("message"):
+        return str(summary["message"])
+    if state:
+        reason, code = state.get("reason", "an error"), state.get("exitCode")
+        return f"the backup container ended with {reason} (exit code {code})"
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Failed" and condition.get("status") == "True":
+            return f"{condition.get('reason', 'Failed')}: {condition.get('message', '')}".rstrip(": ")
+    return "the backup Job failed"
+
+
+def _time_or(value: object, fallback: str) -> str:
+    """The summary's time when it is one, else the Job's."""
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return fallback
+        return value
+    return fallback
+
+
+def _moment(value: str) -> datetime:
+    """An RFC 3339 time; one that is not sorts before every other (it never hides a real one)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _newest(results: Sequence[BackupResult]) -> BackupResult | None:
+    return max(results, key=lambda result: (_moment(result.time), result.job), default=None)
+
+
+def backup_report(
+    jobs: Sequence[Mapping[str, Any]], pods: Sequence[Mapping[str, Any]], old_status: Mapping[str, Any]
+) -> BackupReport:
+    results = [result for job in jobs if (result := job_result(job, pods)) is not None]
+    latest = _newest(results)
+    previous_last = old_status.get("lastBackup")
+    previous_good = old_status.get("lastSuccessfulBackup")
+    fields: dict[str, Any] = {}
+    if latest is None:
+        # Nothing finished in the Job history: what the status showed stays.
+        for key, value in (("lastBackup", previous_last), ("lastSuccessfulBackup", previous_good)):
+            if value:
+                fields[key] = value
+        return BackupReport(fields, None, None)
+    fields["lastBackup"] = latest.reported()
+    good = _newest([result for result in results if result.succeeded])
+    if good is not None and (not previous_good or _moment(good.time) >= _moment(previous_good["time"])):
+        fields["lastSuccessfulBackup"] = good.reported()
+    elif previous_good:
+        fields["lastSuccessfulBackup"] = previous_good
+    reason = Reason.BACKUP_COMPLETED if latest.succeeded else Reason.BACKUP_FAILED
+    message = f"Job {latest.job}: {latest.message}"
+    if not latest.succeeded and "lastSuccessfulBackup" in fields:
+        message += f"; the last successful backup is from {fields['lastSuccessfulBackup']['time']}"
+    condition = Condition(BACKUP_SUCCEEDED, latest.succeeded, reason, message)
+    seen = (previous_last or {}).get("job") == latest.job and (previous_last or {}).get("result") == (
+        SUCCEEDED if latest.succeeded else FAILED
+    )
+    return BackupReport(fields, condition, None if seen else latest)
