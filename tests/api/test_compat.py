@@ -144,12 +144,19 @@ def test_stats(client: TestClient) -> None:
     assert client.get("/stats").json() == {"total_memories": 4, "episodic": 3, "semantic": 1}
 
 
+BOOLEANS = {"kv_store": True, "vector_store": True, "graph_store": True, "prediction_provider": True}
+
+
 def test_health_endpoints_are_open(client: TestClient) -> None:
     client.headers.pop("Authorization")
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", **BOOLEANS}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["failed"] == []
+    assert ready.status_code == 200
+    body = ready.json()
+    backends = body.pop("backends")
+    assert body == {"status": "ready", "failed": [], **BOOLEANS}
+    assert backends and all(state == {"ok": True} for state in backends.values())
     health = client.get("/health").json()
-    assert health["kv_store"] and health["vector_store"] and health["graph_store"]
+    assert health == {**BOOLEANS, "backends": dict.fromkeys(backends, True)}
     assert client.get("/metrics").status_code == 200
     assert client.get("/stats").status_code == 401

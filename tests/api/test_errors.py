@@ -8,10 +8,8 @@ CASES = [
     ("post", "/store", {"coord": "nan,1", "payload": {}}, 422, "component 0 is not a number: 'nan'"),
     ("post", "/store", {"coord": "", "payload": {}}, 422, "a coordinate is comma-separated numbers"),
     ("post", "/store", {"coord": "1,2", "payload": []}, 422, "payload"),
-    ("post", "/store", {"coord": "1,2", "payload": {}, "type": "dream"}, 400, "'episodic' or 'semantic'"),
     ("post", "/store", {"payload": {}}, 422, "coord"),
     ("post", "/recall", {"query": ""}, 400, "query must be a non-empty string"),
-    ("post", "/recall", {"query": "x", "top_k": 0}, 422, "top_k"),
     ("post", "/recall", {"query": "x", "top_k": 100000}, 422, "top_k"),
     ("post", "/recall", {"query": "x", "top_k": "many"}, 422, "top_k"),
     ("post", "/recall", {"query": "x", "filters": {"a": {"$nope": 1}}}, 400, "$nope"),
@@ -24,9 +22,16 @@ CASES = [
     ("get", "/neighbors?coord=1,,2", None, 422, "empty component"),
     ("get", "/neighbors?coord=1&limit=0", None, 422, "limit"),
     ("get", "/shortest_path?frm=1", None, 422, "to"),
-    ("get", "/recall?query=x&top_k=-1", None, 422, "top_k"),
+    ("get", "/recall?query=x&top_k=1_0", None, 422, "top_k"),
     ("put", "/v1/namespaces/a/memories/1,zz", {"payload": {}}, 422, "component 1 is not a number: 'zz'"),
     ("post", "/v1/namespaces/a/recall", {"query": "x", "type": 3}, 422, "type"),
+    ("post", "/recall", {"query": "x", "type": 3}, 422, "type"),
+    # /v1 stays strict where the compatibility surface reads leniently (see test_reference_suite.py)
+    ("put", "/v1/namespaces/a/memories/1", {"payload": {}, "type": "dream"}, 400, "'episodic' or 'semantic'"),
+    ("put", "/v1/namespaces/a/memories/1", {"payload": {}, "type": None}, 422, "type"),
+    ("post", "/v1/namespaces/a/recall", {"query": "x", "top_k": 0}, 422, "top_k"),
+    ("post", "/v1/namespaces/a/recall", {"query": "x", "type": "dream"}, 400, "'episodic' or 'semantic'"),
+    ("post", "/v1/namespaces/a/search", {"term": "x", "top_k": -1}, 422, "top_k"),
 ]
 
 

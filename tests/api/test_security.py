@@ -16,7 +16,19 @@ def test_missing_token_is_401_and_wrong_token_is_403(client: TestClient) -> None
     missing = client.get("/stats", headers={"Authorization": ""})
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"] == "Bearer"
-    assert client.get("/stats", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert missing.json() == {
+        "detail": "Missing bearer token",
+        "error": {
+            "code": "unauthenticated",
+            "message": "missing bearer token: send 'Authorization: Bearer <token>'",
+        },
+    }
+    wrong = client.get("/stats", headers={"Authorization": "Bearer wrong"})
+    assert wrong.status_code == 403
+    assert wrong.json() == {
+        "detail": "Invalid token",
+        "error": {"code": "forbidden", "message": "the bearer token is not valid for this server"},
+    }
     assert client.get("/stats", headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401
     assert (
         client.post(
@@ -48,7 +60,10 @@ def test_rate_limit_is_per_client(make_settings: SettingsFactory) -> None:
         limited = app_client.get("/stats", headers=AUTH)
         assert limited.status_code == 429
         assert int(limited.headers["retry-after"]) >= 1
-        assert "3 requests a minute" in limited.json()["detail"]
+        assert limited.json() == {
+            "detail": "Rate limit exceeded",
+            "error": {"code": "rate_limited", "message": "rate limit of 3 requests a minute exceeded"},
+        }
         # a different client (another token) still has its own budget
         assert app_client.get("/stats", headers={"Authorization": "Bearer other"}).status_code == 403
         assert app_client.get("/healthz").status_code == 200  # probes are never limited
@@ -67,7 +82,7 @@ def test_wrong_tokens_are_throttled_per_address(make_settings: SettingsFactory) 
     with TestClient(create_app(make_settings(rate_limit_per_minute=3))) as app_client:
         junk = [app_client.get("/stats", headers={"Authorization": f"Bearer junk-{n}"}) for n in range(5)]
         assert [r.status_code for r in junk] == [403, 403, 403, 429, 429]
-        assert junk[-1].json()["detail"] == "rate limit of 3 requests a minute exceeded"
+        assert junk[-1].json()["error"]["message"] == "rate limit of 3 requests a minute exceeded"
         assert app_client.get("/stats", headers={"Authorization": ""}).status_code == 429
         assert app_client.get("/stats", headers=AUTH).status_code == 200  # the token has its own budget
 
@@ -98,12 +113,12 @@ def test_the_body_limit_holds_on_paths_ending_in_import(make_settings: SettingsF
         payload = {"payload": {"text": "x" * 4096}}
         response = app_client.put("/v1/namespaces/a/memories/import", json=payload)
         assert response.status_code == 413
-        assert response.json()["detail"] == "request body is larger than 2048 bytes"
+        assert response.json()["error"]["message"] == "request body is larger than 2048 bytes"
         lines = [b'{"kind": "memory", "coord": [%d], "payload": {}}\n' % n for n in range(300)]
         assert app_client.post("/v1/namespaces/a/import", content=b"".join(lines[:5])).status_code == 200
         too_much = app_client.post("/v1/namespaces/a/import", content=b"".join(lines[5:]))
         assert too_much.status_code == 413
-        assert too_much.json()["detail"] == "request body is larger than 8192 bytes"
+        assert too_much.json()["error"]["message"] == "request body is larger than 8192 bytes"
         assert app_client.get("/v1/namespaces/a/stats").json()["total_memories"] == 5
 
 
@@ -113,7 +128,10 @@ def test_body_limit(make_settings: SettingsFactory) -> None:
         big = {"coord": "1", "payload": {"text": "x" * 4096}}
         response = app_client.post("/store", json=big)
         assert response.status_code == 413
-        assert "2048" in response.json()["detail"]
+        assert response.json() == {
+            "detail": "Request entity too large",
+            "error": {"code": "payload_too_large", "message": "request body is larger than 2048 bytes"},
+        }
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is counted as the body arrives
             yield b'{"coord": "1", "payload": {"text": "'

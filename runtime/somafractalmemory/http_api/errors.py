@@ -1,6 +1,8 @@
-"""One error body for every failure: ``{"detail": message, "error": {"code", "message"}}``.
+"""One error body for every failure: ``{"detail": ..., "error": {"code", "message"}}``.
 
-``detail`` keeps clients of the reference service working; ``error`` is the stable shape of /v1.
+``detail`` keeps clients of the reference service working: where the reference answered a status with a fixed
+text, ``detail`` is that text; otherwise it is the message. ``error`` is the stable shape of /v1, and its
+``message`` always says what went wrong.
 """
 
 import logging
@@ -34,6 +36,14 @@ STATUS_CODES = {
     431: "headers_too_large",
     500: "internal",
     503: "backend_unavailable",
+}
+
+# The reference service's fixed detail for these statuses (its token check, body limit and rate limiter).
+REFERENCE_DETAILS = {
+    401: "Missing bearer token",
+    403: "Invalid token",
+    413: "Request entity too large",
+    429: "Rate limit exceeded",
 }
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -70,7 +80,7 @@ def error_response(
     status: int, message: str, *, detail: Any = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     body = {
-        "detail": message if detail is None else detail,
+        "detail": REFERENCE_DETAILS.get(status, message) if detail is None else detail,
         "error": {"code": STATUS_CODES.get(status, "error"), "message": message},
     }
     return JSONResponse(body, status_code=status, headers=headers)

@@ -17,8 +17,15 @@ def coordinate_text(coordinate: Coordinate) -> str:
 
 
 def reference_payload(memory: Memory) -> dict[str, Any]:
-    """The reference service returns the payload with its coordinate and memory type folded in."""
-    return {**memory.payload, "coordinate": list(memory.coordinate), "memory_type": memory.memory_type.value}
+    """The payload as the reference service returned it: its coordinate, memory type and importance folded
+    in, and a timestamp (the payload's own, as the reference kept it, else the time of the first store)."""
+    return {
+        "timestamp": memory.created_at,
+        **memory.payload,
+        "coordinate": list(memory.coordinate),
+        "memory_type": memory.memory_type.value,
+        "importance_norm": memory.importance,
+    }
 
 
 def scored_payload(scored: ScoredMemory) -> ScoredPayload:

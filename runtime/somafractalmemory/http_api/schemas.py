@@ -135,23 +135,63 @@ class ErrorBody(BaseModel):
 
 # --- compatibility surface --------------------------------------------------------------------
 
+# The reference service read type and top_k leniently (see reference_reading): the schema says so.
+StoredTypeName = Annotated[
+    str | None,
+    Field(description="'semantic'; any other name, or null, stores an episodic memory"),
+]
+RecallTypeFilter = Annotated[
+    str | None,
+    Field(description="'semantic', or any other non-empty name for episodic; null or empty: no filter"),
+]
+SearchTypeFilter = Annotated[
+    str | None, Field(description="'episodic' or 'semantic'; any other value: no filter")
+]
+CompatTopK = Annotated[
+    int, Field(le=MAX_TOP_K, description="0 or less asks for no results"), BeforeValidator(_integral)
+]
+RecalledPayload = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": "the stored payload with these fields folded in",
+            "required": ["coordinate", "memory_type", "timestamp", "importance_norm"],
+            "properties": {
+                "coordinate": {"type": "array", "items": {"type": "number"}},
+                "memory_type": {"type": "string", "enum": TYPE_NAMES},
+                "timestamp": {
+                    "description": "the payload's own timestamp when it had one, else the epoch seconds "
+                    "at which the memory was first stored"
+                },
+                "importance_norm": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
+                    "description": "the memory's importance in [0, 1]",
+                },
+            },
+        }
+    ),
+]
+
 
 class StoreRequest(Body):
     coord: CoordinateText
     payload: Payload
-    type: TypeName = "episodic"
+    type: StoredTypeName = "episodic"
 
 
 class RememberRequest(Body):
     payload: Payload
     coord: Annotated[CoordinateText | None, Field(description="omit to have one assigned")] = None
-    type: TypeName = "episodic"
+    type: StoredTypeName = "episodic"
 
 
 class BulkItem(Body):
     coord: CoordinateText
     payload: Payload
-    type: TypeName = "episodic"
+    type: StoredTypeName = "episodic"
 
 
 class StoreBulkRequest(Body):
@@ -160,24 +200,24 @@ class StoreBulkRequest(Body):
 
 class RecallRequest(Body):
     query: QueryText
-    top_k: TopK = 5
-    type: TypeFilter = None
+    top_k: CompatTopK = 5
+    type: RecallTypeFilter = None
     filters: Filters | None = None
     hybrid: bool | None = None
 
 
 class RecallBatchRequest(Body):
     queries: list[QueryText] = Field(min_length=1, max_length=MAX_BATCH_QUERIES)
-    top_k: TopK = 5
-    type: TypeFilter = None
+    top_k: CompatTopK = 5
+    type: RecallTypeFilter = None
     filters: Filters | None = None
     hybrid: bool | None = None
 
 
 class RecallWithScoresRequest(Body):
     query: QueryText
-    top_k: TopK = 5
-    type: TypeFilter = None
+    top_k: CompatTopK = 5
+    type: SearchTypeFilter = None
     hybrid: bool | None = None
     exact: bool = True
     case_sensitive: bool = False
@@ -195,16 +235,18 @@ class KeywordQuery(Body):
 
 class KeywordSearchRequest(KeywordQuery):
     exact: bool = True
+    top_k: CompatTopK = 50
+    type: SearchTypeFilter = None
 
 
 class HybridRecallRequest(Body):
     query: QueryText
     terms: list[str] | None = None
     boost: float = 2.0
-    top_k: TopK = 5
+    top_k: CompatTopK = 5
     exact: bool = True
     case_sensitive: bool = False
-    type: TypeFilter = None
+    type: SearchTypeFilter = None
 
 
 class RecallWithContextRequest(Body):
@@ -213,8 +255,8 @@ class RecallWithContextRequest(Body):
         dict[str, Any],
         Field(description=f"a JSON object (at most {MAX_PAYLOAD_DEPTH} levels) whose strings join the query"),
     ]
-    top_k: TopK = 5
-    type: TypeFilter = None
+    top_k: CompatTopK = 5
+    type: SearchTypeFilter = None
 
 
 class LinkRequest(Body):
@@ -238,15 +280,15 @@ class StoredResponse(BaseModel):
 
 
 class MatchesResponse(BaseModel):
-    matches: list[dict[str, Any]]
+    matches: list[RecalledPayload]
 
 
 class BatchesResponse(BaseModel):
-    batches: list[list[dict[str, Any]]]
+    batches: list[list[RecalledPayload]]
 
 
 class ScoredPayload(BaseModel):
-    payload: dict[str, Any]
+    payload: RecalledPayload
     score: float
 
 
@@ -255,7 +297,7 @@ class ScoredResultsResponse(BaseModel):
 
 
 class ResultsResponse(BaseModel):
-    results: list[dict[str, Any]]
+    results: list[RecalledPayload]
 
 
 class RangeResponse(BaseModel):
@@ -274,6 +316,41 @@ class StatsResponse(BaseModel):
     total_memories: int
     episodic: int
     semantic: int
+
+
+class RootResponse(BaseModel):
+    message: str
+    metrics: str
+
+
+class BackendBooleans(BaseModel):
+    """The reference service's per-backend booleans (the graph lives in the document store)."""
+
+    kv_store: bool = Field(description="the document store answers")
+    vector_store: bool = Field(description="the vector index answers")
+    graph_store: bool = Field(description="the document store answers (it holds the graph)")
+    prediction_provider: bool = Field(
+        description="always true: embeddings are computed in-process, there is no provider to lose"
+    )
+
+
+class BackendState(BaseModel):
+    ok: bool
+    error: str | None = Field(default=None, description="why the backend failed (only when it did)")
+
+
+class LivenessResponse(BackendBooleans):
+    status: str = Field(description="'ok': the process is alive and serving")
+
+
+class ReadinessResponse(BackendBooleans):
+    status: str = Field(description="'ready', or 'unavailable' when a backend failed")
+    failed: list[str] = Field(description="the names of the failed backends")
+    backends: dict[str, BackendState]
+
+
+class HealthResponse(BackendBooleans):
+    backends: dict[str, bool]
 
 
 # --- /v1 --------------------------------------------------------------------------------------

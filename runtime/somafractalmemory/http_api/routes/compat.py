@@ -2,12 +2,13 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BeforeValidator
 
 from somafractalmemory.core.coordinates import parse_coordinate
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.models import MemoryType
-from somafractalmemory.core.service import NewMemory
+from somafractalmemory.core.service import MAX_TOP_K, NewMemory
 from somafractalmemory.http_api import queries
 from somafractalmemory.http_api.auth import require_token
 from somafractalmemory.http_api.deps import CompatNamespace, RunDep, ServiceDep
@@ -19,8 +20,7 @@ from somafractalmemory.http_api.params import (
     FiltersQuery,
     LimitQuery,
     QueryTextQuery,
-    TopKQuery,
-    TypeQuery,
+    _integer_text,
     coordinate_query,
 )
 from somafractalmemory.http_api.presenters import (
@@ -29,7 +29,7 @@ from somafractalmemory.http_api.presenters import (
     reference_payload,
     scored_payload,
 )
-from somafractalmemory.http_api.queries import stored_type
+from somafractalmemory.http_api.reference_reading import nothing_asked, recall_type, search_type, stored_type
 from somafractalmemory.http_api.schemas import (
     BatchesResponse,
     HybridRecallRequest,
@@ -42,17 +42,25 @@ from somafractalmemory.http_api.schemas import (
     RangeResponse,
     RecallBatchRequest,
     RecallRequest,
+    RecallTypeFilter,
     RecallWithContextRequest,
     RecallWithScoresRequest,
     RememberRequest,
     RememberResponse,
     ResultsResponse,
     ScoredResultsResponse,
+    SearchTypeFilter,
     StatsResponse,
     StoreBulkRequest,
     StoredResponse,
     StoreRequest,
 )
+
+TopKQuery = Annotated[
+    int, Query(le=MAX_TOP_K, description="0 or less asks for no results"), BeforeValidator(_integer_text)
+]
+RecallTypeQuery = Annotated[RecallTypeFilter, Query()]
+SearchTypeQuery = Annotated[SearchTypeFilter, Query()]
 
 router = APIRouter(
     tags=["compatibility"],
@@ -120,13 +128,15 @@ async def store_bulk(
 async def recall(
     body: RecallRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> MatchesResponse:
+    if nothing_asked(body.top_k):
+        return MatchesResponse(matches=[])
     found = await run.heavy(
         queries.recall,
         service,
         namespace,
         body.query,
         top_k=body.top_k,
-        type_name=body.type,
+        type_name=recall_type(body.type),
         filters=body.filters,
         hybrid=body.hybrid,
     )
@@ -140,13 +150,22 @@ async def recall_get(
     namespace: CompatNamespace,
     query: QueryTextQuery,
     top_k: TopKQuery = 5,
-    type: TypeQuery = None,
+    type: RecallTypeQuery = None,
     hybrid: bool | None = None,
     filters: FiltersQuery = None,
 ) -> MatchesResponse:
     parsed = queries.filters_from_text(filters)
+    if nothing_asked(top_k):
+        return MatchesResponse(matches=[])
     found = await run.heavy(
-        queries.recall, service, namespace, query, top_k=top_k, type_name=type, filters=parsed, hybrid=hybrid
+        queries.recall,
+        service,
+        namespace,
+        query,
+        top_k=top_k,
+        type_name=recall_type(type),
+        filters=parsed,
+        hybrid=hybrid,
     )
     return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
 
@@ -156,6 +175,8 @@ async def recall_batch(
     body: RecallBatchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> Response:
     """At most SOMA_MAX_BATCH_RESULTS results, queries x top_k (10,000 by default): beyond it 400."""
+    if nothing_asked(body.top_k):
+        return await run.heavy_json(lambda: BatchesResponse(batches=[[] for _ in body.queries]))
     service.budget.check_batch(len(body.queries), body.top_k)
 
     def recall_each() -> list[list[dict[str, Any]]]:
@@ -167,7 +188,7 @@ async def recall_batch(
                     namespace,
                     q,
                     top_k=body.top_k,
-                    type_name=body.type,
+                    type_name=recall_type(body.type),
                     filters=body.filters,
                     hybrid=body.hybrid,
                 )
@@ -182,13 +203,15 @@ async def recall_batch(
 async def recall_with_scores(
     body: RecallWithScoresRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ScoredResultsResponse:
+    if nothing_asked(body.top_k):
+        return ScoredResultsResponse(results=[])
     found = await run.heavy(
         queries.recall,
         service,
         namespace,
         body.query,
         top_k=body.top_k,
-        type_name=body.type,
+        type_name=search_type(body.type),
         hybrid=body.hybrid,
         exact=body.exact,
         case_sensitive=body.case_sensitive,
@@ -201,7 +224,10 @@ async def keyword_search(
     body: KeywordSearchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ResultsResponse:
     """Examines at most SOMA_MAX_SCAN_ROWS candidates (10,000 by default), most important first."""
-    found = await run.heavy(queries.keyword_search, service, namespace, body)
+    if nothing_asked(body.top_k):
+        return ResultsResponse(results=[])
+    read = body.model_copy(update={"type": search_type(body.type)})
+    found = await run.heavy(queries.keyword_search, service, namespace, read)
     return ResultsResponse(results=[reference_payload(m) for m in found])
 
 
@@ -209,13 +235,15 @@ async def keyword_search(
 async def hybrid_recall_with_scores(
     body: HybridRecallRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ScoredResultsResponse:
+    if nothing_asked(body.top_k):
+        return ScoredResultsResponse(results=[])
     found = await run.heavy(
         queries.recall,
         service,
         namespace,
         body.query,
         top_k=body.top_k,
-        type_name=body.type,
+        type_name=search_type(body.type),
         hybrid=True,
         terms=body.terms,
         boost=body.boost,
@@ -229,13 +257,15 @@ async def hybrid_recall_with_scores(
 async def recall_with_context(
     body: RecallWithContextRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ResultsResponse:
+    if nothing_asked(body.top_k):
+        return ResultsResponse(results=[])
     found = await run.heavy(
         service.recall_with_context,
         namespace,
         body.query,
         body.context,
         top_k=body.top_k,
-        memory_type=MemoryType.parse(body.type),
+        memory_type=MemoryType.parse(search_type(body.type)),
     )
     return ResultsResponse(results=[reference_payload(s.memory) for s in found])
 
@@ -247,12 +277,12 @@ async def coordinate_range(
     namespace: CompatNamespace,
     low: Annotated[str, coordinate_query("min")],
     high: Annotated[str, coordinate_query("max")],
-    type: TypeQuery = None,
+    type: SearchTypeQuery = None,
 ) -> RangeResponse:
     """The memories inside the box from min to max. min and max have the same number of components, each
     of min at most the same one of max, and at most SOMA_MAX_SCAN_ROWS memories (10,000 by default) may
     lie in the box: otherwise 400."""
-    found = await run.heavy(queries.coordinate_range, service, namespace, low, high, type)
+    found = await run.heavy(queries.coordinate_range, service, namespace, low, high, search_type(type))
     return RangeResponse(coords=[list(c) for c in found])
 
 

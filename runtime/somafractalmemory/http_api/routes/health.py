@@ -1,4 +1,5 @@
-"""Open endpoints: liveness, readiness per backend, the reference /health, and Prometheus metrics."""
+"""Open endpoints: the root greeting, liveness, readiness per backend, the reference /health, and Prometheus
+metrics."""
 
 from typing import Any
 
@@ -9,6 +10,12 @@ from starlette.concurrency import run_in_threadpool
 
 from somafractalmemory.core.errors import BackendUnavailable
 from somafractalmemory.http_api.deps import RuntimeDep
+from somafractalmemory.http_api.schemas import (
+    HealthResponse,
+    LivenessResponse,
+    ReadinessResponse,
+    RootResponse,
+)
 from somafractalmemory.wiring import Runtime
 
 router = APIRouter(tags=["health"])
@@ -40,30 +47,57 @@ def probe(runtime: Runtime) -> dict[str, dict[str, Any]]:
     return report
 
 
+def reference_booleans(runtime: Runtime, backends: dict[str, dict[str, Any]]) -> dict[str, bool]:
+    """The reference service's four booleans from a probe's report."""
+    store_ok = bool(backends[runtime.service.store.name]["ok"])
+    return {
+        "kv_store": store_ok,
+        "vector_store": bool(backends[runtime.service.index.name]["ok"]),
+        "graph_store": store_ok,
+        "prediction_provider": True,
+    }
+
+
+@router.get("/", summary="Root")
+async def root() -> RootResponse:
+    """The reference service's greeting, pointing at the metrics."""
+    return RootResponse(message="SomaFractalMemory API is running", metrics="/metrics")
+
+
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """The process is alive and serving."""
-    return {"status": "ok"}
+async def healthz(runtime: RuntimeDep) -> LivenessResponse:
+    """The process is alive and serving: always 200; the booleans say which backends answer."""
+    backends = await run_in_threadpool(probe, runtime)
+    return LivenessResponse(status="ok", **reference_booleans(runtime, backends))
 
 
-@router.get("/readyz", responses={503: {"description": "a backend is down; the body names it"}})
+@router.get(
+    "/readyz",
+    response_model=ReadinessResponse,
+    responses={503: {"model": ReadinessResponse, "description": "a backend is down; the body names it"}},
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     backends = await run_in_threadpool(probe, runtime)
     failed = sorted(name for name, state in backends.items() if not state["ok"])
-    body = {"status": "unavailable" if failed else "ready", "failed": failed, "backends": backends}
+    body = {
+        "status": "unavailable" if failed else "ready",
+        "failed": failed,
+        "backends": backends,
+        **reference_booleans(runtime, backends),
+    }
     return JSONResponse(body, status_code=503 if failed else 200)
 
 
-@router.get("/health", responses={503: {"description": "a backend is down"}})
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "a backend is down"}},
+)
 async def health(runtime: RuntimeDep) -> JSONResponse:
-    """The reference service's per-backend booleans (the graph lives in the document store)."""
+    """The reference service's per-backend booleans, and every backend's own."""
     backends = await run_in_threadpool(probe, runtime)
-    store_ok = backends[runtime.service.store.name]["ok"]
     body = {
-        "kv_store": store_ok,
-        "vector_store": backends[runtime.service.index.name]["ok"],
-        "graph_store": store_ok,
-        "prediction_provider": True,
+        **reference_booleans(runtime, backends),
         "backends": {name: state["ok"] for name, state in backends.items()},
     }
     return JSONResponse(body, status_code=200 if all(s["ok"] for s in backends.values()) else 503)
