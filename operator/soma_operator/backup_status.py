@@ -113,7 +113,11 @@ def job_result(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Bac
     if succeeded:
         memories = _integer(summary.get("memories"))
         size = _integer(summary.get("bytes"))
-        message = f"backup {summary.get('id', '?')}: {memories} memories, {size} bytes"
+        message = (
+            f"backup {summary.get('id')}: {memories} memories, {size} bytes"
+            if summary
+            else "the Job completed but its pod left no summary in its termination message"
+        )
         return BackupResult(
             job=name,
             succeeded=True,
