@@ -23,6 +23,41 @@ log = logging.getLogger(__name__)
 
 RuntimeFactory = Callable[[Settings], Runtime]
 
+DESCRIPTION = """Store, link and recall agent memories. Compatible with the reference service; \
+/v1 is the resource API.
+
+## Compatibility with the reference service
+
+The endpoints outside /v1 answer as the reference service did, so its clients work unchanged:
+
+- `GET /` answers `{"message": "SomaFractalMemory API is running", "metrics": "/metrics"}`.
+- `/healthz`, `/readyz` and `/health` carry the reference's booleans `kv_store`, `vector_store`, \
+`graph_store` and `prediction_provider` next to our own fields. `kv_store` and `graph_store` are the \
+document store (it holds the graph), `vector_store` the vector index; `prediction_provider` is \
+always true (embeddings are computed in-process). `/healthz` is always 200; `/readyz` and `/health` \
+are 503 when a backend is down, and `/readyz` names it in `failed`.
+- Every payload a recall answers (`/recall` POST and GET, `/recall_batch`, `/recall_with_scores`, \
+`/hybrid_recall_with_scores`, `/keyword_search`, `/recall_with_context`) has `coordinate`, \
+`memory_type`, `timestamp` and `importance_norm` folded in. `timestamp` is the payload's own \
+`timestamp` when it has one (the reference kept it), else the epoch seconds at which the memory was \
+first stored (its `created_at` on /v1). `importance_norm` is the memory's importance in [0, 1]: the \
+payload's numeric `importance` clamped into [0, 1], 0.5 when it has none. The reference normalised \
+importance against the importances its process had seen so far (min-max, then winsorised or \
+logistic), in the same range; that value depended on the process and the order of stores, this one \
+does not. /v1 answers payloads as stored.
+- `type`: a store (`/store`, `/remember`, `/store_bulk` items) takes `semantic` as semantic and any \
+other name, or null, as episodic. `/recall` and `/recall_batch` filter on `semantic`, on episodic \
+for any other non-empty name, and not at all for null or an empty name. The other reads \
+(`/recall_with_scores`, `/hybrid_recall_with_scores`, `/keyword_search`, `/recall_with_context`, \
+`/range`) filter only on `episodic` or `semantic`; any other value is no filter.
+- `top_k` of 0 or less answers 200 with no matches.
+- Errors: `detail` is the reference's text where it had a fixed one: 401 `Missing bearer token`, 403 \
+`Invalid token`, 413 `Request entity too large`, 429 `Rate limit exceeded`. `error.message` always \
+says what went wrong, and `error.code` names the kind.
+
+/v1 stays strict: an unknown or null `type` and a `top_k` below 1 are refused (400 or 422).
+"""
+
 
 def create_app(settings: Settings | None = None, runtime_factory: RuntimeFactory = build_runtime) -> FastAPI:
     """Build the app; backends are connected in the lifespan, never at import time."""
@@ -42,8 +77,7 @@ def create_app(settings: Settings | None = None, runtime_factory: RuntimeFactory
     app = FastAPI(
         title="Soma memory API",
         version=__version__,
-        description="Store, link and recall agent memories. "
-        "Compatible with the reference service; /v1 is the resource API.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.settings = active
