@@ -35,19 +35,17 @@ class BackupResult:
     memories: int | None = None
 
     def reported(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {
+        """Every field, unknown ones as None: the status is merge-patched, and None removes what an
+        earlier result left (a failure has no size)."""
+        return {
             "job": self.job,
             "result": SUCCEEDED if self.succeeded else FAILED,
             "time": self.time,
             "message": self.message,
+            "id": self.backup_id,
+            "bytes": self.size_bytes,
+            "memories": self.memories,
         }
-        if self.backup_id is not None:
-            shown["id"] = self.backup_id
-        if self.size_bytes is not None:
-            shown["bytes"] = self.size_bytes
-        if self.memories is not None:
-            shown["memories"] = self.memories
-        return shown
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ CLAIMS = kmock.resource("", "v1", "persistentvolumeclaims")
 STATEFULSETS = kmock.resource("apps", "v1", "statefulsets")
 DEPLOYMENTS = kmock.resource("apps", "v1", "deployments")
 EVENTS = kmock.resource("", "v1", "events")
+CRONJOBS = kmock.resource("batch", "v1", "cronjobs")
+JOBS = kmock.resource("batch", "v1", "jobs")
+PODS = kmock.resource("", "v1", "pods")
 
 DECLARED: Mapping[str, tuple[kmock.resource, str]] = {
     "MemorySystem": (MEMORYSYSTEMS, "memorysystem"),
@@ -43,6 +46,9 @@ DECLARED: Mapping[str, tuple[kmock.resource, str]] = {
     "Deployment": (DEPLOYMENTS, "deployment"),
     "PodDisruptionBudget": (kmock.resource("policy", "v1", "poddisruptionbudgets"), "poddisruptionbudget"),
     "NetworkPolicy": (kmock.resource("networking.k8s.io", "v1", "networkpolicies"), "networkpolicy"),
+    "CronJob": (CRONJOBS, "cronjob"),
+    "Job": (JOBS, "job"),
+    "Pod": (PODS, "pod"),
 }
 ALL_VERBS = {"get", "list", "watch", "create", "patch", "update", "delete"}
 

@@ -95,6 +95,9 @@ def test_a_failure_is_reported_and_never_hides_the_last_good_backup() -> None:
             "result": "Failed",
             "time": "2026-11-28T03:00:30Z",
             "message": "postgres: connection refused",
+            "id": None,
+            "bytes": None,
+            "memories": None,
         },
         "lastSuccessfulBackup": REPORTED_GOOD,
     }
@@ -155,12 +158,15 @@ def test_a_success_without_a_summary_is_reported_at_the_jobs_time() -> None:
         "result": "Succeeded",
         "time": "2026-11-27T03:01:00Z",
         "message": "the Job completed but its pod left no summary in its termination message",
+        "id": None,
+        "bytes": None,
+        "memories": None,
     }
 
 
 def test_pods_of_other_jobs_are_not_read() -> None:
     report = backup_report([GOOD], [pod("m-backup-7", json.dumps({**SUMMARY, "memories": 1}))], {})
-    assert "memories" not in report.fields["lastBackup"]
+    assert report.fields["lastBackup"]["memories"] is None
 
 
 def test_summaries_are_told_from_other_messages() -> None:
