@@ -6,6 +6,7 @@ from embedded_service import close_service, open_service
 
 from somafractalmemory.core.errors import InvalidInput, NotFound
 from somafractalmemory.core.filters import parse_filters
+from somafractalmemory.core.fusion import Ranking
 from somafractalmemory.core.models import MemoryType, VectorPoint
 from somafractalmemory.core.records import parse_ndjson
 from somafractalmemory.core.service import MemoryService, NewMemory
@@ -88,10 +89,12 @@ def test_type_filter(service: MemoryService) -> None:
     assert coords(service.recall(NS, "jazz", top_k=5, memory_type=MemoryType.SEMANTIC)) == [(1.0,)]
 
 
-def test_scores_are_cosine_similarities(service: MemoryService) -> None:
+def test_dense_scores_are_cosine_similarities_and_fused_ones_reciprocal_ranks(service: MemoryService) -> None:
     put(service, (1.0,), "quantum physics")
-    [result] = service.recall(NS, "quantum physics", top_k=1)
-    assert result.score == pytest.approx(1.0, abs=1e-5)
+    [dense] = service.recall(NS, "quantum physics", top_k=1, ranking=Ranking.DENSE)
+    assert dense.score == pytest.approx(1.0, abs=1e-5)
+    [fused] = service.recall(NS, "quantum physics", top_k=1)
+    assert fused.score == 2 / 61  # first in both legs, weights 1, k 60
 
 
 def test_keyword_search_modes(service: MemoryService) -> None:
@@ -118,12 +121,12 @@ def coords_of(memories: list) -> list[tuple[float, ...]]:  # type: ignore[type-a
 def test_hybrid_boosts_memories_that_match_the_terms(service: MemoryService) -> None:
     put(service, (1.0,), "kubernetes operators reconcile state")
     put(service, (2.0,), "an unrelated note about tea", code="K-42")
-    plain = service.recall(NS, "kubernetes operators K-42", top_k=2)
+    plain = service.recall(NS, "kubernetes operators K-42", top_k=2, ranking=Ranking.DENSE)
     assert coords(plain)[0] == (1.0,)
     boosted = service.hybrid_recall(NS, "kubernetes operators", terms=["K-42"], top_k=2, exact=True)
-    assert coords(boosted)[0] == (2.0,)
-    query, text = service.embedder.embed(["kubernetes operators", "an unrelated note about tea\nK-42"])
-    assert boosted[0].score == pytest.approx(float(query @ text) + 2.0, abs=1e-5)  # cosine + full boost
+    assert coords(boosted) == [(2.0,), (1.0,)]
+    # second by cosine, first of the lexical leg whose weight is doubled by the boost; the other: first by cosine
+    assert [s.score for s in boosted] == [1 / 62 + 2 / 61, 1 / 61]
 
 
 def test_coordinate_range_uses_every_component(service: MemoryService) -> None:

@@ -15,6 +15,7 @@ from refusals import message
 from somafractalmemory.core.budget import WorkBudget
 from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
 from somafractalmemory.core.filters import parse_filters
+from somafractalmemory.core.fusion import Ranking
 from somafractalmemory.core.models import Memory, MemoryType, VectorPoint
 from somafractalmemory.core.records import memory_to_record, parse_ndjson
 from somafractalmemory.core.service import (
@@ -214,34 +215,31 @@ def test_a_range_may_be_a_single_point(service: MemoryService) -> None:
 # --- hybrid recall --------------------------------------------------------------------------------
 
 
-def test_the_boost_is_proportional_to_the_share_of_terms_matched(service: MemoryService) -> None:
+def test_the_boost_weighs_the_terms_leg_of_the_fusion(service: MemoryService) -> None:
     put(service, (1.0,), "tea", code="K-42")
-    put(service, (2.0,), "tea", code="K-42", owner="ops")
-    query = service.embedder.embed(["kubernetes"])[0]
-    [one, both] = service.embedder.embed(["tea\nK-42", "tea\nK-42\nops"])
-    results = service.hybrid_recall(NS, "kubernetes", terms=["K-42", "ops"], boost=3.0, top_k=2)
-    scores = {r.memory.coordinate: r.score for r in results}
-    assert scores[(1.0,)] == pytest.approx(float(query @ one) + 3.0 * 0.5, abs=1e-5)
-    assert scores[(2.0,)] == pytest.approx(float(query @ both) + 3.0, abs=1e-5)
-    assert [r.memory.coordinate for r in results] == [(2.0,), (1.0,)]
-    plain = service.hybrid_recall(NS, "kubernetes", terms=["K-42", "ops"], boost=0, top_k=2)
-    assert {r.memory.coordinate: r.score for r in plain}[(1.0,)] == pytest.approx(
-        float(query @ one), abs=1e-5
+    put(service, (2.0,), "coffee", code="K-42", owner="ops")
+    # dense leg: tea first; lexical leg: the memory holding both terms first
+    results = service.hybrid_recall(NS, "tea", terms=["K-42", "ops"], boost=3.0, top_k=2)
+    assert [(r.memory.coordinate, r.score) for r in results] == [
+        ((2.0,), 1 / 62 + 3 / 61),
+        ((1.0,), 1 / 61 + 3 / 62),
+    ]
+    plain = service.hybrid_recall(NS, "tea", terms=["K-42", "ops"], boost=0, top_k=2)
+    assert [(r.memory.coordinate, r.score) for r in plain] == [((1.0,), 1 / 61), ((2.0,), 1 / 62)]
+    assert message(lambda: service.hybrid_recall(NS, "tea", boost=-0.5)) == (
+        "boost must not be negative (it weighs the terms in the fusion)"
     )
 
 
-def test_hybrid_terms_default_to_the_query_words(service: MemoryService) -> None:
-    put(service, (1.0,), "jazz")
-    put(service, (2.0,), "piano")
+def test_hybrid_terms_default_to_the_reference_extraction(service: MemoryService) -> None:
+    put(service, (1.0,), "item-1763 was shipped")
+    put(service, (2.0,), "item-1791 was shipped")
     put(service, (3.0,), "drums")
-    results = service.hybrid_recall(NS, "jazz piano", top_k=3, exact=True)
-    query = service.embedder.embed(["jazz piano"])[0]
-    vectors = service.embedder.embed(["jazz", "piano", "drums"])
-    scores = {r.memory.coordinate: r.score for r in results}
-    assert scores[(1.0,)] == pytest.approx(float(query @ vectors[0]) + 2.0 * 0.5, abs=1e-5)
-    assert scores[(3.0,)] == pytest.approx(float(query @ vectors[2]), abs=1e-5)
-    assert [r.memory.coordinate for r in results][-1] == (3.0,)
-    assert len(service.hybrid_recall(NS, "jazz piano", top_k=1)) == 1
+    # terms: "when", "item-1791", "shipped" (no "was": shorter than 4); item-1791 is one phrase
+    results = service.hybrid_recall(NS, "when was item-1791 shipped", top_k=3, exact=True)
+    assert [r.memory.coordinate for r in results] == [(2.0,), (1.0,), (3.0,)]
+    assert [r.score for r in results] == [1 / 61 + 2 / 61, 1 / 62 + 2 / 62, 1 / 63]
+    assert len(service.hybrid_recall(NS, "item-1791", top_k=1)) == 1
 
 
 def test_a_keyword_match_far_in_meaning_still_ranks(service: MemoryService) -> None:
@@ -250,21 +248,15 @@ def test_a_keyword_match_far_in_meaning_still_ranks(service: MemoryService) -> N
     )
     put(service, (100.0,), "an unrelated note about tea", code="K-42", tag="t")
     put(service, (101.0,), "another note about coffee", code="K-42", tag="c")
-    query = service.embedder.embed(["kubernetes operators"])[0]
-    far = service.embedder.embed(["an unrelated note about tea\nK-42\nt"])[0]
+    # 60 nearer memories fill the dense leg's 50 candidates: the two come from the lexical leg alone,
+    # the shorter text first (BM25), each with the boosted lexical weight 2
     top = service.hybrid_recall(NS, "kubernetes operators", terms=["K-42"], top_k=2)
-    assert {r.memory.coordinate for r in top} == {(100.0,), (101.0,)}
-    assert {r.memory.coordinate: r.score for r in top}[(100.0,)] == pytest.approx(
-        float(query @ far) + 2.0, abs=1e-5
-    )
+    assert [(r.memory.coordinate, r.score) for r in top] == [((101.0,), 2 / 61), ((100.0,), 2 / 62)]
     filtered = service.hybrid_recall(
         NS, "kubernetes operators", terms=["K-42"], top_k=1, conditions=parse_filters({"tag": "t"})
     )
-    assert [r.memory.coordinate for r in filtered] == [(100.0,)]
-    case = service.hybrid_recall(NS, "kubernetes operators", terms=["k-42"], top_k=1, case_sensitive=True)
-    assert case[0].memory.coordinate[0] < 100
-    inexact = service.hybrid_recall(NS, "kubernetes operators", terms=["K-4"], top_k=2, exact=False)
-    assert {r.memory.coordinate for r in inexact} == {(100.0,), (101.0,)}
+    # the filter holds inside both legs: the one memory tagged t is first in each
+    assert [(r.memory.coordinate, r.score) for r in filtered] == [((100.0,), 1 / 61 + 2 / 61)]
     semantic = service.hybrid_recall(
         NS, "kubernetes operators", terms=["K-42"], top_k=2, memory_type=MemoryType.SEMANTIC
     )
@@ -382,10 +374,10 @@ def test_recall_looks_three_rounds_deep_past_points_of_deleted_memories(service:
     service.index.upsert(
         [VectorPoint(NS, (100.0 + n,), stale, MemoryType.EPISODIC, {}) for n in range(18)]
     )  # 18 points nearer than any memory: the rounds fetch 5, 10, then 20 and find 2 memories
-    results = service.recall(NS, "sailing boats", top_k=5)
+    results = service.recall(NS, "sailing boats", top_k=5, ranking=Ranking.DENSE)
     assert len(results) == 2
     assert all(r.memory.coordinate[0] < 100 for r in results)
-    assert len(service.recall(NS, "sailing boats", top_k=10)) == 10  # 10, 20, 40 points: all 10 found
+    assert len(service.recall(NS, "sailing boats", top_k=10, ranking=Ranking.DENSE)) == 10  # 10, 20, 40
 
 
 def test_evictions_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -432,7 +424,9 @@ def test_evented_mode_leaves_the_index_to_the_consumers(tmp_path: Path) -> None:
     try:
         put(evented, (1.0,), "jazz")
         assert evented.get(NS, (1.0,)).payload == {"text": "jazz"}
-        assert evented.recall(NS, "jazz") == []
+        assert evented.recall(NS, "jazz", ranking=Ranking.DENSE) == []
+        # the lexical leg reads the store, which has the memory already
+        assert [(r.memory.coordinate, r.score) for r in evented.recall(NS, "jazz")] == [((1.0,), 1 / 61)]
         query = evented.embedder.embed(["jazz"])[0]
         assert evented.index.search(NS, query, top_k=5, memory_type=None, conditions=()) == []
     finally:
@@ -448,19 +442,17 @@ def test_a_delete_removes_the_vector_too(service: MemoryService) -> None:
     assert [hit.coordinate for hit in hits] == [(2.0,)]
 
 
-def test_the_hybrid_boost_follows_exact_and_case(service: MemoryService) -> None:
+def test_exact_and_case_leave_the_hybrid_ranking_as_it_is(service: MemoryService) -> None:
     put(service, (1.0,), "tea", code="K-42")
-    query = service.embedder.embed(["kubernetes"])[0]
-    cosine = float(query @ service.embedder.embed(["tea\nK-42"])[0])
 
     def score(**options: Any) -> float:
         [result] = service.hybrid_recall(NS, "kubernetes", top_k=1, **options)
         return result.score
 
-    assert score(terms=["K-4"]) == pytest.approx(cosine, abs=1e-5)  # exact by default: no boost
-    assert score(terms=["K-4"], exact=False) == pytest.approx(cosine + 2.0, abs=1e-5)
-    assert score(terms=["k-42"]) == pytest.approx(cosine + 2.0, abs=1e-5)  # case-insensitive by default
-    assert score(terms=["k-42"], case_sensitive=True) == pytest.approx(cosine, abs=1e-5)
+    assert score(terms=["k-42"]) == 1 / 61 + 2 / 61  # first in both legs, the lexical one boosted twice
+    assert score(terms=["k-42"], exact=False) == 1 / 61 + 2 / 61
+    assert score(terms=["k-42"], case_sensitive=True) == 1 / 61 + 2 / 61
+    assert score(terms=["K-4"]) == 1 / 61  # the word index holds "k" and "42", not "4"
     assert service.store.get(NS, (1.0,)).access_count == 4  # type: ignore[union-attr]
 
 

@@ -9,6 +9,9 @@ Why the indexes look the way they do:
   depend on the database locale) through a trigram GIN index, for substring search of any case; the case-
   sensitive variant narrows with the same index and re-checks ``search_text``. Exact search uses a GIN index
   on the array of folded string values.
+- lexical ranking (recall's lexical leg, keyword search's order): ``search_words``, a stored generated
+  ``tsvector`` of the payload text under the ``english`` configuration (stemmed, stop words dropped), with a
+  GIN index, ranked by ``ts_rank``; generated, it cannot disagree with the row it belongs to.
 - coordinate range: a btree on (namespace, dimensions, first component) narrows to a slice of the first axis.
 - stats: ``soma_namespace_counters`` is maintained by a trigger in the writing transaction, never counted.
 """
@@ -110,6 +113,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             event      bytea NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now()
         );
+        """,
+    ),
+    Migration(
+        2,
+        "word index for lexical ranking",
+        """
+        ALTER TABLE soma_memories ADD COLUMN search_words tsvector
+            GENERATED ALWAYS AS (to_tsvector('english'::regconfig, search_text)) STORED;
+        CREATE INDEX soma_memories_words ON soma_memories USING gin (search_words);
         """,
     ),
 )

@@ -21,9 +21,11 @@ from somafractalmemory.adapters.postgres_outbox import (
     outbox_rows_for_put,
 )
 from somafractalmemory.adapters.postgres_schema import migrate
+from somafractalmemory.core.budget import DEFAULT_SCAN_ROWS
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable, InvalidInput
-from somafractalmemory.core.models import Link, Memory, MemoryType, Stats
+from somafractalmemory.core.filters import MemoryFilter, matches
+from somafractalmemory.core.models import Link, Memory, MemoryType, ScoredMemory, Stats
 from somafractalmemory.core.text import VALUE_SEPARATOR, payload_text, string_values
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,12 @@ Pool = psycopg_pool.ConnectionPool[psycopg.Connection[TupleRow]]
 def _like_pattern(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def _any_of(count: int) -> str:
+    """A tsquery matching any of ``count`` phrases given as parameters (the english configuration,
+    as the generated ``search_words`` column)."""
+    return " || ".join(["phraseto_tsquery('english', %s)"] * count)
 
 
 def _memory_row(memory: Memory) -> tuple[Any, ...]:
@@ -129,13 +137,21 @@ def _last_per_key(memories: Sequence[Memory]) -> list[Memory]:
 class PostgresStore:
     """DocumentStore on PostgreSQL. ``evented`` writes an outbox event with every put and delete."""
 
-    def __init__(self, pool: "Pool", *, evented: bool) -> None:
+    def __init__(self, pool: "Pool", *, evented: bool, scan_rows: int = DEFAULT_SCAN_ROWS) -> None:
         self._pool = pool
         self.evented = evented
+        self._scan_rows = scan_rows
 
     @classmethod
     def connect(
-        cls, url: str, *, evented: bool, min_size: int = 1, max_size: int = 10, timeout: float = 3.0
+        cls,
+        url: str,
+        *,
+        evented: bool,
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 3.0,
+        scan_rows: int = DEFAULT_SCAN_ROWS,
     ) -> "PostgresStore":
         """Open a pool (connections are made lazily, so this works while the server is still down)."""
         pool: Pool = psycopg_pool.ConnectionPool(
@@ -149,7 +165,7 @@ class PostgresStore:
             name="soma-postgres",
         )
         pool.open(wait=False)
-        return cls(pool, evented=evented)
+        return cls(pool, evented=evented, scan_rows=scan_rows)
 
     @property
     def name(self) -> str:
@@ -270,10 +286,47 @@ class PostgresStore:
         with self.connection() as conn:
             rows = conn.execute(
                 f"SELECT {MEMORY_COLUMNS} FROM soma_memories WHERE namespace = %(namespace)s AND {condition}"
-                " ORDER BY importance DESC, updated_at DESC LIMIT %(limit)s",
+                " ORDER BY ts_rank(search_words, phraseto_tsquery('english', %(term)s), 1) DESC,"
+                " importance DESC, updated_at DESC LIMIT %(limit)s",
                 params,
             ).fetchall()
         return [_memory_from_row(row) for row in rows]
+
+    def lexical_search(
+        self,
+        namespace: str,
+        terms: Sequence[str],
+        *,
+        memory_type: MemoryType | None,
+        conditions: MemoryFilter,
+        limit: int,
+    ) -> list[ScoredMemory]:
+        """``ts_rank`` (length-normalised) over the GIN-indexed ``search_words``. The conditions are
+        checked in rank order until ``limit`` memories pass, examining at most ``scan_rows``."""
+        phrases = [term for term in terms if term and VALUE_SEPARATOR not in term]
+        if not phrases:
+            return []
+        type_condition = "" if memory_type is None else " AND memory_type = %s"
+        params: list[Any] = [*phrases, namespace]
+        if memory_type is not None:
+            params.append(memory_type.value)
+        params.append(self._scan_rows if conditions else limit)
+        with self.connection() as conn:
+            rows = conn.execute(
+                f"WITH q AS (SELECT {_any_of(len(phrases))} AS query)"
+                f" SELECT {MEMORY_COLUMNS}, ts_rank(search_words, q.query, 1) AS rank FROM soma_memories, q"
+                f" WHERE namespace = %s AND search_words @@ q.query{type_condition}"
+                " ORDER BY rank DESC, coord_key LIMIT %s",
+                params,
+            ).fetchall()
+        found: list[ScoredMemory] = []
+        for row in rows:
+            memory = _memory_from_row(row[:-1])
+            if matches(memory.payload, conditions):
+                found.append(ScoredMemory(memory, float(row[-1])))
+                if len(found) == limit:
+                    break
+        return found
 
     def coordinate_range(
         self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None

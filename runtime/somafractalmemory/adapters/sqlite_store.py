@@ -1,7 +1,12 @@
 """The embedded document store: one SQLite file holds memories, links and per-namespace counters.
 
-Keyword search uses an FTS5 trigram index for its candidates (exact and substring alike);
-coordinate range uses an index on the first three components; stats read counters kept on write.
+Two FTS5 indexes over the payload text follow every write by trigger, in the writing transaction:
+a trigram index gives keyword search its candidates (exact and substring alike), and a word index
+(unicode61 with the Porter stemmer, so "runs" finds "running") ranks with FTS5's ``bm25()``: the lexical
+leg of recall, and keyword search's order. A file made before the word index existed gets it built from
+its rows when opened (and rebuilt whenever its row count differs from the memories', e.g. after a crash
+between creating it and filling it). Coordinate range uses an index on the first three components;
+stats read counters kept on write.
 
 The store is also the vector index's journal (``IndexJournal``): every write records its keys in
 ``index_journal`` in its own transaction, so a crash between this file and the index leaves a trace
@@ -11,6 +16,8 @@ clean close; after a crash, recovery replays those few again, which changes noth
 """
 
 import json
+import logging
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -22,15 +29,19 @@ from somafractalmemory.adapters.sqlite_file import SQLiteFile
 from somafractalmemory.core.budget import DEFAULT_SCAN_ROWS
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.errors import InvalidInput
-from somafractalmemory.core.models import Link, Memory, MemoryType, Stats, stats_from_counts
+from somafractalmemory.core.filters import MemoryFilter, matches
+from somafractalmemory.core.models import Link, Memory, MemoryType, ScoredMemory, Stats, stats_from_counts
 from somafractalmemory.core.ports import PendingWrite
 from somafractalmemory.core.scoring import term_matches
 from somafractalmemory.core.text import payload_text
+
+log = logging.getLogger(__name__)
 
 INDEXED_COMPONENTS = 3
 TRIGRAM = 3
 SQL_VARIABLE_CHUNK = 500
 JOURNAL_CLEAR_EVERY = 64
+WORD_CHARACTER = re.compile(r"\w")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS memories (
@@ -62,6 +73,19 @@ END;
 CREATE TRIGGER IF NOT EXISTS memories_text_update AFTER UPDATE OF text ON memories BEGIN
     INSERT INTO memory_text (memory_text, rowid, text) VALUES ('delete', old.id, old.text);
     INSERT INTO memory_text (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE VIRTUAL TABLE IF NOT EXISTS memory_words USING fts5(
+    text, content='memories', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS memories_words_insert AFTER INSERT ON memories BEGIN
+    INSERT INTO memory_words (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_words_delete AFTER DELETE ON memories BEGIN
+    INSERT INTO memory_words (memory_words, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_words_update AFTER UPDATE OF text ON memories BEGIN
+    INSERT INTO memory_words (memory_words, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO memory_words (rowid, text) VALUES (new.id, new.text);
 END;
 CREATE TABLE IF NOT EXISTS links (
     namespace TEXT NOT NULL,
@@ -146,6 +170,16 @@ def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
 
+def _phrase(term: str) -> str:
+    """An FTS5 phrase: the term's words in order (quotes doubled, so nothing in it is syntax)."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _any_of(terms: Sequence[str]) -> str:
+    """An FTS5 query for 'any of these phrases'; terms without a word character are left out."""
+    return " OR ".join(_phrase(term) for term in terms if WORD_CHARACTER.search(term))
+
+
 def _like_pattern(term: str) -> str:
     """A LIKE pattern for 'contains term'; the trigram index answers it."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -166,6 +200,7 @@ class SQLiteStore:
         self._transaction = self._file.transaction
         if not journaled:
             self._journal_every_namespace()
+        self._fill_word_index()
         # Entries up to the floor predate this process: recovery owns them. Later ones are this
         # process's own, cleared once the index applied them.
         self._floor: int = self._db.execute("SELECT coalesce(max(id), 0) FROM index_journal").fetchone()[0]
@@ -180,6 +215,15 @@ class SQLiteStore:
                 with self._transaction() as db:
                     self._clear_applied(db)
         self._file.close()
+
+    def _fill_word_index(self) -> None:
+        """Build the word index from the rows when it does not hold exactly one entry per memory."""
+        with self._transaction() as db:
+            indexed = db.execute("SELECT count(*) FROM memory_words_docsize").fetchone()[0]
+            stored = db.execute("SELECT count(*) FROM memories").fetchone()[0]
+            if indexed != stored:
+                db.execute("INSERT INTO memory_words (memory_words) VALUES ('rebuild')")
+                log.info("built the word index from %d memories", stored)
 
     # --- index journal ------------------------------------------------------------------------
 
@@ -347,22 +391,35 @@ class SQLiteStore:
     ) -> list[Memory]:
         """Candidates come from the trigram index (every text that contains the term, ASCII case
         folded); the core's keyword rule then decides, so both modes and both cases share one index.
-        At most ``scan_rows`` candidates are examined, most important first: a term in nearly every
-        memory costs the same as a rare one, and answers the matches among those."""
+        They are ranked by the word index's BM25 for the term as a phrase (a term that is no whole
+        word, like "tem-17", ranks nothing), then most important and most recent first; at most
+        ``scan_rows`` candidates are examined, in that order."""
+        phrase = _any_of([term])
+        params: list[Any] = [phrase] if phrase else []
+        query = (
+            "WITH relevance AS (SELECT rowid, bm25(memory_words) AS rank FROM memory_words "
+            "WHERE memory_words MATCH ?) "
+            if phrase
+            else "WITH relevance AS (SELECT NULL AS rowid, NULL AS rank WHERE 0) "
+        )
         if len(term) >= TRIGRAM:
-            query = (
+            query += (
                 "SELECT m.* FROM memory_text t JOIN memories m ON m.id = t.rowid "
+                "LEFT JOIN relevance r ON r.rowid = m.id "
                 "WHERE t.text LIKE ? ESCAPE '\\' AND m.namespace = ?"
             )
-            params: list[Any] = [_like_pattern(term), namespace]
+            params += [_like_pattern(term), namespace]
         else:
             # Shorter than a trigram: no index can help, the namespace is scanned.
-            query = "SELECT m.* FROM memories m WHERE instr(lower(m.text), lower(?)) > 0 AND m.namespace = ?"
-            params = [term, namespace]
+            query += (
+                "SELECT m.* FROM memories m LEFT JOIN relevance r ON r.rowid = m.id "
+                "WHERE instr(lower(m.text), lower(?)) > 0 AND m.namespace = ?"
+            )
+            params += [term, namespace]
         if memory_type is not None:
             query += " AND m.memory_type = ?"
             params.append(memory_type.value)
-        query += " ORDER BY m.importance DESC, m.updated_at DESC LIMIT ?"
+        query += " ORDER BY r.rank IS NULL, r.rank, m.importance DESC, m.updated_at DESC LIMIT ?"
         params.append(self._scan_rows)
         found: list[Memory] = []
         with self._lock:
@@ -370,6 +427,41 @@ class SQLiteStore:
                 memory = _memory(row)
                 if term_matches(memory, term, exact=exact, case_sensitive=case_sensitive):
                     found.append(memory)
+                    if len(found) == limit:
+                        break
+        return found
+
+    def lexical_search(
+        self,
+        namespace: str,
+        terms: Sequence[str],
+        *,
+        memory_type: MemoryType | None,
+        conditions: MemoryFilter,
+        limit: int,
+    ) -> list[ScoredMemory]:
+        """BM25 over the word index (its score negated, so higher is better). The conditions are
+        checked in rank order until ``limit`` memories pass, examining at most ``scan_rows``."""
+        expression = _any_of(terms)
+        if not expression:
+            return []
+        query = (
+            "SELECT m.*, bm25(memory_words) AS rank FROM memory_words "
+            "JOIN memories m ON m.id = memory_words.rowid "
+            "WHERE memory_words MATCH ? AND m.namespace = ?"
+        )
+        params: list[Any] = [expression, namespace]
+        if memory_type is not None:
+            query += " AND m.memory_type = ?"
+            params.append(memory_type.value)
+        query += " ORDER BY rank LIMIT ?"
+        params.append(self._scan_rows if conditions else limit)
+        found: list[ScoredMemory] = []
+        with self._lock:
+            for row in self._db.execute(query, params):
+                memory = _memory(row)
+                if matches(memory.payload, conditions):
+                    found.append(ScoredMemory(memory, -row["rank"]))
                     if len(found) == limit:
                         break
         return found

@@ -13,7 +13,15 @@ from numpy.typing import NDArray
 
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.filters import MemoryFilter
-from somafractalmemory.core.models import Link, Memory, MemoryType, Stats, VectorHit, VectorPoint
+from somafractalmemory.core.models import (
+    Link,
+    Memory,
+    MemoryType,
+    ScoredMemory,
+    Stats,
+    VectorHit,
+    VectorPoint,
+)
 
 Vectors = NDArray[np.float32]
 
@@ -59,7 +67,22 @@ class DocumentStore(Backend, Protocol):
         memory_type: MemoryType | None,
         limit: int,
     ) -> list[Memory]:
-        """exact: some string value of the payload equals the term; otherwise some value contains it."""
+        """exact: some string value of the payload equals the term; otherwise some value contains it.
+        The matches come most relevant to the term first (the lexical index's ranking), then most
+        important and most recent."""
+
+    def lexical_search(
+        self,
+        namespace: str,
+        terms: Sequence[str],
+        *,
+        memory_type: MemoryType | None,
+        conditions: MemoryFilter,
+        limit: int,
+    ) -> list[ScoredMemory]:
+        """The memories whose words hold any of ``terms`` (each a word or a phrase), ranked by the
+        store's lexical relevance (higher is better), among those of the type that pass the conditions;
+        at most ``limit``. Read from a word index kept in the same transaction as every write."""
 
     def coordinate_range(
         self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None

@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from somafractalmemory.core import graph, scoring
+from somafractalmemory.core import graph
 from somafractalmemory.core.budget import DEFAULT_BUDGET, WorkBudget
 from somafractalmemory.core.coordinates import Coordinate, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
-from somafractalmemory.core.filters import MemoryFilter, matches
-from somafractalmemory.core.indexing import embed, vector_points
+from somafractalmemory.core.filters import MemoryFilter
+from somafractalmemory.core.fusion import DEFAULT_FUSION, FusionWeights, Ranking, reciprocal_rank_fusion
+from somafractalmemory.core.indexing import vector_points
 from somafractalmemory.core.models import (
     BulkResult,
     ItemResult,
@@ -42,6 +43,7 @@ from somafractalmemory.core.records import (
     link_to_record,
     memory_to_record,
 )
+from somafractalmemory.core.terms import hybrid_terms, query_words
 from somafractalmemory.core.text import payload_text
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ MAX_TOP_K = 1000
 MAX_QUERY_LENGTH = 10_000
 HYDRATION_ROUNDS = 3
 IMPORT_BATCH = 500
+MIN_FUSION_POOL = 50
+FUSION_POOL_PER_RESULT = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,11 @@ def check_top_k(top_k: int) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
         raise InvalidInput(f"top_k must be an integer from 1 to {MAX_TOP_K}, got {top_k!r}")
     return top_k
+
+
+def fusion_pool(top_k: int) -> int:
+    """How many candidates each leg of a fused recall hands in."""
+    return min(MAX_TOP_K, max(top_k * FUSION_POOL_PER_RESULT, MIN_FUSION_POOL))
 
 
 def check_query(query: str, what: str = "query") -> str:
@@ -103,6 +112,10 @@ class MemoryService:
     store, one write at a time (so the index applies writes in the store's order), and tells the
     ``journal`` (when the store keeps one) that the index caught up. In evented mode the store writes an
     outbox in the same transaction and consumers index.
+
+    Recall has two legs, each filtered inside its own engine: the dense leg (the vector index's cosine
+    neighbours) and the lexical leg (the store's word index); by default their rankings are fused by
+    reciprocal rank fusion with the ``fusion`` weights.
     """
 
     def __init__(
@@ -118,8 +131,10 @@ class MemoryService:
         clock: Callable[[], float] = time.time,
         journal: IndexJournal | None = None,
         budget: WorkBudget = DEFAULT_BUDGET,
+        fusion: FusionWeights = DEFAULT_FUSION,
     ) -> None:
         self.store = store
+        self.fusion = fusion
         self.journal = journal
         self.budget = budget
         self.writing = threading.RLock()
@@ -255,6 +270,32 @@ class MemoryService:
         self.store.record_access(namespace, [r.memory.coordinate for r in results])
         return results
 
+    def _fuse(
+        self, dense: list[ScoredMemory], lexical: list[ScoredMemory], lexical_weight: float, top_k: int
+    ) -> list[ScoredMemory]:
+        """The two legs fused by reciprocal rank; the score is the fused score."""
+        memories = {s.memory.coordinate: s.memory for s in (*lexical, *dense)}
+        fused = reciprocal_rank_fusion(
+            [
+                ([s.memory.coordinate for s in dense], self.fusion.dense),
+                ([s.memory.coordinate for s in lexical], lexical_weight),
+            ],
+            self.fusion.k,
+        )
+        return [ScoredMemory(memories[coordinate], score) for coordinate, score in fused[:top_k]]
+
+    def _lexical(
+        self,
+        namespace: str,
+        terms: Sequence[str],
+        limit: int,
+        memory_type: MemoryType | None,
+        conditions: MemoryFilter,
+    ) -> list[ScoredMemory]:
+        return self.store.lexical_search(
+            namespace, terms, memory_type=memory_type, conditions=conditions, limit=limit
+        )
+
     def recall(
         self,
         namespace: str,
@@ -263,11 +304,24 @@ class MemoryService:
         top_k: int = 5,
         memory_type: MemoryType | None = None,
         conditions: MemoryFilter = (),
+        ranking: Ranking = Ranking.FUSED,
     ) -> list[ScoredMemory]:
-        """Semantic recall; scores are cosine similarities."""
+        """Recall ranked by ``ranking``: fused (reciprocal rank fusion of the dense and lexical legs,
+        the fused score), dense (cosine similarity) or lexical (the store's relevance over the query's
+        words)."""
         check_top_k(top_k)
-        vector = self.embedder.embed([check_query(query)])[0]
-        return self._accessed(namespace, self._semantic(namespace, vector, top_k, memory_type, conditions))
+        query = check_query(query)
+        if ranking is Ranking.LEXICAL:
+            found = self._lexical(namespace, query_words(query), top_k, memory_type, conditions)
+            return self._accessed(namespace, found)
+        vector = self.embedder.embed([query])[0]
+        if ranking is Ranking.DENSE:
+            found = self._semantic(namespace, vector, top_k, memory_type, conditions)
+            return self._accessed(namespace, found)
+        pool = fusion_pool(top_k)
+        dense = self._semantic(namespace, vector, pool, memory_type, conditions)
+        lexical = self._lexical(namespace, query_words(query), pool, memory_type, conditions)
+        return self._accessed(namespace, self._fuse(dense, lexical, self.fusion.lexical, top_k))
 
     def keyword_search(
         self,
@@ -279,7 +333,8 @@ class MemoryService:
         top_k: int = 50,
         memory_type: MemoryType | None = None,
     ) -> list[Memory]:
-        """exact: some string value of the payload equals the term; otherwise some value contains it."""
+        """exact: some string value of the payload equals the term; otherwise some value contains it.
+        The matches come most relevant first (the store's lexical ranking of the term)."""
         check_top_k(top_k)
         return self.store.keyword_search(
             namespace,
@@ -303,49 +358,22 @@ class MemoryService:
         memory_type: MemoryType | None = None,
         conditions: MemoryFilter = (),
     ) -> list[ScoredMemory]:
-        """Cosine similarity plus ``boost`` times the share of terms a memory matches.
-
-        Candidates are the semantic neighbours and the keyword matches of every term, so a memory that
-        matches the terms but is far in meaning can still rank.
-        """
+        """Fused recall whose lexical leg looks for ``terms`` (each a word or a phrase), or for the
+        terms the reference service extracts from the query when none are given; ``boost`` multiplies
+        the lexical leg's weight. ``exact`` and ``case_sensitive`` are accepted for the reference's
+        request shape: the word index matches whole words, case-insensitively, whatever they say."""
+        del exact, case_sensitive
         check_top_k(top_k)
         if isinstance(boost, bool) or not isinstance(boost, int | float) or not math.isfinite(boost):
             raise InvalidInput("boost must be a finite number")
+        if boost < 0:
+            raise InvalidInput("boost must not be negative (it weighs the terms in the fusion)")
         vector = self.embedder.embed([check_query(query)])[0]
-        words = [check_text(term, "a term") for term in scoring.search_terms(query, terms)]
-        pool = min(MAX_TOP_K, max(top_k * 5, 50))
-        cosine = {
-            s.memory.coordinate: s for s in self._semantic(namespace, vector, pool, memory_type, conditions)
-        }
-        extras: dict[Coordinate, Memory] = {}
-        for word in words:
-            for memory in self.store.keyword_search(
-                namespace,
-                word,
-                exact=exact,
-                case_sensitive=case_sensitive,
-                memory_type=memory_type,
-                limit=pool,
-            ):
-                if memory.coordinate not in cosine and matches(memory.payload, conditions):
-                    extras[memory.coordinate] = memory
-        if extras:
-            extra_vectors = embed(self.embedder, [payload_text(m.payload) for m in extras.values()])
-            for memory, score in zip(extras.values(), extra_vectors @ vector, strict=True):
-                cosine[memory.coordinate] = ScoredMemory(memory, float(score))
-        ranked = sorted(
-            (
-                ScoredMemory(
-                    s.memory,
-                    s.score
-                    + boost * scoring.term_share(s.memory, words, exact=exact, case_sensitive=case_sensitive),
-                )
-                for s in cosine.values()
-            ),
-            key=lambda scored: scored.score,
-            reverse=True,
-        )
-        return self._accessed(namespace, ranked[:top_k])
+        words = [check_text(term, "a term") for term in hybrid_terms(query, terms)]
+        pool = fusion_pool(top_k)
+        dense = self._semantic(namespace, vector, pool, memory_type, conditions)
+        lexical = self._lexical(namespace, words, pool, memory_type, conditions)
+        return self._accessed(namespace, self._fuse(dense, lexical, self.fusion.lexical * boost, top_k))
 
     def recall_with_context(
         self,

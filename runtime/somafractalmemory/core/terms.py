@@ -1,0 +1,41 @@
+"""The words a query gives the lexical leg of recall.
+
+Two readings of a query:
+- ``query_words``: every distinct word (Unicode ``\\w+``, case-folded), for recall on free text;
+- ``reference_terms``: what the reference service extracts for hybrid recall when the caller names no
+  terms: quoted phrases, ``0x`` hex literals and ``[A-Za-z0-9_-]`` words of 4 and more characters, so
+  ``item-1791`` stays one term.
+"""
+
+import re
+from collections.abc import Sequence
+
+MAX_TERMS = 64
+
+WORD = re.compile(r"\w+", re.UNICODE)
+QUOTED = re.compile(r'"([^"]*)"')
+HEX_LITERAL = re.compile(r"0x[0-9A-Fa-f]+")
+REFERENCE_WORD = re.compile(r"[A-Za-z0-9_-]{4,}")
+
+
+def _distinct(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))[:MAX_TERMS]
+
+
+def query_words(query: str) -> list[str]:
+    """The query's distinct case-folded words, in order, at most MAX_TERMS."""
+    return _distinct(WORD.findall(query.casefold()))
+
+
+def reference_terms(query: str) -> list[str]:
+    """Quoted phrases first, then hex literals and long words outside the quotes, each once."""
+    phrases = [phrase.strip() for phrase in QUOTED.findall(query) if phrase.strip()]
+    rest = QUOTED.sub(" ", query)
+    return _distinct([*phrases, *HEX_LITERAL.findall(rest), *REFERENCE_WORD.findall(rest)])
+
+
+def hybrid_terms(query: str, terms: Sequence[str] | None) -> list[str]:
+    """The given terms (blank ones dropped), or the reference extraction when none are given."""
+    if terms:
+        return _distinct([t.strip() for t in terms if isinstance(t, str) and t.strip()])
+    return reference_terms(query)
