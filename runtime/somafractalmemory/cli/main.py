@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from somafractalmemory import __version__
-from somafractalmemory.cli import bench, consume, graph, memories, migrate, serve, transfer
+from somafractalmemory.cli import backup, bench, consume, graph, memories, migrate, restore, serve, transfer
 from somafractalmemory.cli.errors import FAILURE_EXIT, USAGE_EXIT, CliError
 from somafractalmemory.cli.extras import MissingExtra, extra_of
 from somafractalmemory.cli.logs import configure_logging
@@ -26,6 +26,8 @@ COMMANDS: list[Register] = [
     memories.register,
     graph.register,
     transfer.register,
+    backup.register,
+    restore.register,
     bench.register,
     consume.register,
     migrate.register,

@@ -1,0 +1,207 @@
+"""`soma restore`: a backup back into the store, through the service's normal write path (so the
+vector index, and its journal or outbox, follow), after the whole backup was verified."""
+
+import argparse
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from somafractalmemory.adapters.backup_destinations import Destination
+from somafractalmemory.cli.backup_files import read_lines, read_manifest, verify
+from somafractalmemory.cli.backup_sources import destination, embedder_id
+from somafractalmemory.cli.backup_summary import Attempt, succeeded, summarised, summary_options
+from somafractalmemory.cli.errors import CommandFailed, UsageError
+from somafractalmemory.cli.options import (
+    QUIET_LOG_LEVEL,
+    Subparsers,
+    logging_options,
+    settings_from,
+    target_options,
+)
+from somafractalmemory.cli.output import note, progress
+from somafractalmemory.cli.target import MemoryTarget, client_token
+from somafractalmemory.core.backup_format import Manifest
+from somafractalmemory.core.records import MEMORY_KIND
+from somafractalmemory.settings import Settings
+
+LATEST = "latest"
+REPLACE = "replace"
+MERGE = "merge"
+RESTORE_BATCH = 5000  # lines of one import request: well under the server's import size limit
+
+log = logging.getLogger(__name__)
+
+TargetOf = Callable[[str], MemoryTarget]
+
+
+def chosen(target: Destination, requested: str) -> str:
+    stored = target.backups()
+    if requested == LATEST:
+        complete = [backup.backup_id for backup in stored if backup.complete]
+        if not complete:
+            raise CommandFailed(f"no complete backup in {target.describe()}")
+        return complete[-1]
+    if not any(backup.backup_id == requested for backup in stored):
+        raise CommandFailed(f"no backup {requested} in {target.describe()}")
+    return requested
+
+
+def selected(manifest: Manifest, requested: list[str] | None) -> list[str]:
+    if not requested:
+        return list(manifest.namespaces)
+    missing = [name for name in requested if name not in manifest.namespaces]
+    if missing:
+        held = ", ".join(repr(name) for name in manifest.namespaces) or "none"
+        raise UsageError(f"backup {manifest.backup_id} holds no namespace {missing[0]!r} (it holds: {held})")
+    return list(dict.fromkeys(requested))
+
+
+@contextmanager
+def namespace_targets(settings: Settings, url: str | None, timeout: float) -> Iterator[TargetOf]:
+    """The memories of any namespace: behind the API at ``url`` (use it while `soma serve` runs on the
+    same data), else in the store the settings select, through one service."""
+    if url:
+        from somafractalmemory.cli.http_target import HttpTarget
+
+        token = client_token(settings)
+        opened: list[MemoryTarget] = []
+
+        def remote(namespace: str) -> MemoryTarget:
+            opened.append(HttpTarget(url, token, namespace, timeout))
+            return opened[-1]
+
+        try:
+            yield remote
+        finally:
+            for target in opened:
+                target.close()
+        return
+    from somafractalmemory.cli.embedded_target import EmbeddedTarget
+
+    embedded = EmbeddedTarget.open(settings)
+
+    def local(namespace: str) -> MemoryTarget:
+        embedded.namespace = namespace
+        return embedded
+
+    try:
+        yield local
+    finally:
+        embedded.close()
+
+
+def clear(target: MemoryTarget) -> int:
+    """Delete every memory of the namespace (links go with them)."""
+    coordinates = [
+        tuple(record["coord"])
+        for record in map(json.loads, target.export_lines())
+        if record.get("kind") == MEMORY_KIND
+    ]
+    for coordinate in coordinates:
+        target.delete(coordinate)
+    return len(coordinates)
+
+
+def _batches(lines: Iterable[bytes], bar: "tqdm[Any]") -> Iterator[list[bytes]]:
+    source = iter(lines)
+    while batch := list(islice(source, RESTORE_BATCH)):
+        bar.update(len(batch))
+        yield batch
+
+
+def restore_namespace(target: MemoryTarget, path: Path, mode: str, bar: "tqdm[Any]") -> tuple[int, int]:
+    if mode == REPLACE:
+        removed = clear(target)
+        log.info("namespace %s: removed %d memories before the restore", target.namespace, removed)
+    memories = links = 0
+    for batch in _batches(read_lines(path), bar):
+        report = target.import_lines(batch)
+        if report["errors"]:
+            raise CommandFailed(
+                f"restore of namespace {target.namespace!r} stopped after {memories + report['memories']} "
+                f"memories: {report['errors'][0]}"
+            )
+        memories += report["memories"]
+        links += report["links"]
+    return memories, links
+
+
+def restore(args: argparse.Namespace, attempt: Attempt) -> dict[str, Any]:
+    settings = settings_from(args)
+    source = destination(args.source)
+    identifier = chosen(source, args.backup)
+    attempt.backup_id = identifier
+    with source.fetch(identifier) as folder:
+        manifest = read_manifest(folder, identifier)
+        namespaces = selected(manifest, args.namespaces)
+        verify(folder, manifest, namespaces)
+        if manifest.embedder != embedder_id(settings):
+            log.warning(
+                "backup %s was taken with embedder %s; its memories are embedded again with %s",
+                identifier,
+                manifest.embedder,
+                embedder_id(settings),
+            )
+        memories = links = 0
+        total = sum(manifest.namespaces[n].memories + manifest.namespaces[n].links for n in namespaces)
+        with (
+            namespace_targets(settings, args.url, args.timeout) as target_of,
+            progress(total=total, unit="records", description="restore", quiet=args.quiet) as bar,
+        ):
+            for namespace in namespaces:
+                entry = manifest.namespaces[namespace]
+                restored = restore_namespace(target_of(namespace), folder / entry.file, args.mode, bar)
+                memories, links = memories + restored[0], links + restored[1]
+    size = sum(manifest.files[manifest.namespaces[n].file].bytes for n in namespaces)
+    if not args.quiet:
+        note(
+            f"restored backup {identifier} ({args.mode}): {memories} memories and {links} links of "
+            f"{len(namespaces)} namespaces"
+        )
+    return succeeded(manifest, memories, links, len(namespaces), size)
+
+
+def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
+    summary = (
+        "Restore a backup that `soma backup` wrote: the manifest and every checksum are verified before "
+        "anything is written; a corrupted, truncated or foreign backup is refused. The vector index is "
+        "rebuilt from the restored memories. Prints a one-line JSON summary."
+    )
+    parser = subparsers.add_parser(
+        "restore",
+        parents=[logging_options(), target_options()],
+        help=summary,
+        description=summary,
+        conflict_handler="resolve",  # --namespace names the namespaces to restore, any number of them
+    )
+    parser.add_argument(
+        "--from", dest="source", required=True, metavar="DEST", help="where `soma backup --to` wrote it"
+    )
+    parser.add_argument(
+        "--backup",
+        default=LATEST,
+        metavar="ID",
+        help=f"the backup's id (YYYYMMDDTHHMMSSZ), or {LATEST} (default): the newest complete one",
+    )
+    parser.add_argument(
+        "--namespace",
+        dest="namespaces",
+        action="append",
+        metavar="NS",
+        help="restore this namespace only; repeat for more (default: every namespace of the backup)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=[REPLACE, MERGE],
+        default=REPLACE,
+        help="replace (default): empty each restored namespace first; merge: keep what exists, the "
+        "backup's records replacing memories and links at the same coordinates",
+    )
+    summary_options(parser)
+    parser.set_defaults(func=summarised(restore), default_log_level=QUIET_LOG_LEVEL)

@@ -1,0 +1,469 @@
+"""`soma backup` and `soma restore` in-process on the embedded default (real SQLite files): the round
+trip, the summary's values, each refusal with nothing written, namespaces, modes and local retention."""
+
+import gzip
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from embedded_service import close_service, open_service
+
+from somafractalmemory.cli.main import main
+from somafractalmemory.core.backup_format import backup_id, parse_backup_id, rfc3339
+from somafractalmemory.core.models import MemoryType
+from somafractalmemory.core.service import MemoryService, NewMemory
+from support.backup_data import (
+    LINKS_PER_NAMESPACE,
+    MEMORIES_PER_NAMESPACE,
+    NAMESPACES,
+    contents,
+    coordinate,
+    seed,
+    top_coordinates,
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("SOMA_") or name in ("POSTGRES_URL", "QDRANT_URL", "REDIS_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def soma(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def opened(directory: Path) -> MemoryService:
+    return open_service(directory)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    directory = tmp_path / "source"
+    directory.mkdir()
+    service = opened(directory)
+    seed(service)
+    close_service(service)
+    return directory
+
+
+def backed_up(capsys: pytest.CaptureFixture[str], source: Path, dest: Path, *extra: str) -> dict[str, Any]:
+    code, out, err = soma(capsys, "backup", "--data-dir", str(source), "--to", str(dest), "--quiet", *extra)
+    assert (code, err) == (0, "")
+    summary: dict[str, Any] = json.loads(out)
+    return summary
+
+
+def all_contents(directory: Path) -> dict[str, Any]:
+    service = opened(directory)
+    try:
+        return {namespace: contents(service, namespace) for namespace in NAMESPACES}
+    finally:
+        close_service(service)
+
+
+def test_backup_then_restore_gives_every_memory_link_and_recall_back(
+    capsys: pytest.CaptureFixture[str], source: Path, tmp_path: Path
+) -> None:
+    dest, target, summary_file = tmp_path / "backups", tmp_path / "target", tmp_path / "summary.json"
+    before = datetime.now(UTC).replace(microsecond=0)
+    code, out, err = soma(
+        capsys, "backup", "--data-dir", str(source), "--to", str(dest), "--summary-file", str(summary_file)
+    )
+    assert code == 0
+    summary = json.loads(out)
+    (folder,) = dest.iterdir()
+    started = parse_backup_id(summary["id"])
+    assert started is not None and before <= started <= datetime.now(UTC)
+    files = sorted(path.name for path in folder.iterdir())
+    assert files == [
+        "manifest.json",
+        "namespace-00001.ndjson.gz",
+        "namespace-00002.ndjson.gz",
+        "namespace-00003.ndjson.gz",
+    ]
+    assert summary == {
+        "id": folder.name,
+        "time": rfc3339(started),
+        "bytes": sum((folder / name).stat().st_size for name in files if name != "manifest.json"),
+        "memories": 3 * MEMORIES_PER_NAMESPACE,
+        "links": 3 * LINKS_PER_NAMESPACE,
+        "namespaces": 3,
+        "result": "Succeeded",
+    }
+    assert summary_file.read_text() == out
+    assert out.count("\n") == 1
+    assert err == (
+        f"backup {folder.name}: 180 memories and 60 links of 3 namespaces, {summary['bytes']} bytes, "
+        f"in {dest}\n"
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["namespaces"] == {
+        "alpha": {"file": "namespace-00001.ndjson.gz", "memories": 60, "links": 20},
+        "beta": {"file": "namespace-00002.ndjson.gz", "memories": 60, "links": 20},
+        "gamma/with slash": {"file": "namespace-00003.ndjson.gz", "memories": 60, "links": 20},
+    }
+    assert manifest["embedder"] == "hashing/384"
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert {oct(path.stat().st_mode & 0o777) for path in folder.iterdir()} == {"0o600"}
+
+    code, out, err = soma(
+        capsys, "restore", "--data-dir", str(target), "--from", str(dest), "--summary-file", str(summary_file)
+    )
+    assert code == 0
+    assert json.loads(out) == {**summary, "result": "Succeeded"}
+    assert summary_file.read_text() == out
+    assert err == f"restored backup {folder.name} (replace): 180 memories and 60 links of 3 namespaces\n"
+    assert all_contents(target) == all_contents(source)
+    restored, original = opened(target), opened(source)
+    try:
+        for namespace in NAMESPACES:
+            assert top_coordinates(restored, namespace) == top_coordinates(original, namespace)
+    finally:
+        close_service(restored)
+        close_service(original)
+
+
+def test_an_empty_store_backs_up_as_a_backup_of_no_namespace(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    summary = backed_up(capsys, tmp_path / "nothing", tmp_path / "backups")
+    assert {key: summary[key] for key in ("bytes", "memories", "links", "namespaces")} == {
+        "bytes": 0,
+        "memories": 0,
+        "links": 0,
+        "namespaces": 0,
+    }
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_restore_picks_namespaces_and_merge_keeps_what_exists(
+    capsys: pytest.CaptureFixture[str], source: Path, tmp_path: Path
+) -> None:
+    dest, target = tmp_path / "backups", tmp_path / "target"
+    summary = backed_up(capsys, source, dest)
+    target.mkdir()
+    service = opened(target)
+    service.store_memory("alpha", NewMemory((999.0,), {"text": "only in the target"}, MemoryType.EPISODIC))
+    service.store_memory("alpha", NewMemory(coordinate(0), {"text": "changed since"}, MemoryType.EPISODIC))
+    service.store_memory("beta", NewMemory((5.0,), {"text": "beta stays"}, MemoryType.EPISODIC))
+    close_service(service)
+
+    code, out, _ = soma(
+        capsys,
+        "restore",
+        "--data-dir",
+        str(target),
+        "--from",
+        str(dest),
+        "--namespace",
+        "alpha",
+        "--mode",
+        "merge",
+        "-q",
+    )
+    assert code == 0
+    assert json.loads(out) == {
+        "id": summary["id"],
+        "time": summary["time"],
+        "bytes": (dest / summary["id"] / "namespace-00001.ndjson.gz").stat().st_size,
+        "memories": 60,
+        "links": 20,
+        "namespaces": 1,
+        "result": "Succeeded",
+    }
+    service = opened(target)
+    try:
+        alpha = service.export_records("alpha")
+        texts = {tuple(r["coord"]): r["payload"]["text"] for r in alpha if r["kind"] == "memory"}
+        assert len(texts) == 61
+        assert texts[(999.0,)] == "only in the target"
+        assert texts[coordinate(0)] == "memory 0 of alpha: apples near apples"
+        assert [r["payload"]["text"] for r in service.export_records("beta")] == ["beta stays"]
+        assert contents(service, "gamma/with slash") == []
+    finally:
+        close_service(service)
+
+    code, out, _ = soma(
+        capsys,
+        "restore",
+        "--data-dir",
+        str(target),
+        "--from",
+        str(dest),
+        "--namespace",
+        "alpha",
+        "--namespace",
+        "beta",
+        "-q",
+    )
+    assert (code, json.loads(out)["namespaces"]) == (0, 2)
+    restored, original = all_contents(target), all_contents(source)
+    assert restored["alpha"] == original["alpha"]
+    assert restored["beta"] == original["beta"]
+    assert restored["gamma/with slash"] == []
+
+
+def test_restore_of_a_namespace_the_backup_lacks_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], source: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backups"
+    summary = backed_up(capsys, source, dest)
+    code, out, err = soma(
+        capsys, "restore", "--data-dir", str(tmp_path / "t"), "--from", str(dest), "--namespace", "delta"
+    )
+    assert code == 2
+    message = (
+        f"backup {summary['id']} holds no namespace 'delta' (it holds: 'alpha', 'beta', 'gamma/with slash')"
+    )
+    assert err == f"soma restore: error: {message}\n"
+    assert json.loads(out)["message"] == message
+    assert not (tmp_path / "t").exists()
+
+
+# --- refusals: nothing is written ----------------------------------------------------------------
+
+
+@pytest.fixture
+def refusal_case(capsys: pytest.CaptureFixture[str], source: Path, tmp_path: Path) -> tuple[Path, Path, str]:
+    """A backup of the source, and a target holding one memory in 'alpha' that a restore would replace."""
+    dest, target = tmp_path / "backups", tmp_path / "target"
+    identifier = backed_up(capsys, source, dest)["id"]
+    target.mkdir()
+    service = opened(target)
+    service.store_memory("alpha", NewMemory((1.0,), {"text": "keep me"}, MemoryType.EPISODIC))
+    close_service(service)
+    return dest, target, identifier
+
+
+def refused(
+    capsys: pytest.CaptureFixture[str], dest: Path, target: Path, identifier: str, *extra: str
+) -> str:
+    before = all_contents(target)
+    summary_file = target.parent / "summary.json"
+    code, out, err = soma(
+        capsys,
+        "restore",
+        "--data-dir",
+        str(target),
+        "--from",
+        str(dest),
+        "--summary-file",
+        str(summary_file),
+        *extra,
+    )
+    assert code == 1
+    summary = json.loads(out)
+    moment = parse_backup_id(identifier)
+    assert moment is not None
+    assert summary == {
+        "id": identifier,
+        "time": rfc3339(moment),
+        "result": "Failed",
+        "message": summary["message"],
+    }
+    assert summary_file.read_text() == out
+    assert err == f"soma restore: error: {summary['message']}\n"
+    assert all_contents(target) == before
+    message: str = summary["message"]
+    return message
+
+
+def test_a_flipped_byte_is_refused(
+    capsys: pytest.CaptureFixture[str], refusal_case: tuple[Path, Path, str]
+) -> None:
+    dest, target, identifier = refusal_case
+    path = dest / identifier / "namespace-00002.ndjson.gz"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    assert refused(capsys, dest, target, identifier) == (
+        "corrupted backup: namespace-00002.ndjson.gz does not match its sha256 checksum"
+    )
+
+
+def test_a_truncated_file_is_refused(
+    capsys: pytest.CaptureFixture[str], refusal_case: tuple[Path, Path, str]
+) -> None:
+    dest, target, identifier = refusal_case
+    path = dest / identifier / "namespace-00003.ndjson.gz"
+    size = path.stat().st_size
+    path.write_bytes(path.read_bytes()[:100])
+    assert refused(capsys, dest, target, identifier) == (
+        f"truncated backup: namespace-00003.ndjson.gz holds 100 bytes, the manifest says {size}"
+    )
+
+
+def test_a_missing_file_is_refused(
+    capsys: pytest.CaptureFixture[str], refusal_case: tuple[Path, Path, str]
+) -> None:
+    dest, target, identifier = refusal_case
+    (dest / identifier / "namespace-00001.ndjson.gz").unlink()
+    assert (
+        refused(capsys, dest, target, identifier) == "incomplete backup: namespace-00001.ndjson.gz is missing"
+    )
+
+
+def test_a_file_whose_records_do_not_match_is_refused_though_its_checksum_does(
+    capsys: pytest.CaptureFixture[str], refusal_case: tuple[Path, Path, str]
+) -> None:
+    """A backup rewritten consistently (file, size and checksum) but with a record dropped."""
+    dest, target, identifier = refusal_case
+    folder = dest / identifier
+    path = folder / "namespace-00001.ndjson.gz"
+    path.write_bytes(
+        gzip.compress(b"".join(gzip.decompress(path.read_bytes()).splitlines(keepends=True)[1:]))
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["namespace-00001.ndjson.gz"] = {
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "bytes": path.stat().st_size,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert refused(capsys, dest, target, identifier) == (
+        "corrupted backup: namespace-00001.ndjson.gz holds 59 memories and 20 links, "
+        "the manifest says 60 and 20"
+    )
+
+
+def test_another_schema_version_is_refused(
+    capsys: pytest.CaptureFixture[str], refusal_case: tuple[Path, Path, str]
+) -> None:
+    dest, target, identifier = refusal_case
+    path = dest / identifier / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 2}))
+    assert (
+        refused(capsys, dest, target, identifier)
+        == "unsupported backup schema version 2: this soma reads version 1"
+    )
+
+
+def test_a_directory_that_is_not_a_soma_backup_is_refused(
+    capsys: pytest.CaptureFixture[str], refusal_case: tuple[Path, Path, str]
+) -> None:
+    dest, target, _ = refusal_case
+    foreign = dest / "20200101T000000Z"
+    foreign.mkdir()
+    (foreign / "manifest.json").write_text('{"kind": "photos", "count": 3}')
+    assert refused(capsys, dest, target, foreign.name, "--backup", foreign.name) == (
+        "not a soma backup: manifest.json does not name the format 'soma-backup'"
+    )
+
+
+def test_a_backup_copied_under_another_id_is_refused(
+    capsys: pytest.CaptureFixture[str], refusal_case: tuple[Path, Path, str]
+) -> None:
+    dest, target, identifier = refusal_case
+    shutil.copytree(dest / identifier, dest / "20300101T000000Z")
+    assert refused(capsys, dest, target, "20300101T000000Z") == (
+        f"foreign backup: manifest.json of 20300101T000000Z names backup {identifier}"
+    )
+
+
+def test_an_incomplete_backup_is_refused_and_never_the_latest(
+    capsys: pytest.CaptureFixture[str], refusal_case: tuple[Path, Path, str]
+) -> None:
+    dest, target, identifier = refusal_case
+    (dest / identifier / "manifest.json").unlink()
+    assert refused(capsys, dest, target, identifier, "--backup", identifier) == (
+        f"incomplete backup {identifier}: it has no manifest.json (still running, or it failed)"
+    )
+    code, out, err = soma(capsys, "restore", "--data-dir", str(target), "--from", str(dest))
+    assert (code, err) == (1, f"soma restore: error: no complete backup in {dest}\n")
+    assert json.loads(out)["id"] is None
+    code, _, err = soma(
+        capsys, "restore", "--data-dir", str(target), "--from", str(dest), "--backup", "20990101T000000Z"
+    )
+    assert (code, err) == (1, f"soma restore: error: no backup 20990101T000000Z in {dest}\n")
+
+
+# --- retention and failures ---------------------------------------------------------------------
+
+
+def fake_backup(dest: Path, days_ago: float, complete: bool = True) -> str:
+    identifier = backup_id(datetime.now(UTC) - timedelta(days=days_ago))
+    (dest / identifier).mkdir(parents=True)
+    if complete:
+        (dest / identifier / "manifest.json").write_text("{}")
+    return identifier
+
+
+def test_retention_keeps_the_newest_complete_backups_and_every_incomplete_one(
+    capsys: pytest.CaptureFixture[str], source: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backups"
+    old = [fake_backup(dest, days) for days in (1, 2, 3, 20)]
+    unfinished = fake_backup(dest, 30, complete=False)
+    (dest / "notes").mkdir()
+    new = backed_up(capsys, source, dest, "--keep", "3")["id"]
+    assert sorted(path.name for path in dest.iterdir()) == sorted([unfinished, old[1], old[0], new, "notes"])
+    time.sleep(1.0 - datetime.now(UTC).microsecond / 1e6)  # a backup's id is its start second
+    newer = backed_up(capsys, source, dest, "--keep", "1", "--max-age-days", "1.5")
+    # Beyond the newest one, and older than 1.5 days: only the backup of 2 days ago.
+    assert sorted(path.name for path in dest.iterdir()) == sorted(
+        [unfinished, old[0], new, newer["id"], "notes"]
+    )
+
+
+def test_a_failed_backup_leaves_nothing_and_removes_no_older_backup(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    dest, broken = tmp_path / "backups", tmp_path / "broken"
+    old = [fake_backup(dest, days) for days in (1, 2)]
+    broken.mkdir()
+    (broken / "memories.sqlite").write_bytes(b"this is not a database" * 100)
+    summary_file = tmp_path / "termination-log"
+    before = datetime.now(UTC).replace(microsecond=0)
+    code, out, err = soma(
+        capsys,
+        "backup",
+        "--data-dir",
+        str(broken),
+        "--to",
+        str(dest),
+        "--keep",
+        "1",
+        "--summary-file",
+        str(summary_file),
+    )
+    assert code == 1
+    summary = json.loads(out)
+    started = parse_backup_id(summary["id"])
+    assert started is not None and before <= started
+    message = "sqlite is unavailable: memories.sqlite: file is not a database"
+    assert summary == {"id": summary["id"], "time": rfc3339(started), "result": "Failed", "message": message}
+    assert summary_file.read_text() == out
+    assert err == f"soma backup: error: {message}\n"
+    assert sorted(path.name for path in dest.iterdir()) == sorted(old)
+
+
+def test_a_backup_id_already_taken_fails(
+    capsys: pytest.CaptureFixture[str], source: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backups"
+    taken = [backup_id(datetime.now(UTC) + timedelta(seconds=s)) for s in range(3)]
+    for identifier in taken:
+        (dest / identifier).mkdir(parents=True)
+    code, out, err = soma(capsys, "backup", "--data-dir", str(source), "--to", str(dest))
+    assert code == 1
+    identifier = json.loads(out)["id"]
+    assert identifier in taken
+    assert err == f"soma backup: error: backup {identifier} already exists in {dest}\n"
+    assert sorted(path.name for path in dest.iterdir()) == taken
