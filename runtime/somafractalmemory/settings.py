@@ -59,9 +59,15 @@ class Settings(BaseSettings):
     metrics_require_token: bool = Field(False, description="/metrics asks for the bearer token")
 
     # --- memory core ----------------------------------------------------------------------------
-    embedding_provider: Literal["hashing", "sentence-transformers"] = "hashing"
+    embedding_provider: Literal["hashing", "onnx", "sentence-transformers"] = "hashing"
     embedding_dimensions: int = Field(384, ge=8, le=4096)
     embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_model_dir: Path | None = Field(
+        None,
+        description="directory of the model's files (a volume): model.onnx and tokenizer.json for onnx; "
+        "for sentence-transformers, a model directory used instead of embedding_model",
+    )
+    embedding_batch_size: int = Field(32, ge=1, le=4096, description="texts in one call of a neural model")
     max_memories_per_namespace: int | None = Field(None, ge=1)
     cache_ttl_seconds: int = Field(300, ge=1)
 

@@ -59,10 +59,21 @@ class Runtime:
 
 
 def build_embedder(settings: Settings) -> Embedder:
+    if settings.embedding_provider == "onnx":
+        from somafractalmemory.core.errors import InvalidInput
+        from somafractalmemory.embedding.onnx_embedder import OnnxEmbedder
+
+        if settings.embedding_model_dir is None:
+            raise InvalidInput(
+                "SOMA_EMBEDDING_PROVIDER=onnx needs SOMA_EMBEDDING_MODEL_DIR: the directory holding "
+                "model.onnx and tokenizer.json"
+            )
+        return OnnxEmbedder(settings.embedding_model_dir, settings.embedding_batch_size)
     if settings.embedding_provider == "sentence-transformers":
         from somafractalmemory.embedding.sentence_transformer import SentenceTransformerEmbedder
 
-        return SentenceTransformerEmbedder(settings.embedding_model)
+        model = settings.embedding_model_dir or settings.embedding_model
+        return SentenceTransformerEmbedder(str(model), settings.embedding_batch_size)
     return HashingEmbedder(settings.embedding_dimensions)
 
 
