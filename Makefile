@@ -6,9 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install serve test lint typecheck images-setup pytest mutation bench clean
 
+# torch's CPU build goes in first (pip takes it from a local wheel directory where pip is configured with
+# one); uv then keeps it, as it satisfies the test extra's pin, instead of resolving PyPI's CUDA build.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade uv
+	$(BIN)/pip install --quiet 'torch==2.13.0'
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
 	$(BIN)/pip install --quiet --ignore-requires-python 'helm-sdkpy>=0.1.32'
 	touch $(STAMP)

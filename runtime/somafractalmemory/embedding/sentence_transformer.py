@@ -1,24 +1,32 @@
-"""An optional neural embedder (``pip install 'somafractalmemory[embeddings]'``), loaded from local files."""
+"""An optional neural embedder on sentence-transformers (``pip install 'somafractalmemory[embeddings]'``,
+which pulls torch): a model name the library resolves, or a directory holding the model's files."""
 
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.ports import Vectors
 
 
 class SentenceTransformerEmbedder:
-    def __init__(self, model_name: str) -> None:
+    def __init__(self, model: str, batch_size: int) -> None:
         from sentence_transformers import SentenceTransformer  # heavy: imported only when chosen
 
-        self._model: Any = SentenceTransformer(model_name)
-        self._dimensions = int(self._model.get_sentence_embedding_dimension())
+        self._model: Any = SentenceTransformer(model, device="cpu")
+        self._batch_size = batch_size
+        dimensions = self._model.get_embedding_dimension()
+        if dimensions is None:
+            raise InvalidInput(f"the sentence-transformers model {model} does not say its dimensions")
+        self._dimensions = int(dimensions)
 
     @property
     def dimensions(self) -> int:
         return self._dimensions
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+        vectors = self._model.encode(
+            list(texts), batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
         return np.asarray(vectors, dtype=np.float32)
