@@ -405,6 +405,10 @@ def bench(args: argparse.Namespace) -> int:
         runner = Bench(plan, args.seed, Path(workdir), args.quiet)
         if args.soak:
             metrics = runner.soak(args.clients, args.soak_seconds)
+        elif args.embedding:
+            from somafractalmemory.cli.bench_embedding import embedding_metrics  # it imports this module
+
+            metrics = embedding_metrics(Settings(), quick=args.quick, seed=args.seed)
         else:
             metrics = runner.over_http() + runner.in_process()
     if args.json:
@@ -451,6 +455,12 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
         action="store_true",
         help="instead of the table: concurrent clients storing and recalling against `soma serve` for a "
         "while; reports errors, latency p50/p95/p99 and the server's memory growth",
+    )
+    parser.add_argument(
+        "--embedding",
+        action="store_true",
+        help="instead of the table: memories embedded a second by the hashing embedder and by the one "
+        "$SOMA_EMBEDDING_PROVIDER selects",
     )
     parser.add_argument("--clients", type=int, default=32, help="soak clients (default: 32)")
     parser.add_argument(

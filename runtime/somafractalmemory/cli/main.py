@@ -9,7 +9,18 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from somafractalmemory import __version__
-from somafractalmemory.cli import backup, bench, consume, graph, memories, migrate, restore, serve, transfer
+from somafractalmemory.cli import (
+    backup,
+    bench,
+    consume,
+    evaluation,
+    graph,
+    memories,
+    migrate,
+    restore,
+    serve,
+    transfer,
+)
 from somafractalmemory.cli.errors import FAILURE_EXIT, USAGE_EXIT, CliError
 from somafractalmemory.cli.extras import MissingExtra, extra_of
 from somafractalmemory.cli.logs import configure_logging
@@ -29,6 +40,7 @@ COMMANDS: list[Register] = [
     backup.register,
     restore.register,
     bench.register,
+    evaluation.register,
     consume.register,
     migrate.register,
 ]
