@@ -244,17 +244,26 @@ def test_scheduled_backups_run_as_jobs_and_their_results_reach_the_status(
     assert api.get("v1", "PersistentVolumeClaim", f"{NAME}-backup", namespace) is not None
 
 
-def test_the_api_server_refuses_a_backup_with_both_destinations(
-    control_plane: ControlPlane, namespace: str
+VOLUME = {"volume": {"size": "1Gi"}}
+S3 = {"s3": {"endpoint": "http://s3:9000", "bucket": "soma", "credentialsSecret": {"name": "s3"}}}
+
+
+@pytest.mark.parametrize(
+    ("backup", "message"),
+    [
+        ({"schedule": "0 3 * * *", "destination": {**VOLUME, **S3}}, "set exactly one of volume and s3"),
+        ({"schedule": "0 3 * * *", "destination": {}}, "set exactly one of volume and s3"),
+        (
+            {"schedule": "0 3 * * *", "destination": {"volume": {"claimName": "old", "size": "1Gi"}}},
+            "claimName names an existing claim: omit size and storageClassName",
+        ),
+        ({"schedule": "every night", "destination": VOLUME}, "spec.backup.schedule in body should match"),
+    ],
+)
+def test_the_api_server_refuses_what_the_operator_would_refuse(
+    control_plane: ControlPlane, namespace: str, backup: dict[str, Any], message: str
 ) -> None:
-    both = {
-        "schedule": "0 3 * * *",
-        "destination": {
-            "volume": {"size": "1Gi"},
-            "s3": {"endpoint": "http://s3:9000", "bucket": "soma", "credentialsSecret": {"name": "s3"}},
-        },
-    }
     with pytest.raises(ApiError) as refused:
-        control_plane.api.apply(memory_system("both", namespace, {"backup": both}))
+        control_plane.api.apply(memory_system("refused", namespace, {"backup": backup}))
     assert refused.value.status == 422
-    assert "set exactly one of volume and s3" in str(refused.value)
+    assert message in refused.value.message
