@@ -17,6 +17,7 @@ clean close; after a crash, recovery replays those few again, which changes noth
 
 import json
 import logging
+import math
 import re
 import sqlite3
 from collections import Counter
@@ -42,8 +43,17 @@ TRIGRAM = 3
 SQL_VARIABLE_CHUNK = 500
 JOURNAL_CLEAR_EVERY = 64
 WORD_CHARACTER = re.compile(r"\w")
+BM25 = "bm25(memory_words, 1.0, 0.0)"  # the text column only: the scope is a filter, not evidence
 
-SCHEMA = """
+
+def _scope_sql(row: str) -> str:
+    """The scope column of a row: its namespace as one token ('ns', the UTF-8 bytes in hex, then '0':
+    ending in a digit, no stemming rule applies) and its memory type. A MATCH on the scope narrows a
+    search to one namespace (and type) inside the index, with no row of ``memories`` read."""
+    return f"'ns' || hex({row}.namespace) || '0 ' || {row}.memory_type"
+
+
+SCHEMA_TEMPLATE = """
 CREATE TABLE IF NOT EXISTS memories (
     id INTEGER PRIMARY KEY,
     namespace TEXT NOT NULL,
@@ -75,17 +85,20 @@ CREATE TRIGGER IF NOT EXISTS memories_text_update AFTER UPDATE OF text ON memori
     INSERT INTO memory_text (rowid, text) VALUES (new.id, new.text);
 END;
 CREATE VIRTUAL TABLE IF NOT EXISTS memory_words USING fts5(
-    text, content='memories', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+    text, scope, content='', tokenize='porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS memories_words_insert AFTER INSERT ON memories BEGIN
-    INSERT INTO memory_words (rowid, text) VALUES (new.id, new.text);
+    INSERT INTO memory_words (rowid, text, scope) VALUES (new.id, new.text, {new_scope});
 END;
 CREATE TRIGGER IF NOT EXISTS memories_words_delete AFTER DELETE ON memories BEGIN
-    INSERT INTO memory_words (memory_words, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO memory_words (memory_words, rowid, text, scope)
+    VALUES ('delete', old.id, old.text, {old_scope});
 END;
-CREATE TRIGGER IF NOT EXISTS memories_words_update AFTER UPDATE OF text ON memories BEGIN
-    INSERT INTO memory_words (memory_words, rowid, text) VALUES ('delete', old.id, old.text);
-    INSERT INTO memory_words (rowid, text) VALUES (new.id, new.text);
+CREATE TRIGGER IF NOT EXISTS memories_words_update
+AFTER UPDATE OF namespace, memory_type, text ON memories BEGIN
+    INSERT INTO memory_words (memory_words, rowid, text, scope)
+    VALUES ('delete', old.id, old.text, {old_scope});
+    INSERT INTO memory_words (rowid, text, scope) VALUES (new.id, new.text, {new_scope});
 END;
 CREATE TABLE IF NOT EXISTS links (
     namespace TEXT NOT NULL,
@@ -109,6 +122,8 @@ CREATE TABLE IF NOT EXISTS counters (
     PRIMARY KEY (namespace, memory_type)
 ) WITHOUT ROWID;
 """
+
+SCHEMA = SCHEMA_TEMPLATE.format(new_scope=_scope_sql("new"), old_scope=_scope_sql("old"))
 
 MEMORY_COLUMNS = (
     "namespace, coord_key, memory_type, payload, importance, created_at, updated_at, access_count"
@@ -180,6 +195,14 @@ def _any_of(terms: Sequence[str]) -> str:
     return " OR ".join(_phrase(term) for term in terms if WORD_CHARACTER.search(term))
 
 
+def _scoped(namespace: str, memory_type: MemoryType | None, expression: str) -> str:
+    """``expression`` on the text column of one namespace's memories (of one type)."""
+    scope = _phrase(f"ns{namespace.encode().hex()}0")
+    if memory_type is not None:
+        scope += " AND scope : " + _phrase(memory_type.value)
+    return f"scope : {scope} AND text : ({expression})"
+
+
 def _like_pattern(term: str) -> str:
     """A LIKE pattern for 'contains term'; the trigram index answers it."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -222,7 +245,11 @@ class SQLiteStore:
             indexed = db.execute("SELECT count(*) FROM memory_words_docsize").fetchone()[0]
             stored = db.execute("SELECT count(*) FROM memories").fetchone()[0]
             if indexed != stored:
-                db.execute("INSERT INTO memory_words (memory_words) VALUES ('rebuild')")
+                db.execute("INSERT INTO memory_words (memory_words) VALUES ('delete-all')")
+                db.execute(
+                    "INSERT INTO memory_words (rowid, text, scope) "
+                    f"SELECT id, text, {_scope_sql('memories')} FROM memories"
+                )
                 log.info("built the word index from %d memories", stored)
 
     # --- index journal ------------------------------------------------------------------------
@@ -395,10 +422,9 @@ class SQLiteStore:
         word, like "tem-17", ranks nothing), then most important and most recent first; at most
         ``scan_rows`` candidates are examined, in that order."""
         phrase = _any_of([term])
-        params: list[Any] = [phrase] if phrase else []
+        params: list[Any] = [_scoped(namespace, memory_type, phrase)] if phrase else []
         query = (
-            "WITH relevance AS (SELECT rowid, bm25(memory_words) AS rank FROM memory_words "
-            "WHERE memory_words MATCH ?) "
+            f"WITH relevance AS (SELECT rowid, {BM25} AS rank FROM memory_words WHERE memory_words MATCH ?) "
             if phrase
             else "WITH relevance AS (SELECT NULL AS rowid, NULL AS rank WHERE 0) "
         )
@@ -442,29 +468,52 @@ class SQLiteStore:
     ) -> list[ScoredMemory]:
         """BM25 over the word index (its score negated, so higher is better). The conditions are
         checked in rank order until ``limit`` memories pass, examining at most ``scan_rows``."""
-        expression = _any_of(terms)
+        expression = _any_of(self._informative(terms))
         if not expression:
             return []
-        query = (
-            "SELECT m.*, bm25(memory_words) AS rank FROM memory_words "
-            "JOIN memories m ON m.id = memory_words.rowid "
-            "WHERE memory_words MATCH ? AND m.namespace = ?"
+        ranked = (
+            f"SELECT rowid, {BM25} AS rank FROM memory_words WHERE memory_words MATCH ? ORDER BY rank LIMIT ?"
         )
-        params: list[Any] = [expression, namespace]
-        if memory_type is not None:
-            query += " AND m.memory_type = ?"
-            params.append(memory_type.value)
-        query += " ORDER BY rank LIMIT ?"
-        params.append(self._scan_rows if conditions else limit)
         found: list[ScoredMemory] = []
         with self._lock:
-            for row in self._db.execute(query, params):
-                memory = _memory(row)
-                if matches(memory.payload, conditions):
-                    found.append(ScoredMemory(memory, -row["rank"]))
-                    if len(found) == limit:
-                        break
+            hits = self._db.execute(
+                ranked,
+                (_scoped(namespace, memory_type, expression), self._scan_rows if conditions else limit),
+            ).fetchall()
+            for chunk_start in range(0, len(hits), SQL_VARIABLE_CHUNK):
+                chunk = hits[chunk_start : chunk_start + SQL_VARIABLE_CHUNK]
+                rows = {
+                    row["id"]: row
+                    for row in self._db.execute(
+                        f"SELECT id, {MEMORY_COLUMNS} FROM memories "
+                        f"WHERE id IN ({_placeholders(len(chunk))})",
+                        [hit["rowid"] for hit in chunk],
+                    )
+                }
+                for hit in chunk:
+                    memory = _memory(rows[hit["rowid"]])
+                    if matches(memory.payload, conditions):
+                        found.append(ScoredMemory(memory, -hit["rank"]))
+                        if len(found) == limit:
+                            return found
         return found
+
+    def _informative(self, terms: Sequence[str]) -> list[str]:
+        """The terms in fewer than half of the indexed texts. FTS5's BM25 gives a term in half or more
+        an IDF of 1e-6 (it floors log((N - n + 0.5) / (n + 0.5)) there), so such a term changes no order
+        but costs a score for nearly every row: it is left out, counting at most N/2 matches to know."""
+        with self._lock:
+            half = self._db.execute("SELECT count(*) FROM memory_words_docsize").fetchone()[0] / 2
+            return [
+                term
+                for term in terms
+                if WORD_CHARACTER.search(term)
+                and self._db.execute(
+                    "SELECT count(*) FROM (SELECT 1 FROM memory_words WHERE memory_words MATCH ? LIMIT ?)",
+                    (f"text : {_phrase(term)}", math.ceil(half)),
+                ).fetchone()[0]
+                < half
+            ]
 
     def coordinate_range(
         self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None
