@@ -71,12 +71,19 @@ def test_recall_with_scores_and_hybrid(client: TestClient) -> None:
     scores = [r["score"] for r in body["results"]]
     assert scores == sorted(scores, reverse=True)
     assert -1.0 <= scores[-1] <= scores[0] <= 1.0 + 1e-6  # plain cosine similarities
-    hybrid = client.post(
-        "/hybrid_recall_with_scores",
-        json={"query": "dessert", "terms": ["cake"], "boost": 2.0, "top_k": 1, "exact": False},
-    ).json()
-    assert hybrid["results"][0]["payload"]["text"] == NOTES["2,0,0"]
-    assert hybrid["results"][0]["score"] > 1.0
+
+    def cake_score(boost: float) -> tuple[int, float]:
+        """The cake memory's rank and score for 'dessert' with the term 'cake' weighed by ``boost``."""
+        results = client.post(
+            "/hybrid_recall_with_scores",
+            json={"query": "dessert", "terms": ["cake"], "boost": boost, "top_k": 3, "exact": False},
+        ).json()["results"]
+        [rank] = [n for n, r in enumerate(results) if r["payload"]["text"] == NOTES["2,0,0"]]
+        return rank, results[rank]["score"]
+
+    unboosted, boosted = cake_score(0.0), cake_score(2.0)
+    assert unboosted[0] > 0 and boosted[0] == 0  # the term lifts the cake memory to the top
+    assert boosted[1] > unboosted[1]
     flagged = client.post("/recall_with_scores", json={"query": "cake", "top_k": 1, "hybrid": True}).json()
     assert flagged["results"][0]["payload"]["text"] == NOTES["2,0,0"]
 

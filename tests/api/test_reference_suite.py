@@ -264,6 +264,11 @@ def test_top_k_of_zero_or_less_answers_no_matches(client: TestClient, top_k: int
     batch = client.post("/recall_batch", json={"queries": ["harbour", "boats"], "top_k": top_k})
     assert (batch.status_code, batch.json()) == (200, {"batches": [[], []]})
     assert client.get("/recall", params={"query": "harbour", "top_k": top_k}).status_code == 200
+    # asking for nothing is still a request checked in full
+    blank = client.post("/recall", json={"query": "  ", "top_k": top_k})
+    assert (blank.status_code, blank.json()["error"]["message"]) == (400, "query must be a non-empty string")
+    operator = client.post("/recall", json={"query": "x", "top_k": top_k, "filters": {"a": {"$nope": 1}}})
+    assert operator.status_code == 400 and "$nope" in operator.json()["error"]["message"]
 
 
 def test_v1_stays_strict_on_type_and_top_k(client: TestClient) -> None:

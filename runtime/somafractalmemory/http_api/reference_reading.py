@@ -3,7 +3,11 @@
 Only the compatibility surface reads them this way; /v1 refuses an unknown type and a top_k below 1.
 """
 
+from typing import TypeVar
+
 from somafractalmemory.core.models import MemoryType
+
+T = TypeVar("T")
 
 
 def stored_type(name: str | None) -> MemoryType:
@@ -22,6 +26,12 @@ def search_type(name: str | None) -> str | None:
     return name if name in (MemoryType.EPISODIC.value, MemoryType.SEMANTIC.value) else None
 
 
-def nothing_asked(top_k: int) -> bool:
-    """A top_k of 0 or less asks for no results: the answer is empty, not an error."""
-    return top_k <= 0
+def run_top_k(top_k: int) -> int:
+    """The top_k a read runs with: at least 1, so a request that asks for nothing is checked in full (its
+    query, filters and terms) like any other."""
+    return max(top_k, 1)
+
+
+def answered(found: list[T], top_k: int) -> list[T]:
+    """What the answer keeps: nothing for a top_k of 0 or less (an empty answer, not an error)."""
+    return found if top_k > 0 else []

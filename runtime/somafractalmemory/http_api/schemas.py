@@ -147,6 +147,10 @@ RecallTypeFilter = Annotated[
 SearchTypeFilter = Annotated[
     str | None, Field(description="'episodic' or 'semantic'; any other value: no filter")
 ]
+Boost = Annotated[
+    float,
+    WithJsonSchema({"type": "number", "minimum": 0, "description": "the weight of the terms, not negative"}),
+]
 CompatTopK = Annotated[
     int, Field(le=MAX_TOP_K, description="0 or less asks for no results"), BeforeValidator(_integral)
 ]
@@ -242,7 +246,7 @@ class KeywordSearchRequest(KeywordQuery):
 class HybridRecallRequest(Body):
     query: QueryText
     terms: list[str] | None = None
-    boost: float = 2.0
+    boost: Boost = 2.0
     top_k: CompatTopK = 5
     exact: bool = True
     case_sensitive: bool = False

@@ -29,7 +29,13 @@ from somafractalmemory.http_api.presenters import (
     reference_payload,
     scored_payload,
 )
-from somafractalmemory.http_api.reference_reading import nothing_asked, recall_type, search_type, stored_type
+from somafractalmemory.http_api.reference_reading import (
+    answered,
+    recall_type,
+    run_top_k,
+    search_type,
+    stored_type,
+)
 from somafractalmemory.http_api.schemas import (
     BatchesResponse,
     HybridRecallRequest,
@@ -128,19 +134,17 @@ async def store_bulk(
 async def recall(
     body: RecallRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> MatchesResponse:
-    if nothing_asked(body.top_k):
-        return MatchesResponse(matches=[])
     found = await run.heavy(
         queries.recall,
         service,
         namespace,
         body.query,
-        top_k=body.top_k,
+        top_k=run_top_k(body.top_k),
         type_name=recall_type(body.type),
         filters=body.filters,
         hybrid=body.hybrid,
     )
-    return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
+    return MatchesResponse(matches=[reference_payload(s.memory) for s in answered(found, body.top_k)])
 
 
 @router.get("/recall", openapi_extra=FILTERS_QUERY_SCHEMA)
@@ -155,19 +159,17 @@ async def recall_get(
     filters: FiltersQuery = None,
 ) -> MatchesResponse:
     parsed = queries.filters_from_text(filters)
-    if nothing_asked(top_k):
-        return MatchesResponse(matches=[])
     found = await run.heavy(
         queries.recall,
         service,
         namespace,
         query,
-        top_k=top_k,
+        top_k=run_top_k(top_k),
         type_name=recall_type(type),
         filters=parsed,
         hybrid=hybrid,
     )
-    return MatchesResponse(matches=[reference_payload(s.memory) for s in found])
+    return MatchesResponse(matches=[reference_payload(s.memory) for s in answered(found, top_k)])
 
 
 @router.post("/recall_batch", response_model=BatchesResponse)
@@ -175,22 +177,23 @@ async def recall_batch(
     body: RecallBatchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> Response:
     """At most SOMA_MAX_BATCH_RESULTS results, queries x top_k (10,000 by default): beyond it 400."""
-    if nothing_asked(body.top_k):
-        return await run.heavy_json(lambda: BatchesResponse(batches=[[] for _ in body.queries]))
-    service.budget.check_batch(len(body.queries), body.top_k)
+    service.budget.check_batch(len(body.queries), run_top_k(body.top_k))
 
     def recall_each() -> list[list[dict[str, Any]]]:
         return [
             [
                 reference_payload(s.memory)
-                for s in queries.recall(
-                    service,
-                    namespace,
-                    q,
-                    top_k=body.top_k,
-                    type_name=recall_type(body.type),
-                    filters=body.filters,
-                    hybrid=body.hybrid,
+                for s in answered(
+                    queries.recall(
+                        service,
+                        namespace,
+                        q,
+                        top_k=run_top_k(body.top_k),
+                        type_name=recall_type(body.type),
+                        filters=body.filters,
+                        hybrid=body.hybrid,
+                    ),
+                    body.top_k,
                 )
             ]
             for q in body.queries
@@ -203,20 +206,18 @@ async def recall_batch(
 async def recall_with_scores(
     body: RecallWithScoresRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ScoredResultsResponse:
-    if nothing_asked(body.top_k):
-        return ScoredResultsResponse(results=[])
     found = await run.heavy(
         queries.recall,
         service,
         namespace,
         body.query,
-        top_k=body.top_k,
+        top_k=run_top_k(body.top_k),
         type_name=search_type(body.type),
         hybrid=body.hybrid,
         exact=body.exact,
         case_sensitive=body.case_sensitive,
     )
-    return ScoredResultsResponse(results=[scored_payload(s) for s in found])
+    return ScoredResultsResponse(results=[scored_payload(s) for s in answered(found, body.top_k)])
 
 
 @router.post("/keyword_search")
@@ -224,25 +225,21 @@ async def keyword_search(
     body: KeywordSearchRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ResultsResponse:
     """Examines at most SOMA_MAX_SCAN_ROWS candidates (10,000 by default), most important first."""
-    if nothing_asked(body.top_k):
-        return ResultsResponse(results=[])
-    read = body.model_copy(update={"type": search_type(body.type)})
+    read = body.model_copy(update={"type": search_type(body.type), "top_k": run_top_k(body.top_k)})
     found = await run.heavy(queries.keyword_search, service, namespace, read)
-    return ResultsResponse(results=[reference_payload(m) for m in found])
+    return ResultsResponse(results=[reference_payload(m) for m in answered(found, body.top_k)])
 
 
 @router.post("/hybrid_recall_with_scores")
 async def hybrid_recall_with_scores(
     body: HybridRecallRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ScoredResultsResponse:
-    if nothing_asked(body.top_k):
-        return ScoredResultsResponse(results=[])
     found = await run.heavy(
         queries.recall,
         service,
         namespace,
         body.query,
-        top_k=body.top_k,
+        top_k=run_top_k(body.top_k),
         type_name=search_type(body.type),
         hybrid=True,
         terms=body.terms,
@@ -250,24 +247,22 @@ async def hybrid_recall_with_scores(
         exact=body.exact,
         case_sensitive=body.case_sensitive,
     )
-    return ScoredResultsResponse(results=[scored_payload(s) for s in found])
+    return ScoredResultsResponse(results=[scored_payload(s) for s in answered(found, body.top_k)])
 
 
 @router.post("/recall_with_context")
 async def recall_with_context(
     body: RecallWithContextRequest, service: ServiceDep, run: RunDep, namespace: CompatNamespace
 ) -> ResultsResponse:
-    if nothing_asked(body.top_k):
-        return ResultsResponse(results=[])
     found = await run.heavy(
         service.recall_with_context,
         namespace,
         body.query,
         body.context,
-        top_k=body.top_k,
+        top_k=run_top_k(body.top_k),
         memory_type=MemoryType.parse(search_type(body.type)),
     )
-    return ResultsResponse(results=[reference_payload(s.memory) for s in found])
+    return ResultsResponse(results=[reference_payload(s.memory) for s in answered(found, body.top_k)])
 
 
 @router.get("/range")
