@@ -18,6 +18,15 @@ def coordinate(index: int) -> tuple[float, ...]:
     return (float(index), index / 7, -index / 3)
 
 
+def text(namespace: str, offset: int, index: int) -> str:
+    """Topic words, and a filler word repeated as many times as the index (so every text has its own
+    length): no two memories of a namespace are equally similar to a query, so a top 10 has one right
+    order (the order of equal scores is arbitrary)."""
+    first = [TOPICS[index % 8]] * (1 + index % 5)
+    second = [TOPICS[(index + offset) % 8]] * (1 + index // 8 % 3)
+    return " ".join([f"memory {index} of {namespace}:", *first, *["near"] * (1 + index), *second])
+
+
 def seed(service: MemoryService, namespaces: tuple[str, ...] = NAMESPACES) -> None:
     """``MEMORIES_PER_NAMESPACE`` memories (both types, varied importance) and ``LINKS_PER_NAMESPACE``
     links in each namespace."""
@@ -26,8 +35,7 @@ def seed(service: MemoryService, namespaces: tuple[str, ...] = NAMESPACES) -> No
             NewMemory(
                 coordinate(index),
                 {
-                    "text": f"memory {index} of {namespace}: {TOPICS[index % 8]} "
-                    f"near {TOPICS[(index + offset) % 8]}",
+                    "text": text(namespace, offset, index),
                     "importance": (index % 10) / 10,
                     "tags": [TOPICS[index % 8]],
                 },
