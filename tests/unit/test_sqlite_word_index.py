@@ -64,7 +64,9 @@ def test_relevance_orders_rare_words_and_stems(store: SQLiteStore) -> None:
     assert found(store, "cat") == [(3.0,), (1.0,)]  # porter: cats is cat; two occurrences first
     assert found(store, "run") == [(3.0,)]  # running stems to run; ran does not (a stemmer, no lemmas)
     assert found(store, "the dog") == [(2.0,)]  # a phrase: its words in order
-    assert found(store, "the", "dog") == [(2.0,), (1.0,)]  # any of the terms
+    assert found(store, "mat", "dog") == [(2.0,), (1.0,)]  # any of the terms, the shorter text first
+    assert found(store, "the", "dog") == [(2.0,)]  # "the" is in half the texts: left out next to "dog"
+    assert found(store, "the") == [(1.0,), (2.0,)]  # but kept when every term is that common
     assert found(store, "!!", "") == []
     assert found(store, 'say "hi"') == []  # quotes are words' boundaries, not syntax
 

@@ -499,21 +499,23 @@ class SQLiteStore:
         return found
 
     def _informative(self, terms: Sequence[str]) -> list[str]:
-        """The terms in fewer than half of the indexed texts. FTS5's BM25 gives a term in half or more
-        an IDF of 1e-6 (it floors log((N - n + 0.5) / (n + 0.5)) there), so such a term changes no order
-        but costs a score for nearly every row: it is left out, counting at most N/2 matches to know."""
+        """The terms in fewer than half of the indexed texts, or all of them when none is. FTS5's BM25
+        gives a term in half or more an IDF of 1e-6 (it floors log((N - n + 0.5) / (n + 0.5)) there):
+        next to rarer terms it only ranks the texts that hold nothing else by noise, at the cost of a
+        score for nearly every row, so it is left out (counting at most N/2 matches to know)."""
+        words = [term for term in terms if WORD_CHARACTER.search(term)]
         with self._lock:
             half = self._db.execute("SELECT count(*) FROM memory_words_docsize").fetchone()[0] / 2
-            return [
+            rare = [
                 term
-                for term in terms
-                if WORD_CHARACTER.search(term)
-                and self._db.execute(
+                for term in words
+                if self._db.execute(
                     "SELECT count(*) FROM (SELECT 1 FROM memory_words WHERE memory_words MATCH ? LIMIT ?)",
                     (f"text : {_phrase(term)}", math.ceil(half)),
                 ).fetchone()[0]
                 < half
             ]
+        return rare or words
 
     def coordinate_range(
         self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None
