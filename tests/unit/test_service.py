@@ -125,7 +125,7 @@ def test_hybrid_boosts_memories_that_match_the_terms(service: MemoryService) -> 
     assert coords(plain)[0] == (1.0,)
     boosted = service.hybrid_recall(NS, "kubernetes operators", terms=["K-42"], top_k=2, exact=True)
     assert coords(boosted) == [(2.0,), (1.0,)]
-    # second by cosine, first of the lexical leg whose weight is doubled by the boost; the other: first by cosine
+    # second by cosine, first in the lexical leg (its weight doubled by the boost); the other first by cosine
     assert [s.score for s in boosted] == [1 / 62 + 2 / 61, 1 / 61]
 
 
