@@ -1,5 +1,5 @@
-"""Pure backup status: the backup Jobs and their pods in, ``lastBackup``, ``lastSuccessfulBackup`` and the
-BackupSucceeded condition out.
+"""Pure backup and restore status: the backup Jobs and their pods in, ``lastBackup``,
+``lastSuccessfulBackup`` and the BackupSucceeded condition out; the restore Job in, Restored out.
 
 Each backup pod ends with the runtime's one-line JSON summary as its termination message
 (builders/backup.py). A Job that failed without one (killed, image not pulled) is reported with what the
@@ -137,7 +137,7 @@ def _failure(job: Mapping[str, Any], state: Mapping[str, Any], summary: Mapping[
     for condition in (job.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Failed" and condition.get("status") == "True":
             return f"{condition.get('reason', 'Failed')}: {condition.get('message', '')}".rstrip(": ")
-    return "the backup Job failed"
+    return "the Job failed"
 
 
 def _time_or(value: object, fallback: str) -> str:
@@ -193,3 +193,35 @@ def backup_report(
         SUCCEEDED if latest.succeeded else FAILED
     )
     return BackupReport(fields, condition, None if seen else latest)
+
+
+RESTORED = "Restored"
+
+
+def restore_condition(
+    job: Mapping[str, Any] | None,
+    pods: Sequence[Mapping[str, Any]],
+    stores_ready: bool,
+    previous: Mapping[str, Any] | None,
+) -> Condition:
+    """Whether the restore a new system starts from has completed; the system is Ready only then.
+
+    ``previous`` is the Restored condition of the last status: once True it stays True, and no restore runs
+    again (a restore replaces the data, and the system has taken writes since)."""
+    if previous is not None and previous.get("status") == "True":
+        return Condition(RESTORED, True, Reason.RESTORE_COMPLETED, str(previous.get("message", "")))
+    if job is None:
+        if not stores_ready:
+            message = "the restore starts once the data stores are ready"
+            return Condition(RESTORED, False, Reason.WAITING_FOR_DATA_STORES, message)
+        return Condition(RESTORED, False, Reason.RESTORING, "the restore Job is not created yet")
+    name: str = job["metadata"]["name"]
+    outcome = finished(job)
+    if outcome is None:
+        return Condition(RESTORED, False, Reason.RESTORING, f"Job {name} is restoring")
+    state = termination(name, pods)
+    summary = parse_summary(state.get("message") or "") or {}
+    if outcome[0]:
+        restored = f"backup {summary['id']}" if summary.get("id") else "the backup"
+        return Condition(RESTORED, True, Reason.RESTORE_COMPLETED, f"Job {name} restored {restored}")
+    return Condition(RESTORED, False, Reason.RESTORE_FAILED, f"Job {name}: {_failure(job, state, summary)}")

@@ -17,8 +17,8 @@ import kopf
 
 from soma_operator import builders
 from soma_operator.applier import Change, apply_all
-from soma_operator.backup_status import BackupReport, backup_report
-from soma_operator.builders import autoscaling, backup, cloudnative_pg
+from soma_operator.backup_status import RESTORED, BackupReport, backup_report, restore_condition
+from soma_operator.builders import autoscaling, backup, cloudnative_pg, restore
 from soma_operator.builders.api import endpoint
 from soma_operator.builders.context import (
     API_TOKEN_KEY,
@@ -37,9 +37,13 @@ from soma_operator.quantity import storage_bytes
 from soma_operator.spec import Component, MemorySystem, OnDelete, SpecError, shrink_errors
 from soma_operator.status import (
     READY,
+    Condition,
     Phase,
     Providers,
+    Reason,
     StorageProgress,
+    component_conditions,
+    data_stores_ready,
     failed_status,
     observed_status,
     paused_status,
@@ -297,6 +301,42 @@ async def read_backups(r: Reconciler, ctx: BuildContext, old_status: Mapping[str
     return backup_report(jobs, pods, old_status)
 
 
+async def ensure_restore(
+    r: Reconciler,
+    body: kopf.Body,
+    ctx: BuildContext,
+    workloads: Mapping[Component, Mapping[str, Any] | None],
+    *,
+    create: bool,
+) -> Condition | None:
+    """The restore a new system starts from: its Job is applied once the data stores are ready (``create``:
+    not by the status refresh, which only reads); the Restored condition holds Ready until it completed."""
+    spec = ctx.system.spec.restore
+    if spec is None:
+        return None
+    previous = next((c for c in body.status.get("conditions") or [] if c.get("type") == RESTORED), None)
+    if previous is not None and previous.get("status") == "True":
+        return restore_condition(None, [], True, previous)
+    labels = {**instance_labels(ctx.name), COMPONENT_LABEL: restore.COMPONENT}
+    job, pods = await asyncio.gather(
+        r.client.get("Job", ctx.namespace, restore.job_name(ctx)), r.client.list("Pod", ctx.namespace, labels)
+    )
+    found = providers(ctx)
+    stores_ready = data_stores_ready(
+        component_conditions(ctx.system.spec, workloads, found.unavailable, found.autoscaled)
+    )
+    if job is None and stores_ready and create:
+        # Applied once and never again: a Job's pod template is immutable.
+        job = await r.client.apply(restore.job(ctx, spec))
+        r.announce(body, "Created", f"Job {restore.job_name(ctx)}")
+    condition = restore_condition(job, pods, stores_ready, previous)
+    if condition.reason in (Reason.RESTORE_COMPLETED, Reason.RESTORE_FAILED) and (previous or {}).get(
+        "reason"
+    ) != str(condition.reason):
+        r.announce(body, str(condition.reason), condition.message)
+    return condition
+
+
 def write_status(
     r: Reconciler, body: kopf.Body, patch: kopf.Patch, status: dict[str, Any], backups: BackupReport
 ) -> None:
@@ -324,14 +364,17 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
     refusal = shrink_refusal(system, claims)
     if refusal is not None:
         workloads, backups = await asyncio.gather(read_workloads(r, ctx), read_backups(r, ctx, body.status))
-        write_status(r, body, patch, _status(ctx, body, workloads, claims, refusal, backups), backups)
+        restored = await ensure_restore(r, body, ctx, workloads, create=False)
+        status = _status(ctx, body, workloads, claims, refusal, backups, restored)
+        write_status(r, body, patch, status, backups)
         raise kopf.PermanentError(f"Refused: {refusal}")
     await hand_over_replicas(r, ctx)
     applied = await apply_children(r, body, ctx)
     await remove_unused_children(r, body, ctx)
     await grow_claims(r, body, system, claims)
     backups = await read_backups(r, ctx, body.status)
-    status = _status(ctx, body, applied, claims, None, backups)
+    restored = await ensure_restore(r, body, ctx, applied, create=True)
+    status = _status(ctx, body, applied, claims, None, backups, restored)
     write_status(r, body, patch, status, backups)
     if status["phase"] != Phase.READY:
         [ready] = [c for c in status["conditions"] if c["type"] == READY]
@@ -354,7 +397,8 @@ async def refresh_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> N
         read_claims(r, ctx), read_workloads(r, ctx), read_backups(r, ctx, body.status)
     )
     refusal = shrink_refusal(system, claims)
-    write_status(r, body, patch, _status(ctx, body, workloads, claims, refusal, backups), backups)
+    restored = await ensure_restore(r, body, ctx, workloads, create=False)
+    write_status(r, body, patch, _status(ctx, body, workloads, claims, refusal, backups, restored), backups)
 
 
 def _status(
@@ -364,6 +408,7 @@ def _status(
     claims: Claims,
     refusal: str | None,
     backups: BackupReport,
+    restored: Condition | None,
 ) -> dict[str, Any]:
     status = observed_status(
         spec=ctx.system.spec,
@@ -375,6 +420,7 @@ def _status(
         endpoint=endpoint(ctx),
         now=_now(),
         providers=providers(ctx),
+        gates=[restored] if restored is not None else [],
         extra_conditions=[backups.condition] if backups.condition is not None else [],
     )
     return {**status, **backups.fields}

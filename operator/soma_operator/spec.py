@@ -346,6 +346,31 @@ class BackupSpec(_Model):
         return value
 
 
+class RestoreVolume(_Model):
+    claim_name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
+
+
+class RestoreSource(_Model):
+    """Where the backup to restore is: exactly one of ``volume`` (an existing claim) and ``s3``."""
+
+    volume: RestoreVolume | None = None
+    s3: BackupS3 | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RestoreSource:
+        if (self.volume is None) == (self.s3 is None):
+            raise ValueError("set exactly one of volume and s3")
+        return self
+
+
+class RestoreSpec(_Model):
+    """Start a new system from a backup: restored once, when the data stores are first ready."""
+
+    source: RestoreSource
+    backup: str = Field(default="latest", pattern=r"^(latest|[0-9]{8}T[0-9]{6}Z)$")
+    namespaces: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(default_factory=list)
+
+
 class StoragePolicy(_Model):
     on_delete: OnDelete = OnDelete.RETAIN
 
@@ -362,6 +387,7 @@ class MemorySystemSpec(_Model):
     redpanda: RedpandaSpec = RedpandaSpec()
     storage_policy: StoragePolicy = StoragePolicy()
     backup: BackupSpec | None = None
+    restore: RestoreSpec | None = None
     paused: bool = False
 
     @property

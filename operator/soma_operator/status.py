@@ -35,6 +35,10 @@ class Reason(enum.StrEnum):
     PROVIDER_NOT_INSTALLED = "ProviderNotInstalled"
     BACKUP_COMPLETED = "BackupCompleted"
     BACKUP_FAILED = "BackupFailed"
+    WAITING_FOR_DATA_STORES = "WaitingForDataStores"
+    RESTORING = "Restoring"
+    RESTORE_COMPLETED = "RestoreCompleted"
+    RESTORE_FAILED = "RestoreFailed"
 
 
 READY = "Ready"
@@ -50,6 +54,8 @@ COMPONENT_CONDITIONS: Mapping[Component, str] = {
 }
 
 
+# Reasons that stop progress until a person acts.
+_BLOCKING = (Reason.PROVIDER_NOT_INSTALLED, Reason.RESTORE_FAILED)
 # Reasons that mean a workload of this system exists in the cluster.
 _OBSERVED_WORKLOAD = (Reason.READY, Reason.ROLLING_OUT, Reason.NOT_READY)
 
@@ -150,6 +156,12 @@ def component_conditions(
     return conditions
 
 
+def data_stores_ready(conditions: Sequence[Condition]) -> bool:
+    """Every data store the system uses answers (provisioned and ready, or external)."""
+    stores = {COMPONENT_CONDITIONS[store] for store in DATA_STORES}
+    return all(c.ready for c in conditions if c.type in stores)
+
+
 def summarize(
     components: Sequence[Condition],
     storage: Sequence[StorageProgress],
@@ -158,7 +170,7 @@ def summarize(
 ) -> tuple[Phase, list[Condition]]:
     """Phase plus the Ready, Progressing and Degraded conditions from the component conditions."""
     waiting = [c for c in components if not c.ready]
-    blocked = [c for c in waiting if c.reason is Reason.PROVIDER_NOT_INSTALLED]
+    blocked = [c for c in waiting if c.reason in _BLOCKING]
     rolling = [c for c in waiting if c.reason in (Reason.ROLLING_OUT, Reason.NOT_CREATED)]
     broken = [c for c in waiting if c.reason is Reason.NOT_READY]
     resizing = [s for s in storage if s.resized < s.claims]
@@ -175,7 +187,7 @@ def summarize(
         progressing = Condition(PROGRESSING, False, Reason.STORAGE_SHRINK_REFUSED, refusal)
     elif blocked:
         message = "; ".join(c.message for c in blocked)
-        progressing = Condition(PROGRESSING, False, Reason.PROVIDER_NOT_INSTALLED, message)
+        progressing = Condition(PROGRESSING, False, blocked[0].reason, message)
     elif resizing:
         message = "; ".join(f"{s.component}: {s.resized}/{s.claims} claims at {s.size}" for s in resizing)
         progressing = Condition(PROGRESSING, True, Reason.STORAGE_RESIZING, message)
@@ -256,13 +268,15 @@ def observed_status(
     endpoint: str,
     now: datetime,
     providers: Providers | None = None,
+    gates: Sequence[Condition] = (),
     extra_conditions: Sequence[Condition] = (),
 ) -> dict[str, Any]:
-    """``extra_conditions``: conditions about more than the components (BackupSucceeded)."""
+    """``gates``: conditions the system must meet to be Ready besides its components (Restored);
+    ``extra_conditions``: conditions reported beside them that do not hold Ready (BackupSucceeded)."""
     unavailable = providers.unavailable if providers else {}
     autoscaled = providers.autoscaled if providers else frozenset()
     components = component_conditions(spec, workloads, unavailable, autoscaled)
-    phase, summary = summarize(components, storage, refusal, old_status.get("phase"))
+    phase, summary = summarize([*components, *gates], storage, refusal, old_status.get("phase"))
     shown = {"providers": providers.reported()} if providers else {}
     return {
         "phase": str(phase),
@@ -270,7 +284,10 @@ def observed_status(
         **shown,
         "endpoint": endpoint,
         "conditions": render_conditions(
-            [*summary, *components, *extra_conditions], old_status.get("conditions") or [], generation, now
+            [*summary, *components, *gates, *extra_conditions],
+            old_status.get("conditions") or [],
+            generation,
+            now,
         ),
     }
 

@@ -8,7 +8,7 @@ import kubernetes_validate
 import pytest
 
 from conftest import KUBERNETES_VERSION, build_context
-from soma_operator.builders import BUILDERS, render
+from soma_operator.builders import BUILDERS, render, restore
 from soma_operator.builders.labels import COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY_LABEL
 from soma_operator.cron import cron_problem
 from soma_operator.spec import MemorySystem, SpecError
@@ -279,3 +279,83 @@ def test_the_backup_pods_may_reach_the_data_stores() -> None:
 def test_the_backup_builder_runs_after_the_workloads_and_before_the_autoscalers() -> None:
     names = [build.__module__.rsplit(".", 1)[-1] for build in BUILDERS]
     assert names[names.index("consumers") + 1 : names.index("autoscaling")] == ["backup"]
+
+
+def restoring(**restore_spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "memory.soma.dev/v1alpha1",
+        "kind": "MemorySystem",
+        "metadata": {"name": "m"},
+        "spec": {
+            "mode": "direct",
+            "restore": {"source": {"volume": {"claimName": "old-backup"}}, **restore_spec},
+        },
+    }
+
+
+def test_the_restore_job_replaces_the_data_from_the_chosen_backup() -> None:
+    ctx = build_context(restoring(backup="20261127T030000Z", namespaces=["agents", "notes"]))
+    assert ctx.system.spec.restore is not None
+    job = restore.job(ctx, ctx.system.spec.restore)
+    kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
+    assert job["metadata"]["name"] == "m-restore"
+    assert job["metadata"]["labels"][COMPONENT_LABEL] == "restore"
+    assert job["metadata"]["ownerReferences"][0]["uid"] == UID
+    assert job["spec"]["backoffLimit"] == 2
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    [container] = pod["containers"]
+    assert container["command"] == [
+        "soma", "restore", "--from", "/backups", "--backup", "20261127T030000Z",
+        "--namespace", "agents", "--namespace", "notes", "--mode", "replace",
+        "--summary-file", "/dev/termination-log",
+    ]  # fmt: skip
+    assert {"name": "backups", "persistentVolumeClaim": {"claimName": "old-backup"}} in pod["volumes"]
+    assert container["terminationMessagePolicy"] == "File"
+
+
+def test_a_restore_from_s3_reads_the_bucket_with_the_secret_keys() -> None:
+    ctx = build_context(restoring(source=S3))
+    assert ctx.system.spec.restore is not None
+    [container] = restore.job(ctx, ctx.system.spec.restore)["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:6] == [
+        "soma",
+        "restore",
+        "--from",
+        "s3://soma-backups/prod/m",
+        "--backup",
+        "latest",
+    ]
+    assert {e["name"] for e in container["env"]} >= {
+        "SOMA_BACKUP_S3_ENDPOINT",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_REGION",
+    }
+
+
+def test_the_restore_job_is_not_rendered_with_the_other_children() -> None:
+    children = rendered(restoring())
+    assert not any(kind == "Job" for kind, _ in children)
+    peers = children["NetworkPolicy", "m-postgres"]["spec"]["ingress"][0]["from"]
+    assert [p["podSelector"]["matchLabels"][COMPONENT_LABEL] for p in peers] == [
+        "api",
+        "consumers",
+        "restore",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("restore_spec", "message"),
+    [
+        ({"source": {}}, "spec.restore.source: set exactly one of volume and s3"),
+        ({"source": {"volume": {}}}, "spec.restore.source.volume.claimName: Field required"),
+        (
+            {"source": {"volume": {"claimName": "b"}}, "backup": "yesterday"},
+            "spec.restore.backup: String should match pattern '^(latest|[0-9]{8}T[0-9]{6}Z)$'",
+        ),
+    ],
+)
+def test_a_bad_restore_spec_is_refused_with_its_reason(restore_spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(SpecError) as refused:
+        MemorySystem.from_body({"metadata": {"name": "m", "uid": UID}, "spec": {"restore": restore_spec}})
+    assert str(refused.value) == message

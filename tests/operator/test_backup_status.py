@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from soma_operator.backup_status import backup_report, parse_summary
+from soma_operator.backup_status import backup_report, parse_summary, restore_condition
 from soma_operator.status import Condition, Reason
 
 SUMMARY = {
@@ -175,3 +175,52 @@ def test_summaries_are_told_from_other_messages() -> None:
     assert parse_summary("[1, 2]") is None
     assert parse_summary('{"id": "cut') is None
     assert parse_summary("") is None
+
+
+RESTORE_JOB = {"metadata": {"name": "m-restore"}, "status": {}}
+
+
+def test_the_restore_waits_for_the_data_stores_then_runs() -> None:
+    assert restore_condition(None, [], False, None) == Condition(
+        "Restored", False, Reason.WAITING_FOR_DATA_STORES, "the restore starts once the data stores are ready"
+    )
+    assert restore_condition(None, [], True, None) == Condition(
+        "Restored", False, Reason.RESTORING, "the restore Job is not created yet"
+    )
+    assert restore_condition(RESTORE_JOB, [], True, None) == Condition(
+        "Restored", False, Reason.RESTORING, "Job m-restore is restoring"
+    )
+
+
+def test_a_completed_restore_names_its_backup_and_stays_completed() -> None:
+    done = job("m-restore", "Complete")
+    summary = json.dumps({"id": "20261127T030000Z", "result": "Succeeded"})
+    completed = restore_condition(done, [pod("m-restore", summary)], True, None)
+    assert completed == Condition(
+        "Restored", True, Reason.RESTORE_COMPLETED, "Job m-restore restored backup 20261127T030000Z"
+    )
+    assert restore_condition(done, [], True, None).message == "Job m-restore restored the backup"
+    # Once completed, the condition stays, whatever happens to the Job later (it is never run again).
+    previous = {"type": "Restored", "status": "True", "message": completed.message}
+    assert restore_condition(None, [], False, previous) == completed
+
+
+def test_a_failed_restore_says_why() -> None:
+    failed = job(
+        "m-restore",
+        "Failed",
+        reason="BackoffLimitExceeded",
+        message="Job has reached the specified backoff limit",
+    )
+    summary = json.dumps(
+        {"result": "Failed", "message": "backup 20261127T030000Z: checksum mismatch in memories"}
+    )
+    assert restore_condition(failed, [pod("m-restore", summary, "Error", 1)], True, None) == Condition(
+        "Restored",
+        False,
+        Reason.RESTORE_FAILED,
+        "Job m-restore: backup 20261127T030000Z: checksum mismatch in memories",
+    )
+    assert restore_condition(failed, [], True, {"type": "Restored", "status": "False"}).message == (
+        "Job m-restore: BackoffLimitExceeded: Job has reached the specified backoff limit"
+    )

@@ -7,6 +7,7 @@ on its next reconcile; a spec change triggers one here (in a cluster the status 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from kube_emulator import CLAIMS, CRONJOBS, EVENTS, JOBS, PODS, ApiServerEmulator
 from operator_harness import (
@@ -82,9 +83,9 @@ def finish_backup_job(emulator: ApiServerEmulator, job: str, outcome: str, messa
     }
 
 
-def events(emulator: ApiServerEmulator) -> list[tuple[str, str]]:
+def events(emulator: ApiServerEmulator, name: str = NAME) -> list[tuple[str, str]]:
     return [
-        (e["reason"], e["message"]) for e in emulator.all_live(EVENTS) if e["involvedObject"]["name"] == NAME
+        (e["reason"], e["message"]) for e in emulator.all_live(EVENTS) if e["involvedObject"]["name"] == name
     ]
 
 
@@ -200,3 +201,91 @@ async def test_a_bad_schedule_fails_the_spec_with_its_reason(emulator: ApiServer
         )
         cronjob = emulator.live(CRONJOBS, "default", f"{NAME}-backup") or {}
         assert cronjob["spec"]["schedule"] == "0 3 * * *"
+
+
+RESTORING = "fresh"
+
+
+def restore_job(emulator: ApiServerEmulator) -> dict[str, Any] | None:
+    return emulator.live(JOBS, "default", f"{RESTORING}-restore")
+
+
+def end_restore_job(emulator: ApiServerEmulator, outcome: str, **why: str) -> None:
+    """What the Job controller writes once the restore pod ended."""
+    condition = {"type": outcome, "status": "True", "lastTransitionTime": "2026-11-27T04:00:00Z", **why}
+    emulator.objects[JOBS, "default", f"{RESTORING}-restore"].patch({"status": {"conditions": [condition]}})
+
+
+async def system_from_a_backup(emulator: ApiServerEmulator) -> None:
+    """A new system restoring the backups of another: its stores made ready, then its restore Job appears."""
+    restore = {"source": {"volume": {"claimName": f"{NAME}-backup"}}, "backup": "20261127T030000Z"}
+    body = {"apiVersion": "memory.soma.dev/v1alpha1", "kind": "MemorySystem", "metadata": {"name": RESTORING}}
+    await create_system(emulator, {**body, "spec": {"mode": "direct", "restore": restore}})
+    await eventually(
+        lambda: condition(emulator, RESTORING, "Restored").get("reason") == "WaitingForDataStores",
+        "the restore waiting for the stores",
+    )
+    assert restore_job(emulator) is None
+    act_as_claim_controller(emulator, RESTORING)
+    act_as_workload_controllers(emulator, RESTORING)
+    await eventually(lambda: restore_job(emulator) is not None, "the restore Job created")
+
+
+async def test_a_system_from_a_backup_is_ready_only_once_the_restore_completed(
+    emulator: ApiServerEmulator,
+) -> None:
+    async with running_operator(emulator):
+        await system_from_a_backup(emulator)
+        job = restore_job(emulator) or {}
+        [container] = job["spec"]["template"]["spec"]["containers"]
+        assert container["command"] == [
+            "soma", "restore", "--from", "/backups", "--backup", "20261127T030000Z", "--mode", "replace",
+            "--summary-file", "/dev/termination-log",
+        ]  # fmt: skip
+        assert job["metadata"]["ownerReferences"][0]["name"] == RESTORING
+        await eventually(
+            lambda: condition(emulator, RESTORING, "Restored").get("reason") == "Restoring", "restoring"
+        )
+        status = system_status(emulator, RESTORING)
+        assert status["phase"] == "Provisioning"
+        ready = condition(emulator, RESTORING, "Ready")
+        assert (ready["status"], ready["message"]) == ("False", f"Job {RESTORING}-restore is restoring")
+
+        end_restore_job(emulator, "Complete")
+        await eventually(lambda: system_status(emulator, RESTORING).get("phase") == "Ready", "phase Ready")
+        restored = condition(emulator, RESTORING, "Restored")
+        assert (restored["status"], restored["reason"]) == ("True", "RestoreCompleted")
+        assert restored["message"] == f"Job {RESTORING}-restore restored the backup"
+        announced = ("RestoreCompleted", f"Job {RESTORING}-restore restored the backup")
+        await eventually(lambda: announced in events(emulator, RESTORING), "a RestoreCompleted event")
+
+        # Never again: the Job gone (a TTL, a person), a reconcile does not restore over newer writes.
+        del emulator.objects[JOBS, "default", f"{RESTORING}-restore"]
+        await patch_spec(emulator, RESTORING, {"api": {"replicas": 3}}, "default")
+        await eventually(
+            lambda: system_status(emulator, RESTORING).get("observedGeneration") == 2, "the change reconciled"
+        )
+        assert restore_job(emulator) is None
+        assert condition(emulator, RESTORING, "Restored")["status"] == "True"
+
+
+async def test_a_failed_restore_stops_progress_with_its_reason(emulator: ApiServerEmulator) -> None:
+    async with running_operator(emulator):
+        await system_from_a_backup(emulator)
+        end_restore_job(
+            emulator,
+            "Failed",
+            reason="BackoffLimitExceeded",
+            message="Job has reached the specified backoff limit",
+        )
+        await eventually(
+            lambda: condition(emulator, RESTORING, "Restored").get("reason") == "RestoreFailed", "the failure"
+        )
+        progressing = condition(emulator, RESTORING, "Progressing")
+        assert (progressing["status"], progressing["reason"]) == ("False", "RestoreFailed")
+        assert progressing["message"] == (
+            f"Job {RESTORING}-restore: BackoffLimitExceeded: Job has reached the specified backoff limit"
+        )
+        assert system_status(emulator, RESTORING)["phase"] == "Provisioning"
+        announced = ("RestoreFailed", progressing["message"])
+        await eventually(lambda: announced in events(emulator, RESTORING), "a RestoreFailed event")

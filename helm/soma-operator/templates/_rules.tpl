@@ -45,13 +45,14 @@
   resources: ["scaledobjects"]
   verbs: ["get", "create", "patch", "delete"]
 # Scheduled backups: the CronJob (deleted when the spec stops asking for it); its Jobs and their pods are
-# read for status.lastBackup (the pods' termination messages hold the backups' summaries).
+# read for status.lastBackup (the pods' termination messages hold the backups' summaries). The restore Job
+# of a system started from a backup is applied once, then read.
 - apiGroups: ["batch"]
   resources: ["cronjobs"]
   verbs: ["get", "create", "patch", "delete"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list"]
+  verbs: ["get", "list", "create", "patch"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list"]

@@ -1,4 +1,5 @@
-"""Scheduled backups: a CronJob whose Jobs run ``soma backup``, and the claim they write to.
+"""Scheduled backups: a CronJob whose Jobs run ``soma backup``, and the claim they write to; the pod of
+every Job that reads or writes backups (the restore Job's too).
 
 The contract with the runtime: ``soma backup --to DEST --keep N [--max-age-days D] --summary-file PATH``
 reads the data stores from the same settings as the API and writes a one-line JSON summary to PATH. PATH
@@ -74,16 +75,17 @@ def s3_env(s3: BackupS3) -> list[dict[str, Any]]:
     return env
 
 
-def pod(ctx: BuildContext, backup: BackupSpec, version: str) -> dict[str, Any]:
-    """The pod of one backup Job: the API's container settings and security, run once."""
-    base = runtime.container(ctx, COMPONENT, command(backup))
+def job_pod(
+    ctx: BuildContext, component: str, command: list[str], claim: str | None, s3: BackupS3 | None
+) -> dict[str, Any]:
+    """The pod of a backup or restore Job: the API's container settings and security, run once, with the
+    backups' claim mounted at MOUNT_PATH or the S3 settings in its env."""
+    base = runtime.container(ctx, component, command)
     volumes = runtime.volumes(ctx)
     mounts = list(base["volumeMounts"])
-    claim = claim_name(ctx, backup)
     if claim is not None:
         volumes.append({"name": VOLUME, "persistentVolumeClaim": {"claimName": claim}})
         mounts.append(mount(VOLUME, MOUNT_PATH))
-    s3 = backup.destination.s3
     container = {
         **base,
         "env": [*base["env"], *(s3_env(s3) if s3 is not None else [])],
@@ -93,7 +95,12 @@ def pod(ctx: BuildContext, backup: BackupSpec, version: str) -> dict[str, Any]:
         "terminationMessagePolicy": "File",
     }
     template = pod_template(
-        ctx, COMPONENT, version, uid=runtime.RUNTIME_UID, containers=[container], volumes=volumes
+        ctx,
+        component,
+        ctx.system.spec.version,
+        uid=runtime.RUNTIME_UID,
+        containers=[container],
+        volumes=volumes,
     )
     template["spec"]["restartPolicy"] = "Never"
     return template
@@ -116,7 +123,12 @@ def cronjob(ctx: BuildContext, backup: BackupSpec) -> dict[str, Any]:
             "jobTemplate": {
                 "metadata": {"labels": labels(ctx, COMPONENT, version)},
                 # One attempt: a failure is reported as it is, and the next schedule tries again.
-                "spec": {"backoffLimit": 0, "template": pod(ctx, backup, version)},
+                "spec": {
+                    "backoffLimit": 0,
+                    "template": job_pod(
+                        ctx, COMPONENT, command(backup), claim_name(ctx, backup), backup.destination.s3
+                    ),
+                },
             },
         },
     }

@@ -1,12 +1,12 @@
-"""NetworkPolicies: only the runtime's pods (API, consumers, backups) reach a data store; store peers reach
-each other."""
+"""NetworkPolicies: only the runtime's pods (API, consumers, backup and restore) reach a data store; store
+peers reach each other."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from soma_operator.builders import backup
+from soma_operator.builders import backup, restore
 from soma_operator.builders.context import (
     KAFKA_PORT,
     POSTGRES_PORT,
@@ -42,6 +42,8 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
     runtime_components = [str(Component.API), str(Component.CONSUMERS)]
     if ctx.system.spec.backup is not None:
         runtime_components.append(backup.COMPONENT)
+    if ctx.system.spec.restore is not None:
+        runtime_components.append(restore.COMPONENT)
     clients = [
         {"podSelector": {"matchLabels": selector_labels(ctx, component)}} for component in runtime_components
     ]
