@@ -267,3 +267,62 @@ def test_the_api_server_refuses_what_the_operator_would_refuse(
         control_plane.api.apply(memory_system("refused", namespace, {"backup": backup}))
     assert refused.value.status == 422
     assert message in refused.value.message
+
+
+def test_a_system_started_from_a_backup_is_ready_once_the_restore_job_completed(
+    control_plane: ControlPlane, namespace: str, operator: OperatorProcess
+) -> None:
+    if not control_plane.has_controller_manager:
+        pytest.skip("no kube-controller-manager in the assets: no Job controller runs")
+    api = control_plane.api
+    restore = {"source": {"volume": {"claimName": "old-backups"}}, "backup": "20261127T030000Z"}
+    api.apply(
+        memory_system("reborn", namespace, {"mode": "direct", "api": {"replicas": 1}, "restore": restore})
+    )
+    restore_labels = {**instance_labels("reborn"), COMPONENT_LABEL: "restore"}
+
+    def restored_condition() -> dict[str, Any]:
+        conditions = (
+            (api.get(MS_API, "MemorySystem", "reborn", namespace) or {}).get("status", {}).get("conditions")
+        )
+        return next((c for c in conditions or [] if c["type"] == "Restored"), {})
+
+    # The stores' pods are made ready, never the restore pod: the system waits for the restore.
+    def restoring() -> bool:
+        for component in ("postgres", "redis", "qdrant", "api"):
+            mark_pods_ready(api, namespace, {**instance_labels("reborn"), COMPONENT_LABEL: component})
+        return restored_condition().get("reason") == "Restoring" and bool(
+            api.list("v1", "Pod", namespace, restore_labels)
+        )
+
+    wait_for(restoring, "the restore Job's pod, the stores being ready", operator)
+    live = api.get(MS_API, "MemorySystem", "reborn", namespace) or {}
+    assert live["status"]["phase"] == "Provisioning"
+    job = api.get("batch/v1", "Job", "reborn-restore", namespace)
+    assert job is not None
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:6] == [
+        "soma",
+        "restore",
+        "--from",
+        "/backups",
+        "--backup",
+        "20261127T030000Z",
+    ]
+
+    [pod] = api.list("v1", "Pod", namespace, restore_labels)
+    end_pod(api, namespace, pod, 0, json.dumps({"id": "20261127T030000Z", "result": "Succeeded"}))
+    wait_for(
+        lambda: job_finished(api, namespace, "reborn-restore", "Complete"),
+        "the restore Job Complete",
+        operator,
+    )
+    wait_for(
+        lambda: (
+            (api.get(MS_API, "MemorySystem", "reborn", namespace) or {}).get("status", {}).get("phase")
+            == "Ready"
+        ),
+        "the system Ready",
+        operator,
+    )
+    assert restored_condition()["message"] == "Job reborn-restore restored backup 20261127T030000Z"
