@@ -62,6 +62,8 @@ class OnnxEmbedder:
         self._tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # warnings about the graph's optimisation are not the operator's
+        # Idle worker threads sleep instead of spinning: the API's own threads share the same cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session: Any = onnxruntime.InferenceSession(
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
