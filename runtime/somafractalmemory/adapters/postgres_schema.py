@@ -10,8 +10,9 @@ Why the indexes look the way they do:
   sensitive variant narrows with the same index and re-checks ``search_text``. Exact search uses a GIN index
   on the array of folded string values.
 - lexical ranking (recall's lexical leg, keyword search's order): ``search_words``, a stored generated
-  ``tsvector`` of the payload text under the ``english`` configuration (stemmed, stop words dropped), with a
-  GIN index, ranked by ``ts_rank``; generated, it cannot disagree with the row it belongs to.
+  ``tsvector`` of the payload text under ``soma_words`` (the ``english`` configuration with a Snowball
+  stemmer that keeps stop words, as SQLite's porter tokenizer does), with a GIN index, ranked by
+  ``ts_rank``; generated, it cannot disagree with the row it belongs to.
 - coordinate range: a btree on (namespace, dimensions, first component) narrows to a slice of the first axis.
 - stats: ``soma_namespace_counters`` is maintained by a trigger in the writing transaction, never counted.
 """
@@ -119,8 +120,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         2,
         "word index for lexical ranking",
         """
+        CREATE TEXT SEARCH DICTIONARY soma_english_stem (TEMPLATE = snowball, LANGUAGE = english);
+        CREATE TEXT SEARCH CONFIGURATION soma_words (COPY = english);
+        ALTER TEXT SEARCH CONFIGURATION soma_words
+            ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part
+            WITH soma_english_stem;
         ALTER TABLE soma_memories ADD COLUMN search_words tsvector
-            GENERATED ALWAYS AS (to_tsvector('english'::regconfig, search_text)) STORED;
+            GENERATED ALWAYS AS (to_tsvector('soma_words'::regconfig, search_text)) STORED;
         CREATE INDEX soma_memories_words ON soma_memories USING gin (search_words);
         """,
     ),

@@ -62,6 +62,7 @@ ON CONFLICT (namespace) DO UPDATE SET namespace = EXCLUDED.namespace
 """
 
 ITER_BATCH = 1000
+WORDS_CONFIGURATION = "soma_words"  # the text search configuration of search_words (schema migration 2)
 
 Pool = psycopg_pool.ConnectionPool[psycopg.Connection[TupleRow]]
 
@@ -71,10 +72,14 @@ def _like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
+def _phrase_query(placeholder: str) -> str:
+    """A tsquery for the phrase in ``placeholder``, in the configuration of the generated ``search_words``."""
+    return f"phraseto_tsquery('{WORDS_CONFIGURATION}', {placeholder})"
+
+
 def _any_of(count: int) -> str:
-    """A tsquery matching any of ``count`` phrases given as parameters (the english configuration,
-    as the generated ``search_words`` column)."""
-    return " || ".join(["phraseto_tsquery('english', %s)"] * count)
+    """A tsquery matching any of ``count`` phrases given as positional parameters."""
+    return " || ".join([_phrase_query("%s")] * count)
 
 
 def _memory_row(memory: Memory) -> tuple[Any, ...]:
@@ -286,7 +291,7 @@ class PostgresStore:
         with self.connection() as conn:
             rows = conn.execute(
                 f"SELECT {MEMORY_COLUMNS} FROM soma_memories WHERE namespace = %(namespace)s AND {condition}"
-                " ORDER BY ts_rank(search_words, phraseto_tsquery('english', %(term)s), 1) DESC,"
+                f" ORDER BY ts_rank(search_words, {_phrase_query('%(term)s')}, 1) DESC,"
                 " importance DESC, updated_at DESC LIMIT %(limit)s",
                 params,
             ).fetchall()
