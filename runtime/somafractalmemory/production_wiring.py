@@ -52,6 +52,7 @@ def postgres_store(url: str, settings: Settings) -> PostgresStore:
         url,
         evented=settings.eventing_enabled,
         max_size=settings.postgres_pool_size,
+        scan_rows=settings.max_scan_rows,
     )
     wait_for(store, settings.backend_wait_seconds)
     applied = store.migrate()

@@ -22,7 +22,7 @@ def test_put_get_delete(client: TestClient) -> None:
 def test_namespaces_are_isolated(client: TestClient) -> None:
     client.put(f"{BASE}/memories/1", json={"payload": {"text": "team a secret"}})
     other = client.post("/v1/namespaces/team-b/recall", json={"query": "team a secret"}).json()
-    assert other == {"results": []}
+    assert other == {"results": [], "ranking": "fused"}
     assert client.get("/v1/namespaces/team-b/memories/1").status_code == 404
     assert client.get("/stats").json()["total_memories"] == 0  # the compatibility namespace is separate
 
@@ -80,6 +80,37 @@ def test_hybrid_and_search(client: TestClient) -> None:
     assert hybrid["results"][0]["memory"]["coord"] == [1.0]
     found = client.post(f"{BASE}/search", json={"term": "runbook"}).json()
     assert [m["coord"] for m in found["results"]] == [[2.0]]
+
+
+def test_recall_ranks_as_asked_and_says_how(client: TestClient) -> None:
+    client.put(f"{BASE}/memories/1", json={"payload": {"text": "sailing boats at dawn"}})
+    client.put(f"{BASE}/memories/2", json={"payload": {"text": "boats"}})
+
+    def recall(**body: object) -> dict[str, object]:
+        response = client.post(f"{BASE}/recall", json={"query": "sailing boats", **body})
+        assert response.status_code == 200
+        return response.json()  # type: ignore[no-any-return]
+
+    fused = recall()
+    assert fused["ranking"] == "fused"
+    assert [(r["memory"]["coord"], r["score"]) for r in fused["results"]] == [
+        ([1.0], 2 / 61),
+        ([2.0], 2 / 62),
+    ]
+    dense = recall(ranking="dense")
+    assert dense["ranking"] == "dense" and dense["results"][0]["memory"]["coord"] == [1.0]
+    assert 0 < dense["results"][1]["score"] < dense["results"][0]["score"] <= 1.0 + 1e-6
+    lexical = recall(ranking="lexical", top_k=1)
+    assert lexical["ranking"] == "lexical" and [r["memory"]["coord"] for r in lexical["results"]] == [[1.0]]
+    assert recall(hybrid=True, ranking="fused")["ranking"] == "fused"
+    bad = client.post(f"{BASE}/recall", json={"query": "x", "ranking": "bm25"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["message"] == "ranking: Input should be 'fused', 'dense' or 'lexical'"
+    mixed = client.post(f"{BASE}/recall", json={"query": "x", "hybrid": True, "ranking": "dense"})
+    assert mixed.status_code == 400
+    assert mixed.json()["error"]["message"] == (
+        "hybrid recall always fuses its two legs: ranking 'dense' needs hybrid off"
+    )
 
 
 def test_graph(client: TestClient) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 from somafractalmemory.core.coordinates import Coordinate, parse_coordinate
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.filters import parse_filters
+from somafractalmemory.core.fusion import Ranking
 from somafractalmemory.core.json_text import decode_json
 from somafractalmemory.core.models import Memory, MemoryType, ScoredMemory
 from somafractalmemory.core.service import MemoryService
@@ -43,11 +44,17 @@ def recall(
     boost: float = 2.0,
     exact: bool = False,
     case_sensitive: bool = False,
+    ranking: Ranking = Ranking.FUSED,
 ) -> list[ScoredMemory]:
-    """Semantic recall, or hybrid recall (exact and case_sensitive apply to its terms only)."""
+    """Recall ranked by ``ranking``, or hybrid recall (always fused; exact and case_sensitive apply to
+    its terms only)."""
     conditions = parse_filters(filters)
     memory_type = MemoryType.parse(type_name)
     if hybrid:
+        if ranking is not Ranking.FUSED:
+            raise InvalidInput(
+                f"hybrid recall always fuses its two legs: ranking {ranking.value!r} needs hybrid off"
+            )
         return service.hybrid_recall(
             namespace,
             query,
@@ -59,7 +66,9 @@ def recall(
             memory_type=memory_type,
             conditions=conditions,
         )
-    return service.recall(namespace, query, top_k=top_k, memory_type=memory_type, conditions=conditions)
+    return service.recall(
+        namespace, query, top_k=top_k, memory_type=memory_type, conditions=conditions, ranking=ranking
+    )
 
 
 def keyword_search(service: MemoryService, namespace: str, body: KeywordQuery) -> list[Memory]:

@@ -4,7 +4,7 @@ Every constraint the server enforces on a field is declared here, so the publish
 what is accepted. Request bodies are strict: ``true`` is no integer, ``"1"`` no number.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
@@ -406,6 +406,12 @@ class BulkResponseV1(BaseModel):
     results: list[ItemOutcome]
 
 
+RankingName = Annotated[
+    Literal["fused", "dense", "lexical"],
+    Field(description="fused: the dense and lexical legs by reciprocal rank; dense: cosine; lexical: words"),
+]
+
+
 class RecallRequestV1(Body):
     query: QueryText
     top_k: TopK = 5
@@ -416,6 +422,7 @@ class RecallRequestV1(Body):
     boost: float = 2.0
     exact: bool = False
     case_sensitive: bool = False
+    ranking: RankingName = "fused"
 
 
 class ScoredMemoryResource(BaseModel):
@@ -425,6 +432,7 @@ class ScoredMemoryResource(BaseModel):
 
 class RecallResponseV1(BaseModel):
     results: list[ScoredMemoryResource]
+    ranking: RankingName
 
 
 class SearchRequestV1(KeywordQuery):

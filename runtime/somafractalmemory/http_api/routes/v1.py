@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from somafractalmemory.core.coordinates import parse_coordinate, parse_coordinate_value
 from somafractalmemory.core.errors import InvalidInput
+from somafractalmemory.core.fusion import Ranking
 from somafractalmemory.core.records import parse_ndjson, record_line
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api import queries
@@ -126,6 +127,8 @@ async def bulk_store(
 async def recall(
     namespace: NamespacePath, body: RecallRequestV1, service: ServiceDep, run: RunDep
 ) -> RecallResponseV1:
+    """Ranked by ``ranking`` (fused by default: reciprocal rank fusion of the dense and lexical legs);
+    hybrid recall is always fused. The answer says which ranking it used."""
     found = await run.heavy(
         queries.recall,
         service,
@@ -139,8 +142,9 @@ async def recall(
         boost=body.boost,
         exact=body.exact,
         case_sensitive=body.case_sensitive,
+        ranking=Ranking(body.ranking),
     )
-    return RecallResponseV1(results=[scored_resource(s) for s in found])
+    return RecallResponseV1(results=[scored_resource(s) for s in found], ranking=body.ranking)
 
 
 @router.post("/search")
