@@ -9,6 +9,7 @@ strict, and its payloads as stored.
 """
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,6 +152,22 @@ def test_with_the_vector_index_down_vector_store_is_false(client: TestClient) ->
     assert {k: v for k, v in body.items() if k in HEALTHY} == {**HEALTHY, "vector_store": False}
     assert body["failed"] == [runtime.service.index.name]
     assert client.get("/healthz").json() == {"status": "ok", **HEALTHY, "vector_store": False}
+
+
+def test_a_client_librarys_own_failure_is_a_failed_backend_not_a_500(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    """A closed local Qdrant raises its library's RuntimeError, not the adapters' BackendUnavailable."""
+    with TestClient(create_app(make_settings(qdrant_path=tmp_path / "qdrant"))) as app_client:
+        app_client.app.state.runtime.service.index.close()  # type: ignore[attr-defined]
+        ready = app_client.get("/readyz")
+        assert ready.status_code == 503
+        body = ready.json()
+        assert (body["failed"], body["vector_store"]) == (["qdrant"], False)
+        assert body["backends"]["qdrant"] == {
+            "ok": False,
+            "error": "RuntimeError: QdrantLocal instance is closed. Please create a new instance.",
+        }
 
 
 # --- recalled payloads ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Open endpoints: the root greeting, liveness, readiness per backend, the reference /health, and Prometheus
 metrics."""
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -18,6 +19,8 @@ from somafractalmemory.http_api.schemas import (
 )
 from somafractalmemory.wiring import Runtime
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(tags=["health"])
 
 PIPELINE = "event-pipeline"
@@ -33,6 +36,9 @@ def probe(runtime: Runtime) -> dict[str, dict[str, Any]]:
             backend.ping()
         except BackendUnavailable as error:
             report[backend.name] = {"ok": False, "error": error.detail}
+        except Exception as error:  # a client library's own failure (a closed client): still a failed ping
+            log.warning("%s ping failed", backend.name, exc_info=error)
+            report[backend.name] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
         else:
             report[backend.name] = {"ok": True}
     if runtime.pipeline is not None:
