@@ -12,7 +12,6 @@ from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, field_valida
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from somafractalmemory.core.budget import DEFAULT_BATCH_RESULTS, DEFAULT_BULK_ITEMS, DEFAULT_SCAN_ROWS
-from somafractalmemory.core.fusion import DEFAULT_RRF_K
 
 DEFAULT_PORT = 9595
 
@@ -71,9 +70,11 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(32, ge=1, le=4096, description="texts in one call of a neural model")
     max_memories_per_namespace: int | None = Field(None, ge=1)
     cache_ttl_seconds: int = Field(300, ge=1)
+    # Fused recall's defaults are measured with the default (hashing) embedder, itself lexical and weaker
+    # than BM25 (docs/retrieval.md); with a neural embedder, equal weights and k 60 are the usual start.
     recall_dense_weight: float = Field(1.0, ge=0, description="weight of the dense leg in fused recall")
-    recall_lexical_weight: float = Field(1.0, ge=0, description="weight of the lexical leg in fused recall")
-    recall_rrf_k: int = Field(DEFAULT_RRF_K, ge=1, description="reciprocal rank fusion's k")
+    recall_lexical_weight: float = Field(3.0, ge=0, description="weight of the lexical leg in fused recall")
+    recall_rrf_k: int = Field(20, ge=1, description="reciprocal rank fusion's k")
 
     # --- work budgets: the most one request may ask (400 beyond, before anything is written) ----
     max_bulk_items: int = Field(

@@ -93,9 +93,10 @@ def test_recall_ranks_as_asked_and_says_how(client: TestClient) -> None:
 
     fused = recall()
     assert fused["ranking"] == "fused"
+    # the defaults: dense weight 1, lexical weight 3, k 20; both legs agree on the order
     assert [(r["memory"]["coord"], r["score"]) for r in fused["results"]] == [
-        ([1.0], 2 / 61),
-        ([2.0], 2 / 62),
+        ([1.0], 1 / 21 + 3 / 21),
+        ([2.0], 1 / 22 + 3 / 22),
     ]
     dense = recall(ranking="dense")
     assert dense["ranking"] == "dense" and dense["results"][0]["memory"]["coord"] == [1.0]
