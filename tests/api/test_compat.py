@@ -1,6 +1,11 @@
 """Every reference-compatible endpoint answers in its documented shape."""
 
+import asyncio
+
 from fastapi.testclient import TestClient
+
+from soma_operator.builders.pods import http_probe
+from somafractalmemory.http_api.routes.health import PING_WAIT_SECONDS, probe
 
 NOTES = {
     "1,0,0": "kubernetes operators reconcile desired state",
@@ -167,3 +172,18 @@ def test_health_endpoints_are_open(client: TestClient) -> None:
     assert health == {**BOOLEANS, "backends": dict.fromkeys(backends, True)}
     assert client.get("/metrics").status_code == 200
     assert client.get("/stats").status_code == 401
+
+
+def test_a_backend_that_does_not_answer_in_time_is_down_for_the_probe(client: TestClient) -> None:
+    """A probe waits at most its budget for each backend (all at once), so it answers inside the kubelet's
+    probe timeout even while a backend hangs."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    names = [backend.name for backend in runtime.backends]
+
+    def states(seconds: float) -> dict[str, dict[str, object]]:
+        report = asyncio.run(probe(runtime, seconds))
+        return {name: report[name] for name in names}
+
+    assert states(0) == {key: {"ok": False, "error": "no answer within 0 s"} for key in names}
+    assert http_probe("/readyz", 1, period=5, failures=2)["timeoutSeconds"] > PING_WAIT_SECONDS
+    assert states(PING_WAIT_SECONDS) == {key: {"ok": True} for key in names}

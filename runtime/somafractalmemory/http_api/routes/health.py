@@ -1,6 +1,7 @@
 """Open endpoints: the root greeting, liveness, readiness per backend, the reference /health, and Prometheus
 metrics."""
 
+import asyncio
 import logging
 from typing import Any
 
@@ -10,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from somafractalmemory.core.errors import BackendUnavailable
+from somafractalmemory.core.ports import Backend
 from somafractalmemory.http_api.deps import RuntimeDep
 from somafractalmemory.http_api.schemas import (
     HealthResponse,
@@ -25,22 +27,36 @@ router = APIRouter(tags=["health"])
 
 PIPELINE = "event-pipeline"
 RECOVERY = "index-recovery"
+PING_WAIT_SECONDS = 2.0  # under the kubelet's probe timeout (3 s, soma_operator.builders.pods)
 
 
-def probe(runtime: Runtime) -> dict[str, dict[str, Any]]:
-    """Ping every backend (and, in evented mode, check the relay and consumer threads; after an unclean
-    stop, the index recovery); a failure is reported with its reason, never raised."""
-    report: dict[str, dict[str, Any]] = {}
-    for backend in runtime.backends:
-        try:
-            backend.ping()
-        except BackendUnavailable as error:
-            report[backend.name] = {"ok": False, "error": error.detail}
-        except Exception as error:  # a client library's own failure (a closed client): still a failed ping
-            log.warning("%s ping failed", backend.name, exc_info=error)
-            report[backend.name] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
-        else:
-            report[backend.name] = {"ok": True}
+def ping(backend: Backend) -> dict[str, Any]:
+    """One backend's state; a failure is reported with its reason, never raised."""
+    try:
+        backend.ping()
+    except BackendUnavailable as error:
+        return {"ok": False, "error": error.detail}
+    except Exception as error:  # a client library's own failure (a closed client): still a failed ping
+        log.warning("%s ping failed", backend.name, exc_info=error)
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    return {"ok": True}
+
+
+async def ping_within(backend: Backend, seconds: float) -> dict[str, Any]:
+    """A backend that has not answered within ``seconds`` is down for this probe (its ping ends in the
+    background, bounded by the backend's own timeout): a probe answers inside the kubelet's timeout."""
+    try:
+        return await asyncio.wait_for(run_in_threadpool(ping, backend), seconds)
+    except TimeoutError:
+        return {"ok": False, "error": f"no answer within {seconds:g} s"}
+
+
+async def probe(runtime: Runtime, seconds: float = PING_WAIT_SECONDS) -> dict[str, dict[str, Any]]:
+    """Ping every backend at once (and, in evented mode, check the relay and consumer threads; after an
+    unclean stop, the index recovery)."""
+    backends = runtime.backends
+    states = await asyncio.gather(*(ping_within(backend, seconds) for backend in backends))
+    report = {backend.name: state for backend, state in zip(backends, states, strict=True)}
     if runtime.pipeline is not None:
         report[PIPELINE] = (
             {"ok": True}
@@ -73,7 +89,7 @@ async def root() -> RootResponse:
 @router.get("/healthz")
 async def healthz(runtime: RuntimeDep) -> LivenessResponse:
     """The process is alive and serving: always 200; the booleans say which backends answer."""
-    backends = await run_in_threadpool(probe, runtime)
+    backends = await probe(runtime)
     return LivenessResponse(status="ok", **reference_booleans(runtime, backends))
 
 
@@ -83,7 +99,7 @@ async def healthz(runtime: RuntimeDep) -> LivenessResponse:
     responses={503: {"model": ReadinessResponse, "description": "a backend is down; the body names it"}},
 )
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    backends = await run_in_threadpool(probe, runtime)
+    backends = await probe(runtime)
     failed = sorted(name for name, state in backends.items() if not state["ok"])
     body = {
         "status": "unavailable" if failed else "ready",
@@ -101,7 +117,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 )
 async def health(runtime: RuntimeDep) -> JSONResponse:
     """The reference service's per-backend booleans, and every backend's own."""
-    backends = await run_in_threadpool(probe, runtime)
+    backends = await probe(runtime)
     body = {
         **reference_booleans(runtime, backends),
         "backends": {name: state["ok"] for name, state in backends.items()},
