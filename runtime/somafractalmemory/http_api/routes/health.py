@@ -88,7 +88,8 @@ async def root() -> RootResponse:
 
 @router.get("/healthz")
 async def healthz(runtime: RuntimeDep) -> LivenessResponse:
-    """The process is alive and serving: always 200; the booleans say which backends answer."""
+    """The process is alive and serving: always 200; the booleans say which backends answered (each
+    is given 2 s, as on /readyz and /health)."""
     backends = await probe(runtime)
     return LivenessResponse(status="ok", **reference_booleans(runtime, backends))
 
