@@ -103,9 +103,10 @@ def test_the_index_follows_every_write(store: SQLiteStore) -> None:
 
 
 def test_a_namespace_sees_only_its_own_memories(store: SQLiteStore) -> None:
-    store.put_many(
-        [memory(1, "oboe"), Memory("other", (1.0,), {"text": "oboe"}, MemoryType.EPISODIC, 0.5, 0, 0)]
-    )
+    store.put_many([memory(1, "oboe")])
+    assert found(store, "oboe") == [(1.0,)]  # alone in the file: no scope needed
+    assert store.lexical_search("other", ["oboe"], memory_type=None, conditions=(), limit=5) == []
+    store.put_many([Memory("other", (1.0,), {"text": "oboe"}, MemoryType.EPISODIC, 0.5, 0, 0)])
     assert found(store, "oboe") == [(1.0,)]
     hits = store.lexical_search("other", ["oboe"], memory_type=None, conditions=(), limit=5)
     assert [h.memory.namespace for h in hits] == ["other"]

@@ -195,8 +195,12 @@ def _any_of(terms: Sequence[str]) -> str:
     return " OR ".join(_phrase(term) for term in terms if WORD_CHARACTER.search(term))
 
 
-def _scoped(namespace: str, memory_type: MemoryType | None, expression: str) -> str:
-    """``expression`` on the text column of one namespace's memories (of one type)."""
+def _scoped(namespace: str, memory_type: MemoryType | None, expression: str, *, alone: bool) -> str:
+    """``expression`` on the text column of one namespace's memories (of one type). When the namespace
+    is ``alone`` in the file and no type is asked, every text is in scope: matching the scope token,
+    which every row holds, would only double the work."""
+    if alone and memory_type is None:
+        return f"text : ({expression})"
     scope = _phrase(f"ns{namespace.encode().hex()}0")
     if memory_type is not None:
         scope += " AND scope : " + _phrase(memory_type.value)
@@ -422,7 +426,7 @@ class SQLiteStore:
         word, like "tem-17", ranks nothing), then most important and most recent first; at most
         ``scan_rows`` candidates are examined, in that order."""
         phrase = _any_of([term])
-        params: list[Any] = [_scoped(namespace, memory_type, phrase)] if phrase else []
+        params: list[Any] = [self._scoped(namespace, memory_type, phrase)] if phrase else []
         query = (
             f"WITH relevance AS (SELECT rowid, {BM25} AS rank FROM memory_words WHERE memory_words MATCH ?) "
             if phrase
@@ -478,7 +482,7 @@ class SQLiteStore:
         with self._lock:
             hits = self._db.execute(
                 ranked,
-                (_scoped(namespace, memory_type, expression), self._scan_rows if conditions else limit),
+                (self._scoped(namespace, memory_type, expression), self._scan_rows if conditions else limit),
             ).fetchall()
             for chunk_start in range(0, len(hits), SQL_VARIABLE_CHUNK):
                 chunk = hits[chunk_start : chunk_start + SQL_VARIABLE_CHUNK]
@@ -497,6 +501,13 @@ class SQLiteStore:
                         if len(found) == limit:
                             return found
         return found
+
+    def _scoped(self, namespace: str, memory_type: MemoryType | None, expression: str) -> str:
+        with self._lock:
+            held = self._db.execute(
+                "SELECT DISTINCT namespace FROM counters WHERE total > 0 LIMIT 2"
+            ).fetchall()
+        return _scoped(namespace, memory_type, expression, alone=[row[0] for row in held] == [namespace])
 
     def _informative(self, terms: Sequence[str]) -> list[str]:
         """The terms in fewer than half of the indexed texts, or all of them when none is. FTS5's BM25
