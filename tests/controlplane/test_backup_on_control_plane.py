@@ -326,3 +326,30 @@ def test_a_system_started_from_a_backup_is_ready_once_the_restore_job_completed(
         operator,
     )
     assert restored_condition()["message"] == "Job reborn-restore restored backup 20261127T030000Z"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"size": "1Gi"}, "size may grow but not shrink: a persistent volume cannot be made smaller"),
+        (
+            {"size": "3Gi", "storageClassName": "fast"},
+            "storageClassName is immutable: the claim keeps its class",
+        ),
+    ],
+)
+def test_the_backup_claim_may_grow_but_neither_shrink_nor_change_class(
+    control_plane: ControlPlane, namespace: str, change: dict[str, str], message: str
+) -> None:
+    api = control_plane.api
+
+    def with_volume(volume: dict[str, str]) -> dict[str, Any]:
+        backup = {"schedule": "@daily", "destination": {"volume": volume}}
+        return memory_system("growing", namespace, {"backup": backup})
+
+    api.apply(with_volume({"size": "2Gi"}))
+    api.apply(with_volume({"size": "3Gi"}))
+    with pytest.raises(ApiError) as refused:
+        api.apply(with_volume(change))
+    assert refused.value.status == 422
+    assert message in refused.value.message
