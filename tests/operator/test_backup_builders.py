@@ -308,7 +308,7 @@ def test_the_restore_job_replaces_the_data_from_the_chosen_backup() -> None:
     assert container["command"] == [
         "soma", "restore", "--from", "/backups", "--backup", "20261127T030000Z",
         "--namespace", "agents", "--namespace", "notes", "--mode", "replace",
-        "--summary-file", "/dev/termination-log",
+        "--summary-file", "/dev/termination-log", "--quiet",
     ]  # fmt: skip
     assert {"name": "backups", "persistentVolumeClaim": {"claimName": "old-backup"}} in pod["volumes"]
     assert container["terminationMessagePolicy"] == "File"

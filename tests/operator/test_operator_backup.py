@@ -240,7 +240,7 @@ async def test_a_system_from_a_backup_is_ready_only_once_the_restore_completed(
         [container] = job["spec"]["template"]["spec"]["containers"]
         assert container["command"] == [
             "soma", "restore", "--from", "/backups", "--backup", "20261127T030000Z", "--mode", "replace",
-            "--summary-file", "/dev/termination-log",
+            "--summary-file", "/dev/termination-log", "--quiet",
         ]  # fmt: skip
         assert job["metadata"]["ownerReferences"][0]["name"] == RESTORING
         await eventually(

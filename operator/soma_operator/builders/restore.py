@@ -29,7 +29,7 @@ def command(restore: RestoreSpec) -> list[str]:
     args = ["soma", "restore", "--from", origin, "--backup", restore.backup]
     for namespace in restore.namespaces:
         args += ["--namespace", namespace]
-    return [*args, "--mode", "replace", "--summary-file", TERMINATION_LOG]
+    return [*args, "--mode", "replace", "--summary-file", TERMINATION_LOG, "--quiet"]
 
 
 def job(ctx: BuildContext, restore: RestoreSpec) -> dict[str, Any]:
