@@ -343,8 +343,7 @@ def write_status(
     previous = body.status.get("phase")
     if previous != status.get("phase"):
         r.announce(body, "PhaseChanged", f"{previous or 'unset'} -> {status['phase']}")
-    result = backups.new_result
-    if result is not None and backups.condition is not None:
+    if backups.new_result is not None and backups.condition is not None:
         r.announce(body, str(backups.condition.reason), backups.condition.message)
     patch.status.update(status)
 
