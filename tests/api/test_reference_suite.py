@@ -109,11 +109,6 @@ def test_the_root_greets_and_points_at_the_metrics(client: TestClient) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the request guard asks every path but the probes and documents for the token: '/' must join its "
-    "open paths (guard.py PROBE_PATHS), which this change does not own",
-)
 def test_the_root_needs_no_token(client: TestClient) -> None:
     response = client.get("/", headers={"Authorization": ""})
     assert (response.status_code, response.json()) == (

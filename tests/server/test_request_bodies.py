@@ -65,7 +65,7 @@ def test_an_import_past_its_total_limit_is_refused_413_and_stores_nothing(serve:
         assert small.json() == {"memories": 10, "links": 0, "errors": []}
         refused = client.post("/v1/namespaces/n/import", content=_memory_lines(8000, start=10))  # ~2 MiB
         assert refused.status_code == 413
-        assert refused.json()["detail"] == f"request body is larger than {MIB} bytes"
+        assert refused.json()["error"]["message"] == f"request body is larger than {MIB} bytes"
         assert client.get("/v1/namespaces/n/stats").json()["total_memories"] == 10
 
 
@@ -88,7 +88,7 @@ def test_a_long_import_line_is_refused_413_while_it_arrives(serve: ServeFactory)
     with httpx.Client(base_url=served.url, headers=AUTH, timeout=120) as client:
         refused = client.post("/v1/namespaces/n/import", content=body())
         assert refused.status_code == 413
-        assert refused.json()["detail"] == "line 2 is longer than 65536 bytes"
+        assert refused.json()["error"]["message"] == "line 2 is longer than 65536 bytes"
         assert client.get("/v1/namespaces/n/stats").json()["total_memories"] == 0
     assert sent < 64, "the server read the whole line before refusing it"
     assert served.peak_rss() - before < 32 * MIB

@@ -33,7 +33,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-PROBE_PATHS = frozenset({"/healthz", "/readyz", "/health"})
+# "/" is the reference's banner, open like the probes.
+PROBE_PATHS = frozenset({"/", "/healthz", "/readyz", "/health"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 METRICS_PATH = "/metrics"
 IMPORT_PATH = re.compile(r"/v1/namespaces/[^/]+/import")
