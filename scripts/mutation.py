@@ -67,7 +67,7 @@ GROUPS = {
     "operator": Group(
         "operator",
         "soma_operator",
-        ("builders/*.py", "status.py"),
+        ("builders/*.py", "status.py", "backup_status.py", "cron.py"),
         (
             "tests/operator/test_operator_builders.py",
             "tests/operator/test_datastores_upstream.py",
@@ -77,6 +77,8 @@ GROUPS = {
             "tests/operator/test_context_values.py",
             "tests/operator/test_operator_spec.py",
             "tests/operator/test_operator_cli.py",
+            "tests/operator/test_backup_builders.py",
+            "tests/operator/test_backup_status.py",
         ),
     ),
 }
