@@ -7,8 +7,10 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -467,3 +469,21 @@ def test_a_backup_id_already_taken_fails(
     assert identifier in taken
     assert err == f"soma backup: error: backup {identifier} already exists in {dest}\n"
     assert sorted(path.name for path in dest.iterdir()) == taken
+
+
+def test_a_backup_failing_half_way_removes_its_partial_files(
+    capsys: pytest.CaptureFixture[str], source: Path, tmp_path: Path
+) -> None:
+    """A row no memory can be read from, in the last namespace: the first files were written already."""
+    with closing(sqlite3.connect(source / "memories.sqlite")) as db, db:
+        db.execute(
+            "INSERT INTO memories (namespace, coord_key, dims, memory_type, payload, text, importance, "
+            "created_at, updated_at) VALUES ('zzz', '1.0', 1, 'bogus', '{}', '', 0.5, 0, 0)"
+        )
+    dest = tmp_path / "backups"
+    old = fake_backup(dest, 3)
+    with pytest.raises(ValueError, match="'bogus' is not a valid MemoryType"):
+        main(["backup", "--data-dir", str(source), "--to", str(dest), "--keep", "1", "-q"])
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["result"], summary["message"]) == ("Failed", "'bogus' is not a valid MemoryType")
+    assert [path.name for path in dest.iterdir()] == [old]
