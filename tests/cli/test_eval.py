@@ -34,11 +34,12 @@ def test_eval_scores_the_dataset(soma: Soma, tmp_path: Path, hybrid: bool) -> No
     where = (
         {"target": "embedded", "embedder": "hashing"}
         if soma.mode == "embedded"
-        else {"target": soma.where[soma.where.index("--url") + 1], "namespace": soma.where[1]}
+        else {"target": soma.where[soma.where.index("--url") + 1]}
     )
     assert {key: value for key, value in result.items() if not key.endswith("_seconds")} == {
         "dataset": "tiny.jsonl",
         **where,
+        "namespace": soma.where[1],
         "memories": 3,
         "queries": 2,
         "k": 1,
@@ -56,6 +57,8 @@ def test_the_shipped_sample_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert result.code == 0, result.err
     scores = result.json
     assert (scores["memories"], scores["queries"], scores["k"]) == (20, 14, 10)
+    assert (scores["target"], scores["embedder"]) == ("embedded", "hashing")
+    assert scores["namespace"].startswith("eval-") and len(scores["namespace"]) == 13
     assert 0.5 <= scores["recall_at_10"] <= 1.0
     assert 0.0 < scores["mrr"] <= scores["recall_at_10"]
 

@@ -87,27 +87,26 @@ def evaluate(target: MemoryTarget, dataset: EvalDataset, k: int, hybrid: bool, q
 
 def run(args: argparse.Namespace) -> int:
     dataset = read_dataset(args.dataset)
-    if args.url:
-        if args.namespace is None:
-            args.namespace = f"eval-{secrets.token_hex(4)}"
+    if args.namespace is None:
+        args.namespace = f"eval-{secrets.token_hex(4)}"
+    with tempfile.TemporaryDirectory(prefix="soma-eval-") as scratch:
+        if not args.url:
+            args.data_dir = Path(scratch)  # the embedded store starts empty and is gone afterwards
         settings = settings_from(args)
+        where: dict[str, Any] = (
+            {"target": args.url}
+            if args.url
+            else {
+                "target": "embedded" if settings.embedded else "configured backends",
+                "embedder": settings.embedding_provider,
+            }
+        )
         target = open_target(settings, args.url, args.timeout)
-        where: dict[str, Any] = {"target": args.url, "namespace": settings.namespace}
         try:
             result = evaluate(target, dataset, args.k, args.hybrid, args.quiet)
         finally:
             target.close()
-    else:
-        with tempfile.TemporaryDirectory(prefix="soma-eval-") as scratch:
-            args.data_dir = Path(scratch)
-            settings = settings_from(args)
-            target = open_target(settings, None, args.timeout)
-            where = {"target": "embedded", "embedder": settings.embedding_provider}
-            try:
-                result = evaluate(target, dataset, args.k, args.hybrid, args.quiet)
-            finally:
-                target.close()
-    write_json({"dataset": args.dataset.name, **where, **result})
+    write_json({"dataset": args.dataset.name, **where, "namespace": settings.namespace, **result})
     return 0
 
 
@@ -117,7 +116,8 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
         "eval",
         "Measure recall quality on a JSONL dataset of memories and queries: store the memories, recall each "
         "query, print recall@k, MRR and nDCG@k as JSON. Without --url the memories go into a fresh temporary "
-        "data directory; with --url into a namespace of their own (default: a new eval-XXXXXXXX).",
+        "data directory; with --url through the API. Either way into a namespace of their own "
+        "(default: a new eval-XXXXXXXX).",
         [logging_options(), target_options()],
     )
     parser.add_argument(
