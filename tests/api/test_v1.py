@@ -1,6 +1,7 @@
 """The /v1 resource API: namespaces, get/put/delete, per-item bulk, filtered recall, graph, NDJSON."""
 
 import json
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -86,7 +87,7 @@ def test_recall_ranks_as_asked_and_says_how(client: TestClient) -> None:
     client.put(f"{BASE}/memories/1", json={"payload": {"text": "sailing boats at dawn"}})
     client.put(f"{BASE}/memories/2", json={"payload": {"text": "boats"}})
 
-    def recall(**body: object) -> dict[str, object]:
+    def recall(**body: object) -> dict[str, Any]:
         response = client.post(f"{BASE}/recall", json={"query": "sailing boats", **body})
         assert response.status_code == 200
         return response.json()  # type: ignore[no-any-return]

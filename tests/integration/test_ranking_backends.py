@@ -15,6 +15,7 @@ from somafractalmemory.adapters.qdrant_index import QdrantIndex
 from somafractalmemory.adapters.sqlite_store import SQLiteStore
 from somafractalmemory.core.filters import parse_filters
 from somafractalmemory.core.fusion import Ranking
+from somafractalmemory.core.models import ScoredMemory
 from somafractalmemory.core.service import MemoryService, NewMemory
 from somafractalmemory.embedding.hashing import HashingEmbedder
 from support.servers import PostgresServer
@@ -101,8 +102,8 @@ def backends(tmp_path: Path, postgres_url: str) -> Iterator[tuple[MemoryService,
             backend.close()
 
 
-def _top(found: list[object]) -> list[tuple[float, ...]]:
-    return [scored.memory.coordinate for scored in found]  # type: ignore[attr-defined]
+def _top(found: list[ScoredMemory]) -> list[tuple[float, ...]]:
+    return [scored.memory.coordinate for scored in found]
 
 
 def _agree(left: list[tuple[float, ...]], right: list[tuple[float, ...]]) -> None:
