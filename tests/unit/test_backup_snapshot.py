@@ -20,6 +20,7 @@ def test_a_sqlite_snapshot_sees_one_moment_whatever_is_written_meanwhile(tmp_pat
         seed(writer, ("alpha", "beta"))
         expected = [memory.coordinate for memory in writer.store.iter_memories("beta")]
         with sqlite_snapshot(tmp_path / "memories.sqlite") as snapshot:
+            writer.store_memory("alpha", NewMemory((-1.0,), {"text": "later"}, MemoryType.EPISODIC))
             assert sum(1 for _ in snapshot.memories("alpha")) == MEMORIES_PER_NAMESPACE
             writer.store_memory("beta", NewMemory((-1.0,), {"text": "later"}, MemoryType.EPISODIC))
             writer.store_memory("delta", NewMemory((-1.0,), {"text": "later"}, MemoryType.EPISODIC))

@@ -61,6 +61,7 @@ def postgres_snapshot(url: str) -> Iterator[StoreSnapshot]:
         conn.read_only = True
         try:
             with conn.transaction():
+                conn.execute("SELECT 1")  # the first statement fixes the snapshot: now, not at a later read
                 yield PostgresSnapshot(conn)
         except psycopg.OperationalError as error:
             raise BackendUnavailable(BACKEND, str(error)) from error
