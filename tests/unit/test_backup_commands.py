@@ -3,6 +3,7 @@ trip, the summary's values, each refusal with nothing written, namespaces, modes
 
 import gzip
 import hashlib
+import io
 import json
 import logging
 import os
@@ -17,7 +18,9 @@ from typing import Any
 
 import pytest
 from embedded_service import close_service, open_service
+from tqdm import tqdm
 
+from somafractalmemory.cli import restore
 from somafractalmemory.cli.main import main
 from somafractalmemory.core.backup_format import backup_id, parse_backup_id, rfc3339
 from somafractalmemory.core.models import MemoryType
@@ -487,3 +490,29 @@ def test_a_backup_failing_half_way_removes_its_partial_files(
     summary = json.loads(capsys.readouterr().out)
     assert (summary["result"], summary["message"]) == ("Failed", "'bogus' is not a valid MemoryType")
     assert [path.name for path in dest.iterdir()] == [old]
+
+
+def test_restore_batches_hold_at_most_their_lines_and_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(restore, "RESTORE_BATCH_LINES", 3)
+    monkeypatch.setattr(restore, "RESTORE_BATCH_BYTES", 10)
+    lines = [b"aaaa\n", b"bb\n", b"c\n", b"d\n", b"eeeeeeeeeeeeeeee\n", b"f\n"]
+    with tqdm(file=io.StringIO()) as bar:
+        assert list(restore.batches(lines, bar)) == [
+            [b"aaaa\n", b"bb\n", b"c\n"],  # 10 bytes (the most), and 3 lines: full
+            [b"d\n"],  # with the next line, 19 bytes
+            [b"eeeeeeeeeeeeeeee\n"],  # longer than a batch: alone
+            [b"f\n"],
+        ]
+        assert bar.n == 6
+    assert list(restore.batches([], bar)) == []
+
+
+def test_a_restore_in_small_batches_brings_links_across_batches_back(
+    capsys: pytest.CaptureFixture[str], source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(restore, "RESTORE_BATCH_LINES", 7)
+    dest, target = tmp_path / "backups", tmp_path / "target"
+    backed_up(capsys, source, dest)
+    code, out, _ = soma(capsys, "restore", "--data-dir", str(target), "--from", str(dest), "-q")
+    assert (code, json.loads(out)["memories"], json.loads(out)["links"]) == (0, 180, 60)
+    assert all_contents(target) == all_contents(source)

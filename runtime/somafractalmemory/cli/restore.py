@@ -6,7 +6,6 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,10 @@ from somafractalmemory.settings import Settings
 LATEST = "latest"
 REPLACE = "replace"
 MERGE = "merge"
-RESTORE_BATCH = 5000  # lines of one import request: well under the server's import size limit
+# One import request holds at most this many lines, or bytes (a line may hold up to 5 MiB): well under
+# the server's import limit (SOMA_MAX_IMPORT_BYTES, 256 MiB by default).
+RESTORE_BATCH_LINES = 5000
+RESTORE_BATCH_BYTES = 32 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +110,18 @@ def clear(target: MemoryTarget) -> int:
     return len(coordinates)
 
 
-def _batches(lines: Iterable[bytes], bar: "tqdm[Any]") -> Iterator[list[bytes]]:
-    source = iter(lines)
-    while batch := list(islice(source, RESTORE_BATCH)):
+def batches(lines: Iterable[bytes], bar: "tqdm[Any]") -> Iterator[list[bytes]]:
+    """Consecutive lines, up to RESTORE_BATCH_LINES or RESTORE_BATCH_BYTES (a longer line goes alone)."""
+    batch: list[bytes] = []
+    size = 0
+    for line in lines:
+        if batch and (len(batch) == RESTORE_BATCH_LINES or size + len(line) > RESTORE_BATCH_BYTES):
+            bar.update(len(batch))
+            yield batch
+            batch, size = [], 0
+        batch.append(line)
+        size += len(line)
+    if batch:
         bar.update(len(batch))
         yield batch
 
@@ -120,7 +131,7 @@ def restore_namespace(target: MemoryTarget, path: Path, mode: str, bar: "tqdm[An
         removed = clear(target)
         log.info("namespace %s: removed %d memories before the restore", target.namespace, removed)
     memories = links = 0
-    for batch in _batches(read_lines(path), bar):
+    for batch in batches(read_lines(path), bar):
         report = target.import_lines(batch)
         if report["errors"]:
             raise CommandFailed(
