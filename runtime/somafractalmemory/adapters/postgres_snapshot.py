@@ -10,8 +10,8 @@ from somafractalmemory.adapters.postgres_store import (
     BACKEND,
     ITER_BATCH,
     MEMORY_COLUMNS,
-    _link_from_row,
-    _memory_from_row,
+    link_from_row,
+    memory_from_row,
 )
 from somafractalmemory.core.errors import BackendUnavailable
 from somafractalmemory.core.models import Link, Memory
@@ -40,14 +40,14 @@ class PostgresSnapshot:
         query = (
             f"SELECT {MEMORY_COLUMNS} FROM soma_memories WHERE namespace = %s ORDER BY created_at, coord_key"
         )
-        yield from (_memory_from_row(row) for row in self._stream("soma_backup_memories", query, namespace))
+        yield from (memory_from_row(row) for row in self._stream("soma_backup_memories", query, namespace))
 
     def links(self, namespace: str) -> Iterator[Link]:
         query = (
             f"SELECT {LINK_COLUMNS} FROM soma_links WHERE namespace = %s"
             " ORDER BY source_key, target_key, link_type"
         )
-        yield from (_link_from_row(row) for row in self._stream("soma_backup_links", query, namespace))
+        yield from (link_from_row(row) for row in self._stream("soma_backup_links", query, namespace))
 
 
 @contextmanager

@@ -103,7 +103,7 @@ def _memory_row(memory: Memory) -> tuple[Any, ...]:
     )
 
 
-def _memory_from_row(row: TupleRow) -> Memory:
+def memory_from_row(row: TupleRow) -> Memory:
     namespace, key, payload, memory_type, importance, created_at, updated_at, access_count = row
     return Memory(
         namespace=namespace,
@@ -117,7 +117,7 @@ def _memory_from_row(row: TupleRow) -> Memory:
     )
 
 
-def _link_from_row(row: TupleRow) -> Link:
+def link_from_row(row: TupleRow) -> Link:
     namespace, source_key, target_key, link_type, weight, created_at = row
     return Link(
         namespace=namespace,
@@ -227,7 +227,7 @@ class PostgresStore:
                 f"SELECT {MEMORY_COLUMNS} FROM soma_memories WHERE namespace = %s AND coord_key = ANY(%s)",
                 (namespace, keys),
             ).fetchall()
-        found = {row[1]: _memory_from_row(row) for row in rows}
+        found = {row[1]: memory_from_row(row) for row in rows}
         return {coord: found[key] for coord, key in zip(coordinates, keys, strict=True) if key in found}
 
     def delete(self, namespace: str, coordinate: Coordinate) -> bool:
@@ -295,7 +295,7 @@ class PostgresStore:
                 " importance DESC, updated_at DESC LIMIT %(limit)s",
                 params,
             ).fetchall()
-        return [_memory_from_row(row) for row in rows]
+        return [memory_from_row(row) for row in rows]
 
     def lexical_search(
         self,
@@ -326,7 +326,7 @@ class PostgresStore:
             ).fetchall()
         found: list[ScoredMemory] = []
         for row in rows:
-            memory = _memory_from_row(row[:-1])
+            memory = memory_from_row(row[:-1])
             if matches(memory.payload, conditions):
                 found.append(ScoredMemory(memory, float(row[-1])))
                 if len(found) == limit:
@@ -391,7 +391,7 @@ class PostgresStore:
                     " AND (created_at, coord_key) > (%s, %s) ORDER BY created_at, coord_key LIMIT %s",
                     (namespace, *after, ITER_BATCH),
                 ).fetchall()
-            yield from (_memory_from_row(row) for row in rows)
+            yield from (memory_from_row(row) for row in rows)
             if len(rows) < ITER_BATCH:
                 return
             after = (rows[-1][5], rows[-1][1])
@@ -427,7 +427,7 @@ class PostgresStore:
                     "limit": limit,
                 },
             ).fetchall()
-        return [_link_from_row(row) for row in rows]
+        return [link_from_row(row) for row in rows]
 
     def iter_links(self, namespace: str) -> Iterator[Link]:
         after = ("", "", "")
@@ -439,7 +439,7 @@ class PostgresStore:
                     " ORDER BY source_key, target_key, link_type LIMIT %s",
                     (namespace, *after, ITER_BATCH),
                 ).fetchall()
-            yield from (_link_from_row(row) for row in rows)
+            yield from (link_from_row(row) for row in rows)
             if len(rows) < ITER_BATCH:
                 return
             after = (rows[-1][1], rows[-1][2], rows[-1][3])

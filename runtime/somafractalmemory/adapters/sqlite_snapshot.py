@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from somafractalmemory.adapters.sqlite_store import MEMORY_COLUMNS, _link, _memory
+from somafractalmemory.adapters.sqlite_store import MEMORY_COLUMNS, link_from_row, memory_from_row
 from somafractalmemory.core.errors import BackendUnavailable
 from somafractalmemory.core.models import Link, Memory
 from somafractalmemory.core.snapshot import StoreSnapshot
@@ -32,14 +32,14 @@ class SQLiteSnapshot:
         rows = self._db.execute(
             f"SELECT {MEMORY_COLUMNS} FROM memories WHERE namespace = ? ORDER BY id", (namespace,)
         )
-        yield from (_memory(row) for row in rows)
+        yield from (memory_from_row(row) for row in rows)
 
     def links(self, namespace: str) -> Iterator[Link]:
         rows = self._db.execute(
             "SELECT * FROM links WHERE namespace = ? ORDER BY source_key, target_key, link_type",
             (namespace,),
         )
-        yield from (_link(row, namespace) for row in rows)
+        yield from (link_from_row(row, namespace) for row in rows)
 
 
 class EmptySnapshot:

@@ -130,7 +130,7 @@ MEMORY_COLUMNS = (
 )
 
 
-def _memory(row: sqlite3.Row) -> Memory:
+def memory_from_row(row: sqlite3.Row) -> Memory:
     return Memory(
         namespace=row["namespace"],
         coordinate=coordinate_from_key(row["coord_key"]),
@@ -160,7 +160,7 @@ def _memory_row(memory: Memory) -> tuple[Any, ...]:
     )
 
 
-def _link(row: sqlite3.Row, namespace: str) -> Link:
+def link_from_row(row: sqlite3.Row, namespace: str) -> Link:
     return Link(
         namespace=namespace,
         source=coordinate_from_key(row["source_key"]),
@@ -379,7 +379,7 @@ class SQLiteStore:
                     (namespace, *chunk),
                 ).fetchall()
                 for row in rows:
-                    memory = _memory(row)
+                    memory = memory_from_row(row)
                     found[memory.coordinate] = memory
         return found
 
@@ -454,7 +454,7 @@ class SQLiteStore:
         found: list[Memory] = []
         with self._lock:
             for row in self._db.execute(query, params):
-                memory = _memory(row)
+                memory = memory_from_row(row)
                 if term_matches(memory, term, exact=exact, case_sensitive=case_sensitive):
                     found.append(memory)
                     if len(found) == limit:
@@ -495,7 +495,7 @@ class SQLiteStore:
                     )
                 }
                 for hit in chunk:
-                    memory = _memory(rows[hit["rowid"]])
+                    memory = memory_from_row(rows[hit["rowid"]])
                     if matches(memory.payload, conditions):
                         found.append(ScoredMemory(memory, -hit["rank"]))
                         if len(found) == limit:
@@ -599,7 +599,7 @@ class SQLiteStore:
             if not rows:
                 return
             last_id = rows[-1]["id"]
-            yield from (_memory(row) for row in rows)
+            yield from (memory_from_row(row) for row in rows)
 
     # --- links --------------------------------------------------------------------------------
 
@@ -635,7 +635,7 @@ class SQLiteStore:
             query += " LIMIT ?"
             params.append(limit)
         with self._lock:
-            return [_link(row, namespace) for row in self._db.execute(query, params).fetchall()]
+            return [link_from_row(row, namespace) for row in self._db.execute(query, params).fetchall()]
 
     def iter_links(self, namespace: str) -> Iterator[Link]:
         with self._lock:
@@ -643,4 +643,4 @@ class SQLiteStore:
                 "SELECT * FROM links WHERE namespace = ? ORDER BY source_key, target_key, link_type",
                 (namespace,),
             ).fetchall()
-        yield from (_link(row, namespace) for row in rows)
+        yield from (link_from_row(row, namespace) for row in rows)
