@@ -17,9 +17,12 @@ from somafractalmemory.cli import (
     graph,
     memories,
     migrate,
+    models,
+    reindex,
     restore,
     serve,
     transfer,
+    versions,
 )
 from somafractalmemory.cli.errors import FAILURE_EXIT, USAGE_EXIT, CliError
 from somafractalmemory.cli.extras import MissingExtra, extra_of
@@ -36,6 +39,7 @@ COMMANDS: list[Register] = [
     serve.register,
     memories.register,
     graph.register,
+    versions.register,
     transfer.register,
     backup.register,
     restore.register,
@@ -43,6 +47,8 @@ COMMANDS: list[Register] = [
     evaluation.register,
     consume.register,
     migrate.register,
+    models.register,
+    reindex.register,
 ]
 
 

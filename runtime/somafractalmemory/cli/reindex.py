@@ -1,0 +1,143 @@
+"""`soma reindex`: embed every memory of namespaces again with the configured embedder and rewrite
+their vectors (after a change of embedder, or of its dimensions)."""
+
+import argparse
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from somafractalmemory.adapters.numpy_index import NumpyIndex
+from somafractalmemory.cli.errors import UsageError
+from somafractalmemory.cli.options import (
+    QUIET_LOG_LEVEL,
+    Subparsers,
+    data_dir_option,
+    logging_options,
+    positive_int,
+    quiet_option,
+    settings_from,
+)
+from somafractalmemory.cli.output import note, progress, write_json
+from somafractalmemory.core.ports import DocumentStore, Embedder, VectorIndex
+from somafractalmemory.core.reindex import DEFAULT_BATCH, namespaces_to_reindex, reindex_namespace
+from somafractalmemory.datadir import private_directory
+from somafractalmemory.settings import Settings
+from somafractalmemory.wiring import VECTOR_FILE, build_embedder, build_index, build_store
+
+log = logging.getLogger(__name__)
+
+REBUILD_SUFFIX = ".reindex"
+
+
+def embedded_index(settings: Settings) -> bool:
+    return settings.qdrant_url is None and settings.qdrant_path is None
+
+
+@contextmanager
+def rebuilt_vector_file(settings: Settings, dimensions: int) -> Iterator[VectorIndex]:
+    """A new embedded vector file of ``dimensions``, put in place of the old one only once complete
+    (the old file holds vectors of other dimensions, which one file cannot mix)."""
+    path = private_directory(settings.data_dir) / VECTOR_FILE
+    scratch = path.with_name(path.name + REBUILD_SUFFIX)
+    scratch.unlink(missing_ok=True)  # a rebuild that stopped half-way
+    index = NumpyIndex(scratch, dimensions)
+    try:
+        yield index
+    except BaseException:
+        index.close()
+        scratch.unlink(missing_ok=True)
+        raise
+    index.close()
+    os.replace(scratch, path)
+
+
+@contextmanager
+def vector_index(settings: Settings, dimensions: int, every_namespace: bool) -> Iterator[VectorIndex]:
+    try:
+        index = build_index(settings, dimensions)
+    except ValueError as error:  # the embedded index holds vectors of other dimensions
+        if not embedded_index(settings):
+            raise
+        if not every_namespace:
+            raise UsageError(
+                f"{error}: reindex every namespace (no --namespace) to rebuild the vector index"
+            ) from None
+        log.warning("%s: the vector index is rebuilt with %d dimensions", error, dimensions)
+        with rebuilt_vector_file(settings, dimensions) as rebuilt:
+            yield rebuilt
+        return
+    try:
+        yield index
+    finally:
+        index.close()
+
+
+def reindex(
+    store: DocumentStore,
+    index: VectorIndex,
+    embedder: Embedder,
+    namespaces: list[str],
+    batch: int,
+    quiet: bool,
+) -> dict[str, int]:
+    total = sum(store.stats(namespace).total_memories for namespace in namespaces)
+    counts: dict[str, int] = {}
+    with progress(total=total, unit="memory", description="reindex", quiet=quiet) as bar:
+        for namespace in namespaces:
+            counts[namespace] = reindex_namespace(
+                store, index, embedder, namespace, batch_size=batch, progress=bar.update
+            )
+    return counts
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    started = time.perf_counter()
+    embedder = build_embedder(settings)
+    store = build_store(settings)
+    try:
+        namespaces = namespaces_to_reindex(store, args.namespaces or [])
+        with vector_index(settings, embedder.dimensions, not args.namespaces) as index:
+            counts = reindex(store, index, embedder, namespaces, args.batch_size, args.quiet)
+    finally:
+        store.close()
+    result: dict[str, Any] = {
+        "embedder": settings.embedding_provider,
+        "dimensions": embedder.dimensions,
+        "namespaces": counts,
+        "memories": sum(counts.values()),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    if not args.quiet:
+        note(f"reindexed {result['memories']} memories of {len(counts)} namespaces")
+    write_json(result)
+    return 0
+
+
+def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
+    summary = (
+        "Embed every memory of the namespaces again with the configured embedder ($SOMA_EMBEDDING_PROVIDER) "
+        "and rewrite their vectors: after a change of embedder or of its dimensions. Reads the store in "
+        "batches; safe while the API serves; running it again gives the same index. Prints a JSON summary."
+    )
+    parser = subparsers.add_parser("reindex", parents=[logging_options()], help=summary, description=summary)
+    data_dir_option(parser)
+    parser.add_argument(
+        "--namespace",
+        dest="namespaces",
+        action="append",
+        metavar="NAME",
+        help="a namespace to reindex (repeat for several; default: every namespace that holds memories)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=DEFAULT_BATCH,
+        metavar="N",
+        help=f"memories embedded and written at a time (default: {DEFAULT_BATCH})",
+    )
+    quiet_option(parser)
+    parser.set_defaults(func=run, default_log_level=QUIET_LOG_LEVEL)
