@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, field_valida
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from somafractalmemory.core.budget import DEFAULT_BATCH_RESULTS, DEFAULT_BULK_ITEMS, DEFAULT_SCAN_ROWS
+from somafractalmemory.core.versions import DEFAULT_MAX_VERSIONS
 
 DEFAULT_PORT = 9595
 
@@ -69,6 +70,11 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(32, ge=1, le=4096, description="texts in one call of a neural model")
     max_memories_per_namespace: int | None = Field(None, ge=1)
+    max_versions: int = Field(
+        DEFAULT_MAX_VERSIONS,
+        ge=0,
+        description="earlier versions kept per memory (each replace keeps one; the oldest go); 0 keeps none",
+    )
     cache_ttl_seconds: int = Field(300, ge=1)
     # Fused recall's defaults are measured with the default (hashing) embedder, itself lexical and weaker
     # than BM25 (docs/retrieval.md); with a neural embedder, equal weights and k 60 are the usual start.

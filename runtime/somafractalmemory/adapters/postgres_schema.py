@@ -15,6 +15,8 @@ Why the indexes look the way they do:
   ``ts_rank``; generated, it cannot disagree with the row it belongs to.
 - coordinate range: a btree on (namespace, dimensions, first component) narrows to a slice of the first axis.
 - stats: ``soma_namespace_counters`` is maintained by a trigger in the writing transaction, never counted.
+- versions: ``soma_memory_versions`` is keyed by memory and version number, so a memory's history, its
+  newest number and the trim of its oldest read one primary-key range.
 """
 
 import logging
@@ -128,6 +130,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE soma_memories ADD COLUMN search_words tsvector
             GENERATED ALWAYS AS (to_tsvector('soma_words'::regconfig, search_text)) STORED;
         CREATE INDEX soma_memories_words ON soma_memories USING gin (search_words);
+        """,
+    ),
+    Migration(
+        3,
+        "memory versions",
+        """
+        CREATE TABLE soma_memory_versions (
+            namespace   text NOT NULL,
+            coord_key   text NOT NULL,
+            number      integer NOT NULL,
+            memory_type text NOT NULL CHECK (memory_type IN ('episodic', 'semantic')),
+            payload     jsonb NOT NULL,
+            importance  double precision NOT NULL,
+            updated_at  double precision NOT NULL,
+            replaced_at double precision NOT NULL,
+            PRIMARY KEY (namespace, coord_key, number)
+        );
         """,
     ),
 )

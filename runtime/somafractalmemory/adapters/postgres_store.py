@@ -25,7 +25,7 @@ from somafractalmemory.core.budget import DEFAULT_SCAN_ROWS
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable, InvalidInput
 from somafractalmemory.core.filters import MemoryFilter, matches
-from somafractalmemory.core.models import Link, Memory, MemoryType, ScoredMemory, Stats
+from somafractalmemory.core.models import Link, Memory, MemoryType, MemoryVersion, ScoredMemory, Stats
 from somafractalmemory.core.text import VALUE_SEPARATOR, payload_text, string_values
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,27 @@ ON CONFLICT (namespace, coord_key) DO UPDATE SET
     folded_text = EXCLUDED.folded_text, string_values = EXCLUDED.string_values,
     folded_values = EXCLUDED.folded_values
 """
+
+# Before the upsert: the rows it will replace become their memory's next version (the keys are unique).
+ARCHIVE_VERSIONS = """
+INSERT INTO soma_memory_versions (namespace, coord_key, number, memory_type, payload, importance,
+    updated_at, replaced_at)
+SELECT m.namespace, m.coord_key,
+    coalesce((SELECT max(v.number) FROM soma_memory_versions v
+              WHERE v.namespace = m.namespace AND v.coord_key = m.coord_key), 0) + 1,
+    m.memory_type, m.payload, m.importance, m.updated_at, w.replaced_at
+FROM unnest(%s::text[], %s::text[], %s::float8[]) AS w (namespace, coord_key, replaced_at)
+JOIN soma_memories m ON m.namespace = w.namespace AND m.coord_key = w.coord_key
+"""
+
+TRIM_VERSIONS = """
+DELETE FROM soma_memory_versions v USING unnest(%s::text[], %s::text[]) AS w (namespace, coord_key)
+WHERE v.namespace = w.namespace AND v.coord_key = w.coord_key AND v.number <= (
+    SELECT max(x.number) FROM soma_memory_versions x
+    WHERE x.namespace = w.namespace AND x.coord_key = w.coord_key) - %s
+"""
+
+VERSION_COLUMNS = "number, payload, memory_type, importance, updated_at, replaced_at"
 
 UPSERT_LINK = """
 INSERT INTO soma_links (namespace, source_key, target_key, link_type, weight, created_at)
@@ -114,6 +135,18 @@ def memory_from_row(row: TupleRow) -> Memory:
         created_at=created_at,
         updated_at=updated_at,
         access_count=access_count,
+    )
+
+
+def version_from_row(row: TupleRow) -> MemoryVersion:
+    number, payload, memory_type, importance, updated_at, replaced_at = row
+    return MemoryVersion(
+        number=number,
+        payload=payload,
+        memory_type=MemoryType(memory_type),
+        importance=importance,
+        updated_at=updated_at,
+        replaced_at=replaced_at,
     )
 
 
@@ -204,16 +237,30 @@ class PostgresStore:
         self._pool.close()
 
     # Memories.
-    def put_many(self, memories: Sequence[Memory]) -> None:
+    def put_many(self, memories: Sequence[Memory], *, keep_versions: int = 0) -> None:
         if not memories:
             return
         rows = _last_per_key(memories)
         # One pipeline: the statements go out together instead of one round trip each.
         with self.connection() as conn, conn.pipeline(), conn.cursor() as cur:
             cur.execute(LOCK_COUNTERS, (sorted({memory.namespace for memory in rows}),))
+            if keep_versions > 0:
+                namespaces = [memory.namespace for memory in rows]
+                keys = [coordinate_key(memory.coordinate) for memory in rows]
+                cur.execute(ARCHIVE_VERSIONS, (namespaces, keys, [memory.updated_at for memory in rows]))
+                cur.execute(TRIM_VERSIONS, (namespaces, keys, keep_versions))
             cur.executemany(UPSERT_MEMORY, [_memory_row(memory) for memory in rows])
             if self.evented:
                 cur.executemany(OUTBOX_INSERT, outbox_rows_for_put(rows))
+
+    def versions(self, namespace: str, coordinate: Coordinate) -> list[MemoryVersion]:
+        with self.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {VERSION_COLUMNS} FROM soma_memory_versions WHERE namespace = %s AND coord_key = %s"
+                " ORDER BY number DESC",
+                (namespace, coordinate_key(coordinate)),
+            ).fetchall()
+        return [version_from_row(row) for row in rows]
 
     def get(self, namespace: str, coordinate: Coordinate) -> Memory | None:
         return self.get_many(namespace, [coordinate]).get(coordinate)
@@ -240,6 +287,9 @@ class PostgresStore:
             conn.execute(
                 "DELETE FROM soma_links WHERE namespace = %s AND (source_key = %s OR target_key = %s)",
                 (namespace, key, key),
+            )
+            conn.execute(
+                "DELETE FROM soma_memory_versions WHERE namespace = %s AND coord_key = %s", (namespace, key)
             )
             if self.evented and deleted:
                 conn.cursor().executemany(OUTBOX_INSERT, outbox_rows_for_delete(namespace, coordinate))

@@ -31,7 +31,15 @@ from somafractalmemory.core.budget import DEFAULT_SCAN_ROWS
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.filters import MemoryFilter, matches
-from somafractalmemory.core.models import Link, Memory, MemoryType, ScoredMemory, Stats, stats_from_counts
+from somafractalmemory.core.models import (
+    Link,
+    Memory,
+    MemoryType,
+    MemoryVersion,
+    ScoredMemory,
+    Stats,
+    stats_from_counts,
+)
 from somafractalmemory.core.ports import PendingWrite
 from somafractalmemory.core.scoring import term_matches
 from somafractalmemory.core.text import payload_text
@@ -115,6 +123,17 @@ CREATE TABLE IF NOT EXISTS index_journal (
     namespace TEXT NOT NULL,
     keys TEXT
 );
+CREATE TABLE IF NOT EXISTS memory_versions (
+    namespace TEXT NOT NULL,
+    coord_key TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    memory_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    importance REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    replaced_at REAL NOT NULL,
+    PRIMARY KEY (namespace, coord_key, number)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
     namespace TEXT NOT NULL,
     memory_type TEXT NOT NULL,
@@ -157,6 +176,33 @@ def _memory_row(memory: Memory) -> tuple[Any, ...]:
         memory.created_at,
         memory.updated_at,
         memory.access_count,
+    )
+
+
+ARCHIVE_VERSION = """
+INSERT INTO memory_versions (namespace, coord_key, number, memory_type, payload, importance, updated_at,
+                             replaced_at)
+SELECT m.namespace, m.coord_key,
+       coalesce((SELECT max(v.number) FROM memory_versions v
+                 WHERE v.namespace = m.namespace AND v.coord_key = m.coord_key), 0) + 1,
+       m.memory_type, m.payload, m.importance, m.updated_at, ?
+FROM memories m WHERE m.namespace = ? AND m.coord_key = ?
+"""
+
+TRIM_VERSIONS = """
+DELETE FROM memory_versions WHERE namespace = ?1 AND coord_key = ?2 AND number <= (
+    SELECT max(number) FROM memory_versions WHERE namespace = ?1 AND coord_key = ?2) - ?3
+"""
+
+
+def version_from_row(row: sqlite3.Row) -> MemoryVersion:
+    return MemoryVersion(
+        number=row["number"],
+        payload=json.loads(row["payload"]),
+        memory_type=MemoryType(row["memory_type"]),
+        importance=row["importance"],
+        updated_at=row["updated_at"],
+        replaced_at=row["replaced_at"],
     )
 
 
@@ -306,8 +352,8 @@ class SQLiteStore:
 
     # --- memories -----------------------------------------------------------------------------
 
-    def put_many(self, memories: Sequence[Memory]) -> None:
-        """One transaction: the rows (the trigram index follows by trigger) and the counters."""
+    def put_many(self, memories: Sequence[Memory], *, keep_versions: int = 0) -> None:
+        """One transaction: the versions, the rows (the text indexes follow by trigger) and the counters."""
         if not memories:
             return
         rows = [_memory_row(memory) for memory in memories]
@@ -315,6 +361,8 @@ class SQLiteStore:
             replaced = self._types_of(
                 db, [(m.namespace, row[1]) for m, row in zip(memories, rows, strict=True)]
             )
+            if keep_versions > 0 and replaced:
+                self._archive(db, memories, rows, replaced, keep_versions)
             db.executemany(
                 """
                 INSERT INTO memories (namespace, coord_key, dims, c0, c1, c2, memory_type, payload, text,
@@ -339,6 +387,31 @@ class SQLiteStore:
                     namespace,
                     [row[1] for m, row in zip(memories, rows, strict=True) if m.namespace == namespace],
                 )
+
+    @staticmethod
+    def _archive(
+        db: sqlite3.Connection,
+        memories: Sequence[Memory],
+        rows: Sequence[tuple[Any, ...]],
+        replaced: dict[tuple[str, str], str],
+        keep: int,
+    ) -> None:
+        """The rows about to be replaced become versions; each memory keeps its newest ``keep``."""
+        archived = {
+            (m.namespace, row[1]): m.updated_at
+            for m, row in zip(memories, rows, strict=True)
+            if (m.namespace, row[1]) in replaced
+        }
+        db.executemany(ARCHIVE_VERSION, [(at, ns, key) for (ns, key), at in archived.items()])
+        db.executemany(TRIM_VERSIONS, [(ns, key, keep) for ns, key in archived])
+
+    def versions(self, namespace: str, coordinate: Coordinate) -> list[MemoryVersion]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM memory_versions WHERE namespace = ? AND coord_key = ? ORDER BY number DESC",
+                (namespace, coordinate_key(coordinate)),
+            ).fetchall()
+        return [version_from_row(row) for row in rows]
 
     @staticmethod
     def _types_of(db: sqlite3.Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -398,6 +471,7 @@ class SQLiteStore:
                 "DELETE FROM links WHERE namespace = ? AND (source_key = ? OR target_key = ?)",
                 (namespace, key, key),
             )
+            db.execute("DELETE FROM memory_versions WHERE namespace = ? AND coord_key = ?", (namespace, key))
             return True
 
     def record_access(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:

@@ -11,6 +11,7 @@ from somafractalmemory.core.records import parse_ndjson, record_line
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
 from somafractalmemory.http_api.schemas import ImportResponseV1
+from somafractalmemory.http_api.version_presenter import versions_resource
 from somafractalmemory.settings import Settings
 from somafractalmemory.wiring import Runtime, build_runtime
 
@@ -88,6 +89,14 @@ class EmbeddedTarget:
     def path(self, source: Coordinate, target: Coordinate, link_type: str | None) -> JSONObject:
         path = self._service.shortest_path(self.namespace, source, target, link_type)
         return {"path": [list(coordinate) for coordinate in path], "found": bool(path)}
+
+    def versions(self, coordinate: Coordinate) -> JSONObject:
+        found = self._service.versions(self.namespace, coordinate)
+        return versions_resource(self.namespace, coordinate, found).model_dump(mode="json")
+
+    def restore_version(self, coordinate: Coordinate, number: int) -> JSONObject:
+        memory = self._service.restore_version(self.namespace, coordinate, number)
+        return memory_resource(memory).model_dump(mode="json")
 
     def export_lines(self) -> Iterator[bytes]:
         for record in self._service.export_records(self.namespace):

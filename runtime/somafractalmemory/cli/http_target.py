@@ -147,6 +147,12 @@ class HttpTarget:
             params["link_type"] = link_type
         return self._json("GET", "/path", params=params)
 
+    def versions(self, coordinate: Coordinate) -> JSONObject:
+        return self._json("GET", f"{self._memory_path(coordinate)}/versions")
+
+    def restore_version(self, coordinate: Coordinate, number: int) -> JSONObject:
+        return self._json("POST", f"{self._memory_path(coordinate)}/versions/{number}/restore")
+
     def export_lines(self) -> Iterator[bytes]:
         try:
             with self._client.stream("GET", "/export", timeout=self._stream_timeout) as response:

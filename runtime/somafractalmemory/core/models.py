@@ -48,6 +48,20 @@ class Memory:
 
 
 @dataclass(frozen=True, slots=True)
+class MemoryVersion:
+    """A memory's content as it was before a replace: ``number`` counts up per memory (1 is the oldest
+    kept since the memory was created), ``updated_at`` is when that content was written and
+    ``replaced_at`` when a later write replaced it."""
+
+    number: int
+    payload: JSONDict
+    memory_type: MemoryType
+    importance: float
+    updated_at: float
+    replaced_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Link:
     namespace: str
     source: Coordinate

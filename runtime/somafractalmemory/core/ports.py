@@ -17,6 +17,7 @@ from somafractalmemory.core.models import (
     Link,
     Memory,
     MemoryType,
+    MemoryVersion,
     ScoredMemory,
     Stats,
     VectorHit,
@@ -44,8 +45,14 @@ class DocumentStore(Backend, Protocol):
     ``put_many`` and ``delete``; the core does not need to know.
     """
 
-    def put_many(self, memories: Sequence[Memory]) -> None:
-        """Insert or replace, keeping created_at and access_count of a replaced memory, in one transaction."""
+    def put_many(self, memories: Sequence[Memory], *, keep_versions: int = 0) -> None:
+        """Insert or replace, keeping created_at and access_count of a replaced memory, in one transaction.
+        With ``keep_versions`` > 0, the content each replace overwrites becomes the memory's next version
+        (``replaced_at``: the new memory's ``updated_at``) and only the newest ``keep_versions`` versions
+        of it stay, in the same transaction."""
+
+    def versions(self, namespace: str, coordinate: Coordinate) -> list[MemoryVersion]:
+        """The kept versions of a memory, newest first; [] when it has none."""
 
     def get(self, namespace: str, coordinate: Coordinate) -> Memory | None: ...
 
@@ -53,7 +60,8 @@ class DocumentStore(Backend, Protocol):
         """The memories that exist among ``coordinates``; missing ones are simply absent."""
 
     def delete(self, namespace: str, coordinate: Coordinate) -> bool:
-        """Remove a memory and every link that touches it; False when there was nothing to remove."""
+        """Remove a memory, its versions and every link that touches it; False when there was nothing to
+        remove."""
 
     def record_access(self, namespace: str, coordinates: Sequence[Coordinate]) -> None: ...
 

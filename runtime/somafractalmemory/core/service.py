@@ -22,6 +22,7 @@ from somafractalmemory.core.models import (
     Link,
     Memory,
     MemoryType,
+    MemoryVersion,
     ScoredMemory,
     Stats,
     normalise_importance,
@@ -45,6 +46,7 @@ from somafractalmemory.core.records import (
 )
 from somafractalmemory.core.terms import hybrid_terms, query_words
 from somafractalmemory.core.text import payload_text
+from somafractalmemory.core.versions import DEFAULT_MAX_VERSIONS, check_version_number, pick_version, restored
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,7 @@ class MemoryService:
         *,
         index_inline: bool = True,
         max_memories_per_namespace: int | None = None,
+        max_versions: int = DEFAULT_MAX_VERSIONS,
         cache_ttl_seconds: int = 300,
         clock: Callable[[], float] = time.time,
         journal: IndexJournal | None = None,
@@ -143,6 +146,7 @@ class MemoryService:
         self.cache = cache
         self.index_inline = index_inline
         self.max_memories = max_memories_per_namespace
+        self.max_versions = max_versions
         self.cache_ttl = cache_ttl_seconds
         self.clock = clock
 
@@ -163,7 +167,7 @@ class MemoryService:
     def _write(self, memories: Sequence[Memory]) -> None:
         points = vector_points(self.embedder, memories) if self.index_inline else []
         with self.writing:
-            self.store.put_many(memories)
+            self.store.put_many(memories, keep_versions=self.max_versions)
             self._forget_cached(memories[0].namespace, [m.coordinate for m in memories])
             if points:
                 self.index.upsert(points)
@@ -213,6 +217,23 @@ class MemoryService:
                 self.index.delete(namespace, [coordinate])
                 self._caught_up()
         return removed
+
+    # --- versions -----------------------------------------------------------------------------
+
+    def versions(self, namespace: str, coordinate: Coordinate) -> list[MemoryVersion]:
+        """The memory's kept versions, newest first (at most ``max_versions``)."""
+        self.get(namespace, coordinate)  # raises NotFound for a memory that is not there
+        return self.store.versions(namespace, coordinate)
+
+    def restore_version(self, namespace: str, coordinate: Coordinate, number: int) -> Memory:
+        """Make version ``number`` the current content: a write like any other (the content it replaces
+        becomes the newest version, the index and the outbox follow)."""
+        check_version_number(number)
+        current = self.get(namespace, coordinate)
+        version = pick_version(self.store.versions(namespace, coordinate), number, namespace, coordinate)
+        memory = restored(current, version, self.clock())
+        self._write([memory])
+        return memory
 
     def _enforce_limit(self, namespace: str) -> None:
         if self.max_memories is None:

@@ -471,3 +471,18 @@ class ImportResponseV1(BaseModel):
     memories: int
     links: int
     errors: list[str]
+
+
+class VersionResource(BaseModel):
+    number: int
+    payload: dict[str, Any]
+    type: TypeName
+    importance: float
+    updated_at: float = Field(description="when this content was written")
+    replaced_at: float = Field(description="when a later write replaced it")
+
+
+class VersionsResponseV1(BaseModel):
+    namespace: str
+    coord: list[float]
+    versions: list[VersionResource] = Field(description="newest first, at most SOMA_MAX_VERSIONS")

@@ -5,7 +5,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
@@ -41,7 +41,9 @@ from somafractalmemory.http_api.schemas import (
     RecallResponseV1,
     SearchRequestV1,
     StatsResponse,
+    VersionsResponseV1,
 )
+from somafractalmemory.http_api.version_presenter import versions_resource
 
 router = APIRouter(
     prefix="/v1/namespaces/{namespace}",
@@ -91,6 +93,28 @@ async def delete_memory(
     if not await run(service.delete, namespace, coordinate):
         await run(service.get, namespace, coordinate)  # raises the 404 with its message
     return Response(status_code=204)
+
+
+VersionNumber = Annotated[int, Path(ge=1, description="a version's number, as the history lists it")]
+
+
+@router.get("/memories/{coord}/versions", responses=NOT_FOUND)
+async def memory_versions(
+    namespace: NamespacePath, coord: CoordinatePath, service: ServiceDep, run: RunDep
+) -> VersionsResponseV1:
+    """The memory's earlier contents, newest first: each replace keeps the one it overwrote, and at most
+    SOMA_MAX_VERSIONS (10 by default) are kept per memory, the oldest dropped."""
+    coordinate = parse_coordinate(coord)
+    return versions_resource(namespace, coordinate, await run(service.versions, namespace, coordinate))
+
+
+@router.post("/memories/{coord}/versions/{number}/restore", responses=NOT_FOUND)
+async def restore_version(
+    namespace: NamespacePath, coord: CoordinatePath, number: VersionNumber, service: ServiceDep, run: RunDep
+) -> MemoryResource:
+    """The version becomes the current content; the content it replaces is kept as the newest version."""
+    memory = await run(service.restore_version, namespace, parse_coordinate(coord), number)
+    return memory_resource(memory)
 
 
 def _bulk_item(raw: dict[str, Any]) -> NewMemory | InvalidInput:
