@@ -4,12 +4,14 @@ their vectors (after a change of embedder, or of its dimensions)."""
 import argparse
 import logging
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from somafractalmemory.adapters.numpy_index import NumpyIndex
+from somafractalmemory.adapters.sqlite_file import SQLITE_COMPANIONS
 from somafractalmemory.cli.errors import UsageError
 from somafractalmemory.cli.options import (
     QUIET_LOG_LEVEL,
@@ -25,48 +27,64 @@ from somafractalmemory.core.ports import DocumentStore, Embedder, VectorIndex
 from somafractalmemory.core.reindex import DEFAULT_BATCH, namespaces_to_reindex, reindex_namespace
 from somafractalmemory.datadir import private_directory
 from somafractalmemory.settings import Settings
-from somafractalmemory.wiring import VECTOR_FILE, build_embedder, build_index, build_store
+from somafractalmemory.wiring import build_embedder, build_index, build_store
 
 log = logging.getLogger(__name__)
 
-REBUILD_SUFFIX = ".reindex"
+REBUILD_DIRECTORY = "reindex-scratch"
 
 
 def embedded_index(settings: Settings) -> bool:
     return settings.qdrant_url is None and settings.qdrant_path is None
 
 
+def move_into(scratch: Path, folder: Path) -> None:
+    """Each entry of ``scratch`` in place of the entry of that name in ``folder`` (with the SQLite
+    companions of a replaced file, which belong to the old content)."""
+    for entry in sorted(scratch.iterdir()):
+        target = folder / entry.name
+        for companion in SQLITE_COMPANIONS:
+            target.with_name(target.name + companion).unlink(missing_ok=True)
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(entry, target)
+    scratch.rmdir()
+
+
 @contextmanager
-def rebuilt_vector_file(settings: Settings, dimensions: int) -> Iterator[VectorIndex]:
-    """A new embedded vector file of ``dimensions``, put in place of the old one only once complete
-    (the old file holds vectors of other dimensions, which one file cannot mix)."""
-    path = private_directory(settings.data_dir) / VECTOR_FILE
-    scratch = path.with_name(path.name + REBUILD_SUFFIX)
-    scratch.unlink(missing_ok=True)  # a rebuild that stopped half-way
-    index = NumpyIndex(scratch, dimensions)
+def rebuilt_index(settings: Settings, dimensions: int) -> Iterator[VectorIndex]:
+    """A new embedded vector index of ``dimensions``, built in a scratch directory beside the data and
+    put in place of the old one only once complete (one index cannot mix dimensions)."""
+    folder = private_directory(settings.data_dir)
+    scratch = folder / REBUILD_DIRECTORY
+    shutil.rmtree(scratch, ignore_errors=True)  # a rebuild that stopped half-way
+    index = build_index(settings.model_copy(update={"data_dir": scratch}), dimensions)
     try:
         yield index
     except BaseException:
         index.close()
-        scratch.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
         raise
     index.close()
-    os.replace(scratch, path)
+    move_into(scratch, folder)
 
 
 @contextmanager
 def vector_index(settings: Settings, dimensions: int, every_namespace: bool) -> Iterator[VectorIndex]:
+    mismatch = None
     try:
         index = build_index(settings, dimensions)
     except ValueError as error:  # the embedded index holds vectors of other dimensions
         if not embedded_index(settings):
             raise
+        mismatch = str(error)
+    if mismatch is not None:  # out of the except block: the failed index's file is closed by now
         if not every_namespace:
             raise UsageError(
-                f"{error}: reindex every namespace (no --namespace) to rebuild the vector index"
-            ) from None
-        log.warning("%s: the vector index is rebuilt with %d dimensions", error, dimensions)
-        with rebuilt_vector_file(settings, dimensions) as rebuilt:
+                f"{mismatch}: reindex every namespace (no --namespace) to rebuild the vector index"
+            )
+        log.warning("%s: the vector index is rebuilt with %d dimensions", mismatch, dimensions)
+        with rebuilt_index(settings, dimensions) as rebuilt:
             yield rebuilt
         return
     try:
