@@ -125,15 +125,18 @@ def job_result(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Bac
             size_bytes=size,
             memories=memories,
         )
-    return BackupResult(job=name, succeeded=False, time=finished_at, message=_failure(job, state, summary))
+    return BackupResult(job=name, succeeded=False, time=finished_at, message=job_failure(job, state, summary))
 
 
-def _failure(job: Mapping[str, Any], state: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
+def job_failure(
+    job: Mapping[str, Any], state: Mapping[str, Any], summary: Mapping[str, Any], container: str = "backup"
+) -> str:
+    """Why a Job failed: the runtime's summary, else how its ``container`` ended, else the Job's verdict."""
     if summary.get("message"):
         return str(summary["message"])
     if state:
         reason, code = state.get("reason", "an error"), state.get("exitCode")
-        return f"the backup container ended with {reason} (exit code {code})"
+        return f"the {container} container ended with {reason} (exit code {code})"
     for condition in (job.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Failed" and condition.get("status") == "True":
             return f"{condition.get('reason', 'Failed')}: {condition.get('message', '')}".rstrip(": ")
@@ -224,4 +227,6 @@ def restore_condition(
     if outcome[0]:
         restored = f"backup {summary['id']}" if summary.get("id") else "the backup"
         return Condition(RESTORED, True, Reason.RESTORE_COMPLETED, f"Job {name} restored {restored}")
-    return Condition(RESTORED, False, Reason.RESTORE_FAILED, f"Job {name}: {_failure(job, state, summary)}")
+    return Condition(
+        RESTORED, False, Reason.RESTORE_FAILED, f"Job {name}: {job_failure(job, state, summary)}"
+    )

@@ -113,10 +113,17 @@ class KubeClient:
         )
         return body
 
-    async def delete(self, kind: str, namespace: str, name: str) -> bool:
-        """Delete the object; False if it was already gone."""
+    async def delete(self, kind: str, namespace: str, name: str, *, propagation: str | None = None) -> bool:
+        """Delete the object; False if it was already gone. ``propagation`` (e.g. Background) also deletes
+        its dependents, which a Job's deletion otherwise orphans."""
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation}
         try:
-            await api.delete(KINDS[kind].url(namespace, name), settings=self.settings, logger=logger)
+            await api.delete(
+                KINDS[kind].url(namespace, name),
+                payload=options if propagation is not None else None,
+                settings=self.settings,
+                logger=logger,
+            )
         except errors.APINotFoundError:
             return False
         return True

@@ -18,7 +18,7 @@ import kopf
 from soma_operator import builders
 from soma_operator.applier import Change, apply_all
 from soma_operator.backup_status import RESTORED, BackupReport, backup_report, restore_condition
-from soma_operator.builders import autoscaling, backup, cloudnative_pg, restore
+from soma_operator.builders import autoscaling, backup, cloudnative_pg, models, restore, runtime
 from soma_operator.builders.api import endpoint
 from soma_operator.builders.context import (
     API_TOKEN_KEY,
@@ -33,6 +33,13 @@ from soma_operator.builders.workloads import claim_name
 from soma_operator.config import OperatorConfig
 from soma_operator.constants import FIELD_MANAGER
 from soma_operator.kube import KubeClient
+from soma_operator.model_status import (
+    INDEXED_EMBEDDING,
+    MODEL_READY,
+    REINDEXED,
+    model_condition,
+    reindex_condition,
+)
 from soma_operator.quantity import storage_bytes
 from soma_operator.spec import Component, MemorySystem, OnDelete, SpecError, shrink_errors
 from soma_operator.status import (
@@ -330,11 +337,99 @@ async def ensure_restore(
         job = await r.client.apply(restore.job(ctx, spec))
         r.announce(body, "Created", f"Job {restore.job_name(ctx)}")
     condition = restore_condition(job, pods, stores_ready, previous)
-    if condition.reason in (Reason.RESTORE_COMPLETED, Reason.RESTORE_FAILED) and (previous or {}).get(
-        "reason"
-    ) != str(condition.reason):
-        r.announce(body, str(condition.reason), condition.message)
+    _announce_outcome(r, body, condition, RESTORED, (Reason.RESTORE_COMPLETED, Reason.RESTORE_FAILED))
     return condition
+
+
+def _previous(body: kopf.Body, kind: str) -> Mapping[str, Any] | None:
+    return next((c for c in body.status.get("conditions") or [] if c.get("type") == kind), None)
+
+
+def _announce_outcome(
+    r: Reconciler, body: kopf.Body, condition: Condition, kind: str, outcomes: tuple[Reason, ...]
+) -> None:
+    """An Event when a Job's condition reaches one of its outcomes (once: not again while it stays)."""
+    if condition.reason in outcomes and (_previous(body, kind) or {}).get("reason") != str(condition.reason):
+        r.announce(body, str(condition.reason), condition.message)
+
+
+async def _job_and_pods(
+    r: Reconciler, ctx: BuildContext, name: str, component: str
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    labels = {**instance_labels(ctx.name), COMPONENT_LABEL: component}
+    job, pods = await asyncio.gather(
+        r.client.get("Job", ctx.namespace, name), r.client.list("Pod", ctx.namespace, labels)
+    )
+    return job, pods
+
+
+async def ensure_model(
+    r: Reconciler, body: kopf.Body, ctx: BuildContext, *, create: bool
+) -> Condition | None:
+    """The model of the onnx embedder: its fetch Job is applied once per model (``create``: not by the
+    status refresh); a Job left by another model is deleted first. ModelReady holds Ready until it
+    completed."""
+    embedding = ctx.system.spec.embedding
+    claim = runtime.model_claim(ctx)
+    if claim is None or not embedding.fetched:
+        return model_condition(embedding, claim or "", None, [])
+    name = models.job_name(ctx)
+    job, pods = await _job_and_pods(r, ctx, name, models.COMPONENT)
+    if (
+        job is not None
+        and job["metadata"].get("annotations", {}).get(models.MODEL_ANNOTATION) != embedding.model
+    ):
+        if create and await r.client.delete("Job", ctx.namespace, name, propagation="Background"):
+            r.announce(body, "Deleted", f"Job {name} (another model)")
+        job, pods = None, []
+    if job is None and create:
+        job = await r.client.apply(models.fetch_job(ctx))
+        r.announce(body, "Created", f"Job {name}")
+    condition = model_condition(embedding, claim, job, pods)
+    if condition is not None:
+        _announce_outcome(r, body, condition, MODEL_READY, (Reason.MODEL_FETCHED, Reason.MODEL_FETCH_FAILED))
+    return condition
+
+
+@dataclass(frozen=True)
+class Reindex:
+    condition: Condition | None
+    indexed: str  # the embedding the vectors are made with, for status.indexedEmbedding
+
+
+async def ensure_reindex(
+    r: Reconciler,
+    body: kopf.Body,
+    ctx: BuildContext,
+    workloads: Mapping[Component, Mapping[str, Any] | None],
+    model: Condition | None,
+    *,
+    create: bool,
+) -> Reindex:
+    """After a change of spec.embedding, the Job NAME-reindex-HASH embeds every memory again, once the
+    model is ready and every component runs the new embedder (a pod still on the old one would write
+    vectors of the old one). A new system has nothing to reindex: it starts with its embedding."""
+    wanted = ctx.system.spec.embedding.identity
+    indexed = str(body.status.get(INDEXED_EMBEDDING) or wanted)
+    if indexed == wanted:
+        previous = _previous(body, REINDEXED)
+        if previous is not None and previous.get("status") == "True":
+            return Reindex(
+                Condition(REINDEXED, True, Reason.REINDEX_COMPLETED, str(previous.get("message"))), wanted
+            )
+        return Reindex(None, wanted)
+    name = models.reindex_job_name(ctx)
+    job, pods = await _job_and_pods(r, ctx, name, models.REINDEX_COMPONENT)
+    model_ready = model is None or model.ready
+    found = providers(ctx)
+    components = component_conditions(ctx.system.spec, workloads, found.unavailable, found.autoscaled)
+    rolled_out = all(c.ready for c in components)
+    if job is None and model_ready and rolled_out and create:
+        job = await r.client.apply(models.reindex_job(ctx))
+        r.announce(body, "Created", f"Job {name}")
+    condition = reindex_condition(indexed, wanted, model_ready, rolled_out, job, pods)
+    _announce_outcome(r, body, condition, REINDEXED, (Reason.REINDEX_COMPLETED, Reason.REINDEX_FAILED))
+    return Reindex(condition, wanted if condition.ready else indexed)
 
 
 def write_status(
@@ -364,7 +459,9 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
     if refusal is not None:
         workloads, backups = await asyncio.gather(read_workloads(r, ctx), read_backups(r, ctx, body.status))
         restored = await ensure_restore(r, body, ctx, workloads, create=False)
-        status = _status(ctx, body, workloads, claims, refusal, backups, restored)
+        model = await ensure_model(r, body, ctx, create=False)
+        reindex = await ensure_reindex(r, body, ctx, workloads, model, create=False)
+        status = _status(ctx, body, workloads, claims, refusal, backups, [restored, model], reindex)
         write_status(r, body, patch, status, backups)
         raise kopf.PermanentError(f"Refused: {refusal}")
     await hand_over_replicas(r, ctx)
@@ -373,7 +470,9 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
     await grow_claims(r, body, system, claims)
     backups = await read_backups(r, ctx, body.status)
     restored = await ensure_restore(r, body, ctx, applied, create=True)
-    status = _status(ctx, body, applied, claims, None, backups, restored)
+    model = await ensure_model(r, body, ctx, create=True)
+    reindex = await ensure_reindex(r, body, ctx, applied, model, create=True)
+    status = _status(ctx, body, applied, claims, None, backups, [restored, model], reindex)
     write_status(r, body, patch, status, backups)
     if status["phase"] != Phase.READY:
         [ready] = [c for c in status["conditions"] if c["type"] == READY]
@@ -397,7 +496,10 @@ async def refresh_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> N
     )
     refusal = shrink_refusal(system, claims)
     restored = await ensure_restore(r, body, ctx, workloads, create=False)
-    write_status(r, body, patch, _status(ctx, body, workloads, claims, refusal, backups, restored), backups)
+    model = await ensure_model(r, body, ctx, create=False)
+    reindex = await ensure_reindex(r, body, ctx, workloads, model, create=False)
+    status = _status(ctx, body, workloads, claims, refusal, backups, [restored, model], reindex)
+    write_status(r, body, patch, status, backups)
 
 
 def _status(
@@ -407,7 +509,8 @@ def _status(
     claims: Claims,
     refusal: str | None,
     backups: BackupReport,
-    restored: Condition | None,
+    gates: list[Condition | None],
+    reindex: Reindex,
 ) -> dict[str, Any]:
     status = observed_status(
         spec=ctx.system.spec,
@@ -419,10 +522,10 @@ def _status(
         endpoint=endpoint(ctx),
         now=_now(),
         providers=providers(ctx),
-        gates=[restored] if restored is not None else [],
+        gates=[gate for gate in [*gates, reindex.condition] if gate is not None],
         extra_conditions=[backups.condition] if backups.condition is not None else [],
     )
-    return {**status, **backups.fields}
+    return {**status, **backups.fields, INDEXED_EMBEDDING: reindex.indexed}
 
 
 async def release_claims(r: Reconciler, body: kopf.Body) -> None:

@@ -44,9 +44,18 @@ class Mode(enum.StrEnum):
 
 class EmbeddingProvider(enum.StrEnum):
     """The embedding providers the runtime image carries: it is built without the sentence-transformers
-    extra, so that provider is refused until an image carries it."""
+    extra, so that provider is refused until an image carries it. ``onnx`` runs a model the operator
+    fetches once into a claim (or finds in ``source``)."""
 
     HASHING = "hashing"
+    ONNX = "onnx"
+
+
+class AccessMode(enum.StrEnum):
+    READ_WRITE_ONCE = "ReadWriteOnce"
+    READ_WRITE_MANY = "ReadWriteMany"
+    READ_ONLY_MANY = "ReadOnlyMany"
+    READ_WRITE_ONCE_POD = "ReadWriteOncePod"
 
 
 class PostgresProvider(enum.StrEnum):
@@ -161,9 +170,61 @@ class ConsumersSpec(_Model):
     )
 
 
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+HUB_MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$"
+MODEL_PATH_PATTERN = r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$"
+
+
+class ModelCache(_Model):
+    """The claim the operator creates and the model is fetched into. Every API and consumer pod mounts it
+    read-only: pods on several nodes need ReadWriteMany or ReadOnlyMany."""
+
+    size: StorageQuantity = "2Gi"
+    storage_class_name: str | None = None
+    access_modes: list[AccessMode] = Field(default=[AccessMode.READ_WRITE_ONCE], min_length=1)
+
+
+class ModelSource(_Model):
+    """A claim that already holds the model (air-gapped clusters): nothing is fetched."""
+
+    claim_name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
+    path: str | None = Field(default=None, max_length=253, pattern=MODEL_PATH_PATTERN)
+
+
+def model_slug(model: str) -> str:
+    """The model's directory under the claim's mount: the hub id with its slash as ``--``."""
+    return model.replace("/", "--")
+
+
 class EmbeddingSpec(_Model):
     provider: EmbeddingProvider = EmbeddingProvider.HASHING
+    model: str = Field(default=DEFAULT_EMBEDDING_MODEL, max_length=200, pattern=HUB_MODEL_PATTERN)
     dimensions: int = Field(default=384, ge=8, le=4096)
+    model_cache: ModelCache = ModelCache()
+    source: ModelSource | None = None
+
+    @property
+    def neural(self) -> bool:
+        return self.provider is EmbeddingProvider.ONNX
+
+    @property
+    def fetched(self) -> bool:
+        """The operator fetches the model into its own claim (onnx without a source)."""
+        return self.neural and self.source is None
+
+    @property
+    def model_path(self) -> str:
+        """The model directory relative to the claim's root."""
+        if self.source is not None and self.source.path is not None:
+            return self.source.path
+        return model_slug(self.model)
+
+    @property
+    def identity(self) -> str:
+        """What the vectors depend on: a change of it needs a reindex."""
+        if self.neural:
+            return f"{self.provider.value}/{self.model}/{self.dimensions}"
+        return f"{self.provider.value}/{self.dimensions}"
 
     @field_validator("provider", mode="before")
     @classmethod

@@ -39,6 +39,14 @@ class Reason(enum.StrEnum):
     RESTORING = "Restoring"
     RESTORE_COMPLETED = "RestoreCompleted"
     RESTORE_FAILED = "RestoreFailed"
+    FETCHING_MODEL = "FetchingModel"
+    MODEL_FETCHED = "ModelFetched"
+    MODEL_FETCH_FAILED = "ModelFetchFailed"
+    MODEL_FROM_SOURCE = "ModelFromSource"
+    WAITING_FOR_MODEL = "WaitingForModel"
+    REINDEXING = "Reindexing"
+    REINDEX_COMPLETED = "ReindexCompleted"
+    REINDEX_FAILED = "ReindexFailed"
 
 
 READY = "Ready"
@@ -55,7 +63,14 @@ COMPONENT_CONDITIONS: Mapping[Component, str] = {
 
 
 # Reasons that stop progress until a person acts.
-_BLOCKING = (Reason.PROVIDER_NOT_INSTALLED, Reason.RESTORE_FAILED)
+_BLOCKING = (
+    Reason.PROVIDER_NOT_INSTALLED,
+    Reason.RESTORE_FAILED,
+    Reason.MODEL_FETCH_FAILED,
+    Reason.REINDEX_FAILED,
+)
+# Reasons of a change under way: Progressing, also on a system that was Ready.
+_UNDER_WAY = (Reason.ROLLING_OUT, Reason.NOT_CREATED, Reason.FETCHING_MODEL, Reason.REINDEXING)
 # Reasons that mean a workload of this system exists in the cluster.
 _OBSERVED_WORKLOAD = (Reason.READY, Reason.ROLLING_OUT, Reason.NOT_READY)
 
@@ -171,7 +186,7 @@ def summarize(
     """Phase plus the Ready, Progressing and Degraded conditions from the component conditions."""
     waiting = [c for c in components if not c.ready]
     blocked = [c for c in waiting if c.reason in _BLOCKING]
-    rolling = [c for c in waiting if c.reason in (Reason.ROLLING_OUT, Reason.NOT_CREATED)]
+    rolling = [c for c in waiting if c.reason in _UNDER_WAY]
     broken = [c for c in waiting if c.reason is Reason.NOT_READY]
     resizing = [s for s in storage if s.resized < s.claims]
     # A pod that stops being ready after the system was ready is a degradation, not provisioning.

@@ -164,3 +164,49 @@ def test_a_file_without_a_filled_word_index_gets_it_on_open(
     with caplog.at_level(logging.INFO, logger="somafractalmemory.adapters.sqlite_store"):
         SQLiteStore(path).close()
     assert caplog.records == []  # in step: nothing to build
+
+
+def scored(store: SQLiteStore, *terms: str, limit: int = 10) -> list[tuple[tuple[float, ...], float]]:
+    hits = store.lexical_search(NS, list(terms), memory_type=None, conditions=(), limit=limit)
+    return [(hit.memory.coordinate, hit.score) for hit in hits]
+
+
+def test_only_rare_terms_are_scored_rarest_first_within_the_budget(path: Path) -> None:
+    store = SQLiteStore(path, scored_rows=3)
+    try:
+        store.put_many(
+            [memory(1, "apple"), memory(2, "berry"), memory(3, "berry cherry"), memory(4, "cherry")]
+            + [memory(float(n), f"plum filler{n}") for n in range(5, 9)]
+            + [memory(float(n), f"filler{n}") for n in range(9, 13)]
+        )
+        # plum is in 4 of 12 texts: more than 3, so common; apple (1) and berry (2) fill the budget
+        # of 3 texts, so cherry (2 more) is left out although it is rarer than half the texts
+        assert found(store, "plum", "berry", "cherry", "apple") == [(1.0,), (2.0,), (3.0,)]
+        # equally rare terms keep the query's order
+        assert found(store, "plum", "cherry", "berry", "apple") == [(1.0,), (4.0,), (3.0,)]
+        # the scores are BM25 of the kept terms alone: apple's IDF beats berry's
+        apple, berry = scored(store, "apple", "berry")[:2]
+        assert apple[1] > berry[1] > 0
+        assert found(store, "cherry", "nowhere") == [(4.0,), (3.0,)]  # a term in no text is left out
+    finally:
+        store.close()
+
+
+def test_when_every_term_is_common_texts_with_all_then_any_come_most_recent_first(path: Path) -> None:
+    store = SQLiteStore(path, scored_rows=1)
+    try:
+        store.put_many(
+            [memory(1, "red"), memory(2, "red blue"), memory(3, "blue"), memory(4, "green")]
+            + [memory(5, "red blue"), memory(6, "grey"), memory(7, "grey")]
+        )
+        assert scored(store, "red", "blue") == [
+            ((5.0,), 2.0),
+            ((2.0,), 2.0),
+            ((3.0,), 1.0),
+            ((1.0,), 1.0),
+        ]
+        assert scored(store, "red", "blue", limit=3) == [((5.0,), 2.0), ((2.0,), 2.0), ((3.0,), 1.0)]
+        assert scored(store, "red", "blue", limit=1) == [((5.0,), 2.0)]
+        assert found(store, "blue", conditions=parse_filters({"text": "blue"})) == [(3.0,)]
+    finally:
+        store.close()

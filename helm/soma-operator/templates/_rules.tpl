@@ -46,13 +46,14 @@
   verbs: ["get", "create", "patch", "delete"]
 # Scheduled backups: the CronJob (deleted when the spec stops asking for it); its Jobs and their pods are
 # read for status.lastBackup (the pods' termination messages hold the backups' summaries). The restore Job
-# of a system started from a backup is applied once, then read.
+# of a system started from a backup is applied once, then read. The model fetch Job of another model is
+# deleted (with its pods) before the new one; the reindex Jobs are applied once, then read.
 - apiGroups: ["batch"]
   resources: ["cronjobs"]
   verbs: ["get", "create", "patch", "delete"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "create", "patch"]
+  verbs: ["get", "list", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list"]

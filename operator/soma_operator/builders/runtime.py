@@ -41,6 +41,10 @@ WAITED_BACKENDS = 2
 STARTUP_MARGIN_SECONDS = 60
 STARTUP_PERIOD_SECONDS = 5
 
+MODELS_DIR = "/models"
+MODELS_VOLUME = "models"
+MODELS_COMPONENT = "models"
+
 _URL_VARIABLES = {
     Component.POSTGRES: "POSTGRES_URL",
     Component.REDIS: "REDIS_URL",
@@ -58,6 +62,7 @@ def config_data(ctx: BuildContext) -> dict[str, str]:
         "EVENTING_ENABLED": "true" if spec.evented else "false",
         "SOMA_EMBEDDING_PROVIDER": spec.embedding.provider.value,
         "SOMA_EMBEDDING_DIMENSIONS": str(spec.embedding.dimensions),
+        **({"SOMA_EMBEDDING_MODEL_DIR": model_dir(ctx)} if spec.embedding.neural else {}),
         "SOMA_RATE_LIMIT_PER_MINUTE": str(spec.api.rate_limit.requests_per_minute),
         "SOMA_LOG_FORMAT": "json",
         "SOMA_BACKEND_WAIT_SECONDS": str(BACKEND_WAIT_SECONDS),
@@ -79,6 +84,22 @@ def config_data(ctx: BuildContext) -> dict[str, str]:
         data["SOMA_KAFKA_TOPIC_PARTITIONS"] = str(spec.redpanda.partitions)
         data["SOMA_KAFKA_TOPIC_REPLICATION"] = str(spec.redpanda.replication_factor)
     return data
+
+
+def model_claim(ctx: BuildContext) -> str | None:
+    """The claim holding the embedding model: the source's, else the one the operator fetches into;
+    None when the embedder needs no model."""
+    embedding = ctx.system.spec.embedding
+    if not embedding.neural:
+        return None
+    if embedding.source is not None:
+        return embedding.source.claim_name
+    return ctx.child_name(MODELS_COMPONENT)
+
+
+def model_dir(ctx: BuildContext) -> str:
+    """SOMA_EMBEDDING_MODEL_DIR: the model's directory in the runtime containers."""
+    return f"{MODELS_DIR}/{ctx.system.spec.embedding.model_path}"
 
 
 def startup_probe(path: str, port: int) -> dict[str, Any]:
@@ -132,11 +153,17 @@ def container(ctx: BuildContext, name: str, command: list[str]) -> dict[str, Any
         "command": command,
         "envFrom": [{"configMapRef": {"name": ctx.config_map_name}}],
         "env": connection_env(ctx),
-        "volumeMounts": [mount("api-token", TOKEN_DIR, read_only=True), mount("tmp", "/tmp")],  # noqa: S108
+        "volumeMounts": [
+            mount("api-token", TOKEN_DIR, read_only=True),
+            mount("tmp", "/tmp"),  # noqa: S108
+            *([mount(MODELS_VOLUME, MODELS_DIR, read_only=True)] if model_claim(ctx) else []),
+        ],
     }
 
 
 def volumes(ctx: BuildContext) -> list[dict[str, Any]]:
+    claim = model_claim(ctx)
+    models = [{"name": MODELS_VOLUME, "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}]
     return [
         {
             "name": "api-token",
@@ -146,4 +173,5 @@ def volumes(ctx: BuildContext) -> list[dict[str, Any]]:
             },
         },
         empty_dir("tmp"),
+        *(models if claim else []),
     ]

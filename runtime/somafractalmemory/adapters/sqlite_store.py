@@ -52,6 +52,8 @@ SQL_VARIABLE_CHUNK = 500
 JOURNAL_CLEAR_EVERY = 64
 WORD_CHARACTER = re.compile(r"\w")
 BM25 = "bm25(memory_words, 1.0, 0.0)"  # the text column only: the scope is a filter, not evidence
+SCORED_ROWS = 3_000
+"""At most about this many texts get a BM25 score in one lexical search (1 to 2 µs each)."""
 
 
 def _scope_sql(row: str) -> str:
@@ -241,6 +243,11 @@ def _any_of(terms: Sequence[str]) -> str:
     return " OR ".join(_phrase(term) for term in terms if WORD_CHARACTER.search(term))
 
 
+def _all_of(terms: Sequence[str]) -> str:
+    """An FTS5 query for 'all of these phrases'; terms without a word character are left out."""
+    return " AND ".join(_phrase(term) for term in terms if WORD_CHARACTER.search(term))
+
+
 def _scoped(namespace: str, memory_type: MemoryType | None, expression: str, *, alone: bool) -> str:
     """``expression`` on the text column of one namespace's memories (of one type). When the namespace
     is ``alone`` in the file and no type is asked, every text is in scope: matching the scope token,
@@ -264,8 +271,11 @@ class SQLiteStore:
 
     name = "sqlite"
 
-    def __init__(self, path: Path, *, scan_rows: int = DEFAULT_SCAN_ROWS) -> None:
+    def __init__(
+        self, path: Path, *, scan_rows: int = DEFAULT_SCAN_ROWS, scored_rows: int = SCORED_ROWS
+    ) -> None:
         self._scan_rows = scan_rows
+        self._scored_rows = scored_rows
         journaled = path.exists() and _has_table(path, "index_journal")
         self._file = SQLiteFile(path, SCHEMA, self.name)
         self._db = self._file.db
@@ -544,63 +554,107 @@ class SQLiteStore:
         conditions: MemoryFilter,
         limit: int,
     ) -> list[ScoredMemory]:
-        """BM25 over the word index (its score negated, so higher is better). The conditions are
-        checked in rank order until ``limit`` memories pass, examining at most ``scan_rows``."""
-        expression = _any_of(self._informative(terms))
-        if not expression:
-            return []
-        ranked = (
-            f"SELECT rowid, {BM25} AS rank FROM memory_words WHERE memory_words MATCH ? ORDER BY rank LIMIT ?"
-        )
-        found: list[ScoredMemory] = []
+        """BM25 over the word index (its score negated, so higher is better) of the query's rare terms
+        (``_by_rarity``), so that ``bm25()`` scores at most ``scored_rows`` texts. When every term is
+        common (each in more than ``scored_rows`` texts), the texts holding all of them come first,
+        then those holding any, most recent first, scored 2 and 1: no term tells texts apart much, and
+        scoring them all would cost a ``bm25()`` call per text. The conditions are checked in rank
+        order until ``limit`` memories pass, examining at most ``scan_rows``."""
+        wanted = self._scan_rows if conditions else limit
         with self._lock:
-            hits = self._db.execute(
-                ranked,
-                (self._scoped(namespace, memory_type, expression), self._scan_rows if conditions else limit),
-            ).fetchall()
-            for chunk_start in range(0, len(hits), SQL_VARIABLE_CHUNK):
-                chunk = hits[chunk_start : chunk_start + SQL_VARIABLE_CHUNK]
-                rows = {
-                    row["id"]: row
-                    for row in self._db.execute(
-                        f"SELECT id, {MEMORY_COLUMNS} FROM memories "
-                        f"WHERE id IN ({_placeholders(len(chunk))})",
-                        [hit["rowid"] for hit in chunk],
-                    )
-                }
-                for hit in chunk:
-                    memory = memory_from_row(rows[hit["rowid"]])
-                    if matches(memory.payload, conditions):
-                        found.append(ScoredMemory(memory, -hit["rank"]))
-                        if len(found) == limit:
-                            return found
+            alone = self._alone(namespace)
+            rare, common = self._by_rarity(terms)
+            if rare:
+                hits = self._db.execute(
+                    f"SELECT rowid, -{BM25} AS score FROM memory_words WHERE memory_words MATCH ? "
+                    "ORDER BY score DESC LIMIT ?",
+                    (_scoped(namespace, memory_type, _any_of(rare), alone=alone), wanted),
+                ).fetchall()
+            else:
+                hits = self._most_recent(namespace, memory_type, common, alone=alone, limit=wanted)
+            return self._passing([(hit[0], hit[1]) for hit in hits], conditions, limit)
+
+    def _most_recent(
+        self, namespace: str, memory_type: MemoryType | None, terms: Sequence[str], *, alone: bool, limit: int
+    ) -> list[tuple[int, float]]:
+        """The most recent texts holding all ``terms`` (score 2), then those holding any (score 1)."""
+        hits: dict[int, float] = {}
+        for expression, score in ((_all_of(terms), 2.0), (_any_of(terms), 1.0)):
+            if not expression or len(hits) >= limit:
+                continue
+            for (rowid,) in self._db.execute(
+                "SELECT rowid FROM memory_words WHERE memory_words MATCH ? ORDER BY rowid DESC LIMIT ?",
+                (_scoped(namespace, memory_type, expression, alone=alone), limit),
+            ):
+                hits.setdefault(rowid, score)
+        return list(hits.items())[:limit]
+
+    def _passing(
+        self, hits: Sequence[tuple[int, float]], conditions: MemoryFilter, limit: int
+    ) -> list[ScoredMemory]:
+        """The memories of ``hits`` (rowid, score), in their order, that pass the conditions."""
+        found: list[ScoredMemory] = []
+        for chunk_start in range(0, len(hits), SQL_VARIABLE_CHUNK):
+            chunk = hits[chunk_start : chunk_start + SQL_VARIABLE_CHUNK]
+            rows = {
+                row["id"]: row
+                for row in self._db.execute(
+                    f"SELECT id, {MEMORY_COLUMNS} FROM memories WHERE id IN ({_placeholders(len(chunk))})",
+                    [rowid for rowid, _ in chunk],
+                )
+            }
+            for rowid, score in chunk:
+                memory = memory_from_row(rows[rowid])
+                if matches(memory.payload, conditions):
+                    found.append(ScoredMemory(memory, score))
+                    if len(found) == limit:
+                        return found
         return found
+
+    def _alone(self, namespace: str) -> bool:
+        """Whether ``namespace`` is the only one holding memories in the file (the caller holds the lock)."""
+        held = self._db.execute("SELECT DISTINCT namespace FROM counters WHERE total > 0 LIMIT 2").fetchall()
+        return [row[0] for row in held] == [namespace]
 
     def _scoped(self, namespace: str, memory_type: MemoryType | None, expression: str) -> str:
         with self._lock:
-            held = self._db.execute(
-                "SELECT DISTINCT namespace FROM counters WHERE total > 0 LIMIT 2"
-            ).fetchall()
-        return _scoped(namespace, memory_type, expression, alone=[row[0] for row in held] == [namespace])
+            return _scoped(namespace, memory_type, expression, alone=self._alone(namespace))
 
-    def _informative(self, terms: Sequence[str]) -> list[str]:
-        """The terms in fewer than half of the indexed texts, or all of them when none is. FTS5's BM25
-        gives a term in half or more an IDF of 1e-6 (it floors log((N - n + 0.5) / (n + 0.5)) there):
-        next to rarer terms it only ranks the texts that hold nothing else by noise, at the cost of a
-        score for nearly every row, so it is left out (counting at most N/2 matches to know)."""
+    def _by_rarity(self, terms: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The terms worth a BM25 score and the common ones, from their document frequencies (counted
+        in the whole file, as ``bm25()`` counts them; each count stops at ``scored_rows`` + 1 texts, or
+        at half the texts when that is fewer; the caller holds the lock).
+
+        - A term in no text is left out.
+        - A term in half of the texts or more is left out when a rarer one is there: FTS5's BM25 gives
+          it an IDF of 1e-6 (it floors log((N - n + 0.5) / (n + 0.5))), so it only orders the texts that
+          hold nothing else, by noise, at the cost of a score for nearly every text.
+        - Rare terms are kept rarest first while the texts holding them add up to at most
+          ``scored_rows`` (the rarest is always kept): the rest are the commonest, with the lowest IDF.
+        - Common terms (in more than ``scored_rows`` texts) are returned only when no term is rare."""
         words = [term for term in terms if WORD_CHARACTER.search(term)]
-        with self._lock:
-            half = self._db.execute("SELECT count(*) FROM memory_words_docsize").fetchone()[0] / 2
-            rare = [
-                term
-                for term in words
-                if self._db.execute(
+        half = math.ceil(self._db.execute("SELECT count(*) FROM memory_words_docsize").fetchone()[0] / 2)
+        cap = min(half, self._scored_rows + 1)
+        counted = [
+            (
+                self._db.execute(
                     "SELECT count(*) FROM (SELECT 1 FROM memory_words WHERE memory_words MATCH ? LIMIT ?)",
-                    (f"text : {_phrase(term)}", math.ceil(half)),
-                ).fetchone()[0]
-                < half
-            ]
-        return rare or words
+                    (f"text : {_phrase(term)}", cap),
+                ).fetchone()[0],
+                term,
+            )
+            for term in words
+        ]
+        present = sorted(((count, term) for count, term in counted if count), key=lambda pair: pair[0])
+        informative = [(count, term) for count, term in present if count < half] or present
+        rare: list[str] = []
+        total = 0
+        for count, term in informative:
+            if count > self._scored_rows or (rare and total + count > self._scored_rows):
+                break
+            rare.append(term)
+            total += count
+        return rare, [term for _, term in informative]
 
     def coordinate_range(
         self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None
