@@ -15,6 +15,7 @@ Why the indexes look the way they do:
   ``ts_rank``; generated, it cannot disagree with the row it belongs to.
 - coordinate range: a btree on (namespace, dimensions, first component) narrows to a slice of the first axis.
 - stats: ``soma_namespace_counters`` is maintained by a trigger in the writing transaction, never counted.
+- recent and most important lists: btrees on (namespace, updated_at) and the eviction index.
 - versions: ``soma_memory_versions`` is keyed by memory and version number, so a memory's history, its
   newest number and the trim of its oldest read one primary-key range.
 """
@@ -147,6 +148,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             replaced_at double precision NOT NULL,
             PRIMARY KEY (namespace, coord_key, number)
         );
+        """,
+    ),
+    Migration(
+        4,
+        "recent memories",
+        """
+        CREATE INDEX soma_memories_recent ON soma_memories (namespace, updated_at);
         """,
     ),
 )

@@ -25,6 +25,7 @@ from somafractalmemory.core.budget import DEFAULT_SCAN_ROWS
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable, InvalidInput
 from somafractalmemory.core.filters import MemoryFilter, matches
+from somafractalmemory.core.importance import MemoryOrder
 from somafractalmemory.core.models import Link, Memory, MemoryType, MemoryVersion, ScoredMemory, Stats
 from somafractalmemory.core.text import VALUE_SEPARATOR, payload_text, string_values
 
@@ -65,6 +66,11 @@ WHERE v.namespace = w.namespace AND v.coord_key = w.coord_key AND v.number <= (
     SELECT max(x.number) FROM soma_memory_versions x
     WHERE x.namespace = w.namespace AND x.coord_key = w.coord_key) - %s
 """
+
+ORDER_BY = {
+    MemoryOrder.RECENT: " ORDER BY updated_at DESC, coord_key",
+    MemoryOrder.IMPORTANT: " ORDER BY importance DESC, updated_at DESC, coord_key",
+}
 
 VERSION_COLUMNS = "number, payload, memory_type, importance, updated_at, replaced_at"
 
@@ -261,6 +267,18 @@ class PostgresStore:
                 (namespace, coordinate_key(coordinate)),
             ).fetchall()
         return [version_from_row(row) for row in rows]
+
+    def ordered(
+        self, namespace: str, order: MemoryOrder, limit: int, memory_type: MemoryType | None
+    ) -> list[Memory]:
+        query = f"SELECT {MEMORY_COLUMNS} FROM soma_memories WHERE namespace = %s"
+        params: list[Any] = [namespace]
+        if memory_type is not None:
+            query += " AND memory_type = %s"
+            params.append(memory_type.value)
+        with self.connection() as conn:
+            rows = conn.execute(query + ORDER_BY[order] + " LIMIT %s", [*params, limit]).fetchall()
+        return [memory_from_row(row) for row in rows]
 
     def get(self, namespace: str, coordinate: Coordinate) -> Memory | None:
         return self.get_many(namespace, [coordinate]).get(coordinate)

@@ -31,6 +31,7 @@ from somafractalmemory.core.budget import DEFAULT_SCAN_ROWS
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.filters import MemoryFilter, matches
+from somafractalmemory.core.importance import MemoryOrder
 from somafractalmemory.core.models import (
     Link,
     Memory,
@@ -81,6 +82,7 @@ CREATE TABLE IF NOT EXISTS memories (
 );
 CREATE INDEX IF NOT EXISTS memories_by_range ON memories (namespace, dims, c0, c1, c2);
 CREATE INDEX IF NOT EXISTS memories_by_importance ON memories (namespace, importance, created_at);
+CREATE INDEX IF NOT EXISTS memories_by_update ON memories (namespace, updated_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS memory_text USING fts5(
     text, content='memories', content_rowid='id', tokenize='trigram', detail='none', columnsize=0
 );
@@ -195,6 +197,12 @@ TRIM_VERSIONS = """
 DELETE FROM memory_versions WHERE namespace = ?1 AND coord_key = ?2 AND number <= (
     SELECT max(number) FROM memory_versions WHERE namespace = ?1 AND coord_key = ?2) - ?3
 """
+
+
+ORDER_BY = {
+    MemoryOrder.RECENT: " ORDER BY updated_at DESC, id DESC",
+    MemoryOrder.IMPORTANT: " ORDER BY importance DESC, updated_at DESC, id DESC",
+}
 
 
 def version_from_row(row: sqlite3.Row) -> MemoryVersion:
@@ -422,6 +430,19 @@ class SQLiteStore:
                 (namespace, coordinate_key(coordinate)),
             ).fetchall()
         return [version_from_row(row) for row in rows]
+
+    def ordered(
+        self, namespace: str, order: MemoryOrder, limit: int, memory_type: MemoryType | None
+    ) -> list[Memory]:
+        query = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE namespace = ?"
+        params: list[Any] = [namespace]
+        if memory_type is not None:
+            query += " AND memory_type = ?"
+            params.append(memory_type.value)
+        query += ORDER_BY[order] + " LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(query, [*params, limit]).fetchall()
+        return [memory_from_row(row) for row in rows]
 
     @staticmethod
     def _types_of(db: sqlite3.Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:

@@ -2,15 +2,17 @@
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from somafractalmemory.cli.target import JSONObject, RecallQuery
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.filters import parse_filters
+from somafractalmemory.core.importance import MemoryOrder
 from somafractalmemory.core.models import MemoryType
 from somafractalmemory.core.records import parse_ndjson, record_line
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
-from somafractalmemory.http_api.schemas import ImportResponseV1
+from somafractalmemory.http_api.schemas import ImportResponseV1, OutcomeResponseV1
 from somafractalmemory.http_api.version_presenter import versions_resource
 from somafractalmemory.settings import Settings
 from somafractalmemory.wiring import Runtime, build_runtime
@@ -97,6 +99,22 @@ class EmbeddedTarget:
     def restore_version(self, coordinate: Coordinate, number: int) -> JSONObject:
         memory = self._service.restore_version(self.namespace, coordinate, number)
         return memory_resource(memory).model_dump(mode="json")
+
+    def set_importance(self, coordinate: Coordinate, importance: float) -> JSONObject:
+        memory = self._service.set_importance(self.namespace, coordinate, importance)
+        return memory_resource(memory).model_dump(mode="json")
+
+    def report_outcome(self, coordinate: Coordinate, outcome: Any) -> JSONObject:
+        report = self._service.report_outcome(self.namespace, coordinate, outcome)
+        corrective = None if report.corrective is None else memory_resource(report.corrective)
+        answer = OutcomeResponseV1(
+            memory=memory_resource(report.memory), mispredicted=report.mispredicted, corrective=corrective
+        )
+        return answer.model_dump(mode="json")
+
+    def listed(self, order: MemoryOrder, limit: int, memory_type: str | None) -> JSONObject:
+        found = self._service.listed(self.namespace, order, limit, MemoryType.parse(memory_type))
+        return {"results": [memory_resource(memory).model_dump(mode="json") for memory in found]}
 
     def export_lines(self) -> Iterator[bytes]:
         for record in self._service.export_records(self.namespace):

@@ -11,6 +11,7 @@ from somafractalmemory.cli.errors import CommandFailed
 from somafractalmemory.cli.target import JSONObject, RecallQuery
 from somafractalmemory.core.coordinates import Coordinate, coordinate_key
 from somafractalmemory.core.errors import InvalidInput, NotFound
+from somafractalmemory.core.importance import MemoryOrder
 from somafractalmemory.core.service import NewMemory
 
 BAD_INPUT_STATUSES = frozenset({400, 413, 422})
@@ -152,6 +153,19 @@ class HttpTarget:
 
     def restore_version(self, coordinate: Coordinate, number: int) -> JSONObject:
         return self._json("POST", f"{self._memory_path(coordinate)}/versions/{number}/restore")
+
+    def set_importance(self, coordinate: Coordinate, importance: float) -> JSONObject:
+        body = {"importance": importance}
+        return self._json("PUT", f"{self._memory_path(coordinate)}/importance", json=body)
+
+    def report_outcome(self, coordinate: Coordinate, outcome: Any) -> JSONObject:
+        return self._json("POST", f"{self._memory_path(coordinate)}/outcome", json={"outcome": outcome})
+
+    def listed(self, order: MemoryOrder, limit: int, memory_type: str | None) -> JSONObject:
+        params: dict[str, Any] = {"limit": limit}
+        if memory_type is not None:
+            params["type"] = memory_type
+        return self._json("GET", f"/{order.value}", params=params)
 
     def export_lines(self) -> Iterator[bytes]:
         try:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from somafractalmemory.cli.errors import UsageError
 from somafractalmemory.cli.options import settings_from
 from somafractalmemory.core.coordinates import Coordinate
+from somafractalmemory.core.importance import MemoryOrder
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.settings import Settings
 from somafractalmemory.tokens import GENERATED_TOKEN_FILE, resolve_token
@@ -67,6 +68,16 @@ class MemoryTarget(Protocol):
         ...
 
     def restore_version(self, coordinate: Coordinate, number: int) -> JSONObject: ...
+
+    def set_importance(self, coordinate: Coordinate, importance: float) -> JSONObject: ...
+
+    def report_outcome(self, coordinate: Coordinate, outcome: Any) -> JSONObject:
+        """As ``OutcomeResponseV1``."""
+        ...
+
+    def listed(self, order: MemoryOrder, limit: int, memory_type: str | None) -> JSONObject:
+        """``{"results": [...]}``, the most recent or most important memories."""
+        ...
 
     def export_lines(self) -> Iterator[bytes]:
         """The namespace as NDJSON lines (memories, then links), each ending in a newline."""

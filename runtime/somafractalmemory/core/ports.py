@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.filters import MemoryFilter
+from somafractalmemory.core.importance import MemoryOrder
 from somafractalmemory.core.models import (
     Link,
     Memory,
@@ -53,6 +54,12 @@ class DocumentStore(Backend, Protocol):
 
     def versions(self, namespace: str, coordinate: Coordinate) -> list[MemoryVersion]:
         """The kept versions of a memory, newest first; [] when it has none."""
+
+    def ordered(
+        self, namespace: str, order: MemoryOrder, limit: int, memory_type: MemoryType | None
+    ) -> list[Memory]:
+        """The first ``limit`` memories (of the type) in ``order``: recent is last written first;
+        important is most important first, then last written."""
 
     def get(self, namespace: str, coordinate: Coordinate) -> Memory | None: ...
 

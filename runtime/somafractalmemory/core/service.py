@@ -1,5 +1,6 @@
 """The memory use cases: store, recall, link, traverse, export. Everything goes through the ports."""
 
+import dataclasses
 import logging
 import math
 import random
@@ -15,6 +16,16 @@ from somafractalmemory.core.coordinates import Coordinate, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
 from somafractalmemory.core.filters import MemoryFilter
 from somafractalmemory.core.fusion import DEFAULT_FUSION, FusionWeights, Ranking, reciprocal_rank_fusion
+from somafractalmemory.core.importance import (
+    CORRECTIVE_LINK,
+    PREDICTED,
+    MemoryOrder,
+    OutcomeReport,
+    check_importance,
+    corrective_payload,
+    mispredicted,
+    reported,
+)
 from somafractalmemory.core.indexing import vector_points
 from somafractalmemory.core.models import (
     BulkResult,
@@ -234,6 +245,38 @@ class MemoryService:
         memory = restored(current, version, self.clock())
         self._write([memory])
         return memory
+
+    # --- importance ---------------------------------------------------------------------------
+
+    def set_importance(self, namespace: str, coordinate: Coordinate, importance: float) -> Memory:
+        """A write like any other (the memory before it is kept as a version); the payload is left as
+        it is (its 'importance' key is read only when a memory is stored)."""
+        value = check_importance(importance)
+        current = self.get(namespace, coordinate)
+        memory = dataclasses.replace(current, importance=value, updated_at=self.clock())
+        self._write([memory])
+        return memory
+
+    def report_outcome(self, namespace: str, coordinate: Coordinate, outcome: Any) -> OutcomeReport:
+        """Record the outcome in the memory's payload (``reported_outcome``). When the memory predicted
+        another (``predicted_outcome``), its importance drops by OUTCOME_PENALTY and a corrective semantic
+        memory, linked from it, records the mismatch."""
+        current = self.get(namespace, coordinate)
+        memory = reported(current, outcome, self.clock())
+        check_payload(memory.payload)
+        self._write([memory])
+        if not mispredicted(current.payload, outcome):
+            return OutcomeReport(memory, mispredicted=False, corrective=None)
+        payload = corrective_payload(coordinate, current.payload[PREDICTED], outcome)
+        corrective = self.remember(namespace, payload, MemoryType.SEMANTIC)
+        self.link(namespace, coordinate, corrective.coordinate, CORRECTIVE_LINK)
+        return OutcomeReport(memory, mispredicted=True, corrective=corrective)
+
+    def listed(
+        self, namespace: str, order: MemoryOrder, limit: int, memory_type: MemoryType | None = None
+    ) -> list[Memory]:
+        """The ``limit`` most recent or most important memories (1 to MAX_TOP_K)."""
+        return self.store.ordered(namespace, order, check_top_k(limit), memory_type)
 
     def _enforce_limit(self, namespace: str) -> None:
         if self.max_memories is None:

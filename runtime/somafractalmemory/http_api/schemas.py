@@ -486,3 +486,22 @@ class VersionsResponseV1(BaseModel):
     namespace: str
     coord: list[float]
     versions: list[VersionResource] = Field(description="newest first, at most SOMA_MAX_VERSIONS")
+
+
+class ImportanceBodyV1(Body):
+    importance: Annotated[
+        float,
+        WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1, "description": "from 0 to 1"}),
+    ]
+
+
+class OutcomeBodyV1(Body):
+    outcome: Annotated[Any, Field(description="any JSON value: what happened")]
+
+
+class OutcomeResponseV1(BaseModel):
+    memory: MemoryResource
+    mispredicted: bool = Field(description="the memory's predicted_outcome differs from the outcome")
+    corrective: MemoryResource | None = Field(
+        description="the semantic memory recording the mismatch, linked from the memory (type 'corrective')"
+    )

@@ -5,15 +5,17 @@ import tempfile
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from somafractalmemory.core.coordinates import parse_coordinate, parse_coordinate_value
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.fusion import Ranking
+from somafractalmemory.core.importance import MemoryOrder
+from somafractalmemory.core.models import MemoryType
 from somafractalmemory.core.records import parse_ndjson, record_line
-from somafractalmemory.core.service import NewMemory
+from somafractalmemory.core.service import MAX_TOP_K, NewMemory
 from somafractalmemory.http_api import queries
 from somafractalmemory.http_api.auth import require_token
 from somafractalmemory.http_api.deps import NamespacePath, RunDep, RuntimeDep, ServiceDep
@@ -26,6 +28,7 @@ from somafractalmemory.http_api.schemas import (
     BulkItemV1,
     BulkRequestV1,
     BulkResponseV1,
+    ImportanceBodyV1,
     ImportResponseV1,
     ItemOutcome,
     LinkBodyV1,
@@ -35,6 +38,8 @@ from somafractalmemory.http_api.schemas import (
     MemoryBody,
     MemoryResource,
     NewMemoryBody,
+    OutcomeBodyV1,
+    OutcomeResponseV1,
     PathResponseV1,
     RangeResponse,
     RecallRequestV1,
@@ -115,6 +120,55 @@ async def restore_version(
     """The version becomes the current content; the content it replaces is kept as the newest version."""
     memory = await run(service.restore_version, namespace, parse_coordinate(coord), number)
     return memory_resource(memory)
+
+
+@router.put("/memories/{coord}/importance", responses=NOT_FOUND)
+async def set_importance(
+    namespace: NamespacePath, coord: CoordinatePath, body: ImportanceBodyV1, service: ServiceDep, run: RunDep
+) -> MemoryResource:
+    """Set the memory's importance (0 to 1): a write, so the memory before it is kept as a version."""
+    memory = await run(service.set_importance, namespace, parse_coordinate(coord), body.importance)
+    return memory_resource(memory)
+
+
+@router.post("/memories/{coord}/outcome", responses=NOT_FOUND)
+async def report_outcome(
+    namespace: NamespacePath, coord: CoordinatePath, body: OutcomeBodyV1, service: ServiceDep, run: RunDep
+) -> OutcomeResponseV1:
+    """Record what happened in the memory's payload (``reported_outcome``). When the memory predicted
+    something else (``predicted_outcome``), its importance drops by 0.1 and a corrective semantic memory,
+    linked from it, records the mismatch."""
+    report = await run(service.report_outcome, namespace, parse_coordinate(coord), body.outcome)
+    corrective = None if report.corrective is None else memory_resource(report.corrective)
+    return OutcomeResponseV1(
+        memory=memory_resource(report.memory), mispredicted=report.mispredicted, corrective=corrective
+    )
+
+
+ListLimit = Annotated[int, Query(ge=1, le=MAX_TOP_K, description="at most this many memories")]
+
+
+async def _listed(
+    service: ServiceDep, run: RunDep, namespace: str, order: MemoryOrder, limit: int, type: str | None
+) -> MemoriesResponseV1:
+    found = await run(service.listed, namespace, order, limit, MemoryType.parse(type))
+    return MemoriesResponseV1(results=[memory_resource(m) for m in found])
+
+
+@router.get("/recent")
+async def recent(
+    namespace: NamespacePath, service: ServiceDep, run: RunDep, limit: ListLimit = 10, type: TypeQuery = None
+) -> MemoriesResponseV1:
+    """The most recently written memories, last written first."""
+    return await _listed(service, run, namespace, MemoryOrder.RECENT, limit, type)
+
+
+@router.get("/important")
+async def important(
+    namespace: NamespacePath, service: ServiceDep, run: RunDep, limit: ListLimit = 10, type: TypeQuery = None
+) -> MemoriesResponseV1:
+    """The most important memories, most important first (then last written)."""
+    return await _listed(service, run, namespace, MemoryOrder.IMPORTANT, limit, type)
 
 
 def _bulk_item(raw: dict[str, Any]) -> NewMemory | InvalidInput:
