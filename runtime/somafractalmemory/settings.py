@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     # --- memory core ----------------------------------------------------------------------------
     embedding_provider: Literal["hashing", "onnx", "sentence-transformers"] = "hashing"
     embedding_dimensions: int = Field(384, ge=8, le=4096)
+    ann_threshold: int = Field(
+        20_000,
+        ge=0,
+        description="points of a namespace from which the embedded index searches its HNSW graph "
+        "(below it, an exact scan; docs/vector-index.md)",
+    )
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_model_dir: Path | None = Field(
         None,

@@ -4,9 +4,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from somafractalmemory.adapters.ann_index import AnnIndex
 from somafractalmemory.adapters.memory_cache import MemoryCache
 from somafractalmemory.adapters.memory_rate_limiter import MemoryRateLimiter
-from somafractalmemory.adapters.numpy_index import NumpyIndex
 from somafractalmemory.adapters.sqlite_store import SQLiteStore
 from somafractalmemory.core.budget import WorkBudget
 from somafractalmemory.core.fusion import FusionWeights
@@ -94,7 +94,8 @@ def build_index(settings: Settings, dimensions: int) -> VectorIndex:
         from somafractalmemory import production_wiring
 
         return production_wiring.qdrant_index(settings, dimensions)
-    return NumpyIndex(private_directory(settings.data_dir) / VECTOR_FILE, dimensions)
+    path = private_directory(settings.data_dir) / VECTOR_FILE
+    return AnnIndex(path, dimensions, threshold=settings.ann_threshold)
 
 
 def build_cache(settings: Settings) -> Cache:

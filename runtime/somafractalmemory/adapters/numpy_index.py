@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from somafractalmemory.adapters.payload_columns import PayloadColumns
+from somafractalmemory.adapters.payload_columns import Mask, PayloadColumns
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.filters import MemoryFilter
@@ -46,6 +46,12 @@ def sketch(vectors: Vectors, projection: Vectors) -> Sketches:
     return np.packbits(signs, axis=1).view(np.uint64)
 
 
+def projection(dimensions: int) -> Vectors:
+    """The random hyperplanes of the sketches: the same for every index of a dimension."""
+    rng = np.random.default_rng(PROJECTION_SEED)
+    return rng.standard_normal((dimensions, SKETCH_BITS)).astype(np.float32)
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
     namespace TEXT NOT NULL,
@@ -59,7 +65,7 @@ CREATE TABLE IF NOT EXISTS points (
 
 
 @dataclass
-class _Shard:
+class Shard:
     dimensions: int
     size: int = 0
     vectors: Vectors = field(init=False)
@@ -119,6 +125,20 @@ class _Shard:
         self.payloads.pop()
         self.size = last
 
+    def passing(self, memory_type: MemoryType | None, conditions: MemoryFilter) -> Mask | None:
+        """The rows that pass the type and the conditions, or None when nothing is filtered.
+
+        Type and metadata filters are masks over every row (no row is checked one by one), so the best
+        rows are picked among those that pass, and a filter nothing passes costs little."""
+        if memory_type is None and not conditions:
+            return None
+        passing = np.ones(self.size, dtype=np.bool_)
+        if memory_type is not None:
+            passing &= self.types[: self.size] == TYPE_CODES[memory_type]
+        if conditions:
+            passing &= self.columns.mask(conditions, self.payloads)
+        return passing
+
     def search(
         self,
         query: Vectors,
@@ -138,14 +158,8 @@ class _Shard:
         else:
             coarse = self.vectors[: self.size] @ query
         eligible = self.size
-        if memory_type is not None or conditions:
-            # Type and metadata filters are masks over every row (no row is checked one by one), so
-            # the best rows are picked among those that pass, and a filter nothing passes costs little.
-            passing = np.ones(self.size, dtype=np.bool_)
-            if memory_type is not None:
-                passing &= self.types[: self.size] == TYPE_CODES[memory_type]
-            if conditions:
-                passing &= self.columns.mask(conditions, self.payloads)
+        passing = self.passing(memory_type, conditions)
+        if passing is not None:
             coarse[~passing] = -np.inf
             eligible = int(np.count_nonzero(passing))
         want = max(top_k * CANDIDATES_PER_RESULT, MIN_CANDIDATES) if approximate else top_k
@@ -175,12 +189,8 @@ class NumpyIndex:
 
     def __init__(self, path: Path, dimensions: int) -> None:
         self.dimensions = dimensions
-        self._shards: dict[str, _Shard] = {}
-        self._projection = (
-            np.random.default_rng(PROJECTION_SEED)
-            .standard_normal((dimensions, SKETCH_BITS))
-            .astype(np.float32)
-        )
+        self._shards: dict[str, Shard] = {}
+        self._projection = projection(dimensions)
         self._file = SQLiteFile(path, SCHEMA, self.name)
         self._load()
 
@@ -210,10 +220,10 @@ class NumpyIndex:
         for point, text, point_sketch in zip(points, texts, sketch(vectors, self._projection), strict=True):
             self._shard(point.namespace).put(point, text, point_sketch)
 
-    def _shard(self, namespace: str) -> _Shard:
+    def _shard(self, namespace: str) -> Shard:
         shard = self._shards.get(namespace)
         if shard is None:
-            shard = self._shards[namespace] = _Shard(self.dimensions)
+            shard = self._shards[namespace] = Shard(self.dimensions)
         return shard
 
     def ping(self) -> None:

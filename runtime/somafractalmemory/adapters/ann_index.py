@@ -1,0 +1,322 @@
+"""The embedded vector index past the size where an exact scan stops scaling: an inverted-file index
+over int8-quantised vectors (faiss IVF-SQ8, ``ivf_lists``) proposes candidates, exact float32 cosine
+ranks them, and a SQLite file keeps every point.
+
+The SQLite file is the authority, as for the numpy index (it is the same file, with a label column
+added): every write lands there first, each point under a label that is never reused (a re-upsert takes
+a new label, so an index holding the old label holds a stale vector under a label nothing points to).
+Each namespace keeps its points in a numpy ``Shard`` (float32 vectors, types, payload columns: the
+exact scan and the rescoring) and an IVF index keyed by label, saved to its own file now and then and
+on close.
+
+Opening loads the rows and each index file, then reconciles them by label alone: labels the file holds
+but the index lacks are added, labels the index holds but the file lacks are removed. A crash between a
+commit and an index save therefore costs the re-adding of the writes since the last save, never a full
+rebuild, and a delete never comes back.
+
+Writes reach the IVF index in batches: the newest points wait in a small tail that every search scans
+exactly, and join the index once the tail is full. A search on a shard up to ``threshold`` points, or
+with a filter that few points pass, is the numpy shard's scan; otherwise the IVF index proposes
+candidates (over-fetched by the filter's selectivity), the filter drops those that fail, exact cosine
+ranks them, and a filter that left too few falls back to the scan.
+"""
+
+import hashlib
+import json
+import logging
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from somafractalmemory.adapters.ivf_lists import IvfLists
+from somafractalmemory.adapters.numpy_index import SCHEMA, Shard, cosine, projection, sketch
+from somafractalmemory.adapters.sqlite_file import SQLiteFile
+from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
+from somafractalmemory.core.filters import MemoryFilter
+from somafractalmemory.core.models import MemoryType, VectorHit, VectorPoint
+from somafractalmemory.core.ports import Vectors
+
+log = logging.getLogger(__name__)
+
+MIN_FETCH = 100  # IVF candidates a query asks for at least, before exact rescoring
+FETCH_PER_RESULT = 10
+SELECTIVE_SHARE = 0.02  # a filter fewer than this share of the points pass is answered by the scan
+TAIL = 2_048  # points waiting for the IVF index, scanned exactly by every search
+SAVE_MIN_CHANGES = 10_000  # an IVF index is saved after max(this, a tenth of its size) changes, and on close
+INDEX_SUFFIX = ".faiss"
+FOLDER_SUFFIX = ".ivf"  # the folder of the IVF index files, beside the SQLite file
+
+ANN_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ann_meta (generation TEXT NOT NULL, next_label INTEGER NOT NULL);
+"""
+
+
+def _label_points(db: sqlite3.Connection) -> str:
+    """Give every point a label (a file the numpy index or ``soma reindex`` wrote has none) and return
+    the file's generation: a new file gets a new one, so no IVF index of another file is ever trusted."""
+    if "label" not in {row[1] for row in db.execute("PRAGMA table_info(points)")}:
+        db.execute("ALTER TABLE points ADD COLUMN label INTEGER")
+        db.execute("CREATE UNIQUE INDEX points_label ON points (label)")
+    if db.execute("SELECT count(*) FROM ann_meta").fetchone()[0] == 0:
+        db.execute(
+            "INSERT INTO ann_meta SELECT ?, coalesce(max(label), 0) + 1 FROM points", (uuid.uuid4().hex,)
+        )
+    db.execute("UPDATE points SET label = rowid + (SELECT next_label FROM ann_meta) WHERE label IS NULL")
+    db.execute("UPDATE ann_meta SET next_label = (SELECT coalesce(max(label), 0) + 1 FROM points)")
+    return str(db.execute("SELECT generation FROM ann_meta").fetchone()[0])
+
+
+@dataclass
+class _AnnShard:
+    """A numpy shard and the IVF index over its points, joined by labels."""
+
+    shard: Shard
+    ivf: IvfLists | None  # trained once the shard first passes the threshold
+    path: Path
+    label_of: dict[Coordinate, int] = field(default_factory=dict)
+    coordinate_of: dict[int, Coordinate] = field(default_factory=dict)
+    tail: dict[int, None] = field(default_factory=dict)  # labels not in the IVF index yet, in write order
+    changes: int = 0  # since the IVF index was last saved
+
+    def put(self, point: VectorPoint, payload: str, point_sketch: Any, label: int) -> None:
+        self.forget(point.coordinate)
+        self.shard.put(point, payload, point_sketch)
+        self.label_of[point.coordinate] = label
+        self.coordinate_of[label] = point.coordinate
+        self.tail[label] = None
+
+    def forget(self, coordinate: Coordinate) -> None:
+        """Drop the coordinate's label from the maps, the tail and the IVF index (the shard row stays)."""
+        label = self.label_of.pop(coordinate, None)
+        if label is None:
+            return
+        del self.coordinate_of[label]
+        if label in self.tail:
+            del self.tail[label]
+        elif self.ivf is not None:
+            self.ivf.remove(np.array([label], dtype=np.int64))
+        self.changes += 1
+
+    def remove(self, coordinate: Coordinate) -> None:
+        self.forget(coordinate)
+        self.shard.remove(coordinate)
+
+    def flush_tail(self, threshold: int, force: bool = False) -> None:
+        """Move the tail into the index once it is full (``force``: whatever it holds), training the
+        index first when the shard has just passed the threshold."""
+        if not self.tail or (len(self.tail) < TAIL and not force):
+            return
+        if self.ivf is None:
+            if self.shard.size <= threshold:
+                return  # the scan answers: every point waits
+            self.ivf = IvfLists.trained(self.shard.vectors[: self.shard.size])
+        labels = np.fromiter(self.tail, dtype=np.int64, count=len(self.tail))
+        self.ivf.add(labels, self.vectors_of(labels))
+        self.changes += len(labels)
+        self.tail.clear()
+
+    def vectors_of(self, labels: Iterable[int]) -> Vectors:
+        vectors: Vectors = self.shard.vectors[self.rows_of(labels)]
+        return vectors
+
+    def rows_of(self, labels: Iterable[int]) -> np.ndarray[Any, np.dtype[np.int64]]:
+        row_of, coordinate_of = self.shard.row_of, self.coordinate_of
+        return np.fromiter((row_of[coordinate_of[int(label)]] for label in labels), dtype=np.int64)
+
+    def save_if_due(self) -> None:
+        if self.ivf is not None and self.changes >= max(SAVE_MIN_CHANGES, len(self.ivf) // 10):
+            self.save()
+
+    def save(self) -> None:
+        if self.ivf is not None:
+            self.ivf.save(self.path)
+        self.changes = 0
+
+    def reconcile(self, threshold: int) -> tuple[int, int]:
+        """Make the index hold exactly the labels of the shard: (labels added, labels removed)."""
+        labels = np.fromiter(self.coordinate_of, dtype=np.int64, count=len(self.coordinate_of))
+        if self.ivf is None:
+            self.tail = dict.fromkeys(labels.tolist())
+            self.flush_tail(threshold, force=True)
+            return (len(labels), 0) if self.ivf is not None else (0, 0)
+        in_ivf = self.ivf.labels()
+        stale = in_ivf[~np.isin(in_ivf, labels)]
+        if len(stale):
+            self.ivf.remove(stale)
+        missing = labels[~np.isin(labels, in_ivf)]
+        self.tail = dict.fromkeys(missing.tolist())
+        self.flush_tail(threshold, force=True)
+        return len(missing), len(stale)
+
+    def search(
+        self,
+        query: Vectors,
+        query_sketch: Any,
+        top_k: int,
+        memory_type: MemoryType | None,
+        conditions: MemoryFilter,
+        threshold: int,
+    ) -> list[VectorHit]:
+        shard = self.shard
+        if shard.size <= threshold:
+            return shard.search(query, query_sketch, top_k, memory_type, conditions)
+        passing = shard.passing(memory_type, conditions)
+        share = 1.0 if passing is None else np.count_nonzero(passing) / shard.size
+        if share < SELECTIVE_SHARE:
+            return shard.search(query, query_sketch, top_k, memory_type, conditions)
+        fetch = int(max(MIN_FETCH, top_k * FETCH_PER_RESULT) / share)
+        found = [] if self.ivf is None else self.ivf.search(query, min(fetch, len(self.ivf))).tolist()
+        rows = self.rows_of([*found, *self.tail])
+        if passing is not None:
+            rows = rows[passing[rows]]
+            if len(rows) < top_k:
+                return shard.search(query, query_sketch, top_k, memory_type, conditions)
+        scores = shard.vectors[rows] @ query
+        order = np.argsort(-scores, kind="stable")[:top_k]
+        return [VectorHit(shard.coordinates[int(rows[p])], cosine(scores[p])) for p in order]
+
+
+class AnnIndex:
+    name = "vector-index"
+
+    def __init__(self, path: Path, dimensions: int, *, threshold: int) -> None:
+        self.dimensions = dimensions
+        self.threshold = threshold
+        self._projection = projection(dimensions)
+        self._shards: dict[str, _AnnShard] = {}
+        self._file = SQLiteFile(path, SCHEMA + ANN_SCHEMA, self.name)
+        with self._file.transaction() as db:
+            generation = _label_points(db)
+        self._next_label = int(self._file.db.execute("SELECT next_label FROM ann_meta").fetchone()[0])
+        folder = path.with_name(path.name + FOLDER_SUFFIX)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for other in folder.iterdir():
+            if other.name != generation:
+                shutil.rmtree(other)  # the IVF indexes of a file that was replaced
+        self._folder = folder / generation
+        self._folder.mkdir(mode=0o700, exist_ok=True)
+        self._load()
+
+    def _load(self) -> None:
+        batch: list[tuple[VectorPoint, str, int]] = []
+        for label, namespace, key, memory_type, blob, payload in self._file.db.execute(
+            "SELECT label, namespace, coord_key, memory_type, vector, payload FROM points ORDER BY label"
+        ):
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if len(vector) != self.dimensions:
+                raise ValueError(
+                    f"the index holds {len(vector)}-dimensional vectors but {self.dimensions} are "
+                    "configured; use a new data directory or the matching dimension"
+                )
+            point = VectorPoint(namespace, coordinate_from_key(key), vector, MemoryType(memory_type), {})
+            batch.append((point, payload, int(label)))
+            if len(batch) == 10_000:
+                self._add(batch, flush=False)
+                batch = []
+        self._add(batch, flush=False)
+        for namespace, ann in self._shards.items():
+            added, removed = ann.reconcile(self.threshold)
+            if added or removed:
+                log.info(
+                    "vector index of namespace %r brought in line with its file: %d added, %d removed",
+                    namespace,
+                    added,
+                    removed,
+                )
+                ann.save()
+        for orphan in set(self._folder.glob(f"*{INDEX_SUFFIX}")) - {a.path for a in self._shards.values()}:
+            orphan.unlink()  # a namespace whose every point was deleted
+
+    def _add(self, batch: Sequence[tuple[VectorPoint, str, int]], *, flush: bool = True) -> None:
+        if not batch:
+            return
+        vectors = np.stack([np.asarray(p.vector, dtype=np.float32) for p, _, _ in batch])
+        touched: dict[str, _AnnShard] = {}
+        for (point, text, label), point_sketch in zip(batch, sketch(vectors, self._projection), strict=True):
+            ann = touched[point.namespace] = self._shard(point.namespace)
+            ann.put(point, text, point_sketch, label)
+        if flush:
+            for ann in touched.values():
+                ann.flush_tail(self.threshold)
+                ann.save_if_due()
+
+    def _shard(self, namespace: str) -> _AnnShard:
+        ann = self._shards.get(namespace)
+        if ann is None:
+            digest = hashlib.sha256(namespace.encode()).hexdigest()[:32]
+            path = self._folder / f"{digest}{INDEX_SUFFIX}"
+            ivf = IvfLists.load(path) if path.exists() else None
+            ann = self._shards[namespace] = _AnnShard(Shard(self.dimensions), ivf, path)
+        return ann
+
+    def ping(self) -> None:
+        self._file.ping()
+
+    def close(self) -> None:
+        with self._file.lock:
+            for ann in self._shards.values():
+                ann.flush_tail(self.threshold, force=True)
+                ann.save()
+        self._file.close()
+
+    def upsert(self, points: Sequence[VectorPoint]) -> None:
+        with self._file.transaction() as db:
+            first = self._next_label
+            rows = [
+                (
+                    first + offset,
+                    p.namespace,
+                    coordinate_key(p.coordinate),
+                    p.memory_type.value,
+                    np.asarray(p.vector, dtype=np.float32).tobytes(),
+                    json.dumps(p.payload, separators=(",", ":")),
+                )
+                for offset, p in enumerate(points)
+            ]
+            db.executemany(
+                """
+                INSERT INTO points (label, namespace, coord_key, memory_type, vector, payload)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (namespace, coord_key) DO UPDATE SET label = excluded.label,
+                    memory_type = excluded.memory_type, vector = excluded.vector, payload = excluded.payload
+                """,
+                rows,
+            )
+            db.execute("UPDATE ann_meta SET next_label = ?", (first + len(rows),))
+            self._next_label = first + len(rows)
+            self._add([(p, row[5], row[0]) for p, row in zip(points, rows, strict=True)])
+
+    def delete(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:
+        with self._file.transaction() as db:
+            db.executemany(
+                "DELETE FROM points WHERE namespace = ? AND coord_key = ?",
+                [(namespace, coordinate_key(c)) for c in coordinates],
+            )
+            ann = self._shards.get(namespace)
+            if ann is not None:
+                for coordinate in coordinates:
+                    ann.remove(coordinate)
+                ann.save_if_due()
+
+    def search(
+        self,
+        namespace: str,
+        vector: Vectors,
+        *,
+        top_k: int,
+        memory_type: MemoryType | None,
+        conditions: MemoryFilter,
+    ) -> list[VectorHit]:
+        with self._file.lock:
+            ann = self._shards.get(namespace)
+            if ann is None:
+                return []
+            query = np.asarray(vector, dtype=np.float32)
+            query_sketch = sketch(query, self._projection)[0]
+            return ann.search(query, query_sketch, top_k, memory_type, conditions, self.threshold)

@@ -1,0 +1,94 @@
+"""The approximate part of the embedded ANN index: a faiss inverted-file index (IVF) over
+int8-quantised vectors (SQ8), keyed by label.
+
+k-means cells are trained once, on the points a namespace holds when it first needs the index; every
+later write only assigns its vector to the nearest cell, which is why ingest stays cheap (an HNSW graph
+pays a neighbour search per insert: docs/vector-index.md has the comparison). A query scans the
+``PROBES`` nearest cells' int8 codes; the caller ranks the candidates by exact float32 cosine.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from somafractalmemory.core.ports import Vectors
+
+Labels = np.ndarray[Any, np.dtype[np.int64]]
+
+POINTS_PER_CELL = 40  # training points per cell, as k-means wants at least
+MIN_CELLS = 16
+MAX_CELLS = 4096
+PROBES = 32
+TRAINING_SEED = 0x50AA
+
+
+def cells_for(points: int) -> int:
+    """Enough cells that each holds about ``POINTS_PER_CELL`` training points, never more than points."""
+    return min(points, max(MIN_CELLS, min(MAX_CELLS, points // POINTS_PER_CELL)))
+
+
+class IvfLists:
+    def __init__(self, index: Any) -> None:
+        self._index = index
+        self._index.nprobe = PROBES
+        # A hash table from label to slot: removals cost the removed labels, not a scan of every cell.
+        self._index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
+
+    @classmethod
+    def trained(cls, vectors: Vectors) -> "IvfLists":
+        dimensions = vectors.shape[1]
+        cells = cells_for(len(vectors))
+        index = faiss.IndexIVFScalarQuantizer(
+            faiss.IndexFlatIP(dimensions),
+            dimensions,
+            cells,
+            faiss.ScalarQuantizer.QT_8bit,
+            faiss.METRIC_INNER_PRODUCT,
+        )
+        sample = np.random.default_rng(TRAINING_SEED).permutation(len(vectors))[: cells * POINTS_PER_CELL]
+        index.cp.seed = TRAINING_SEED
+        index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
+        return cls(index)
+
+    @classmethod
+    def load(cls, path: Path) -> "IvfLists":
+        return cls(faiss.read_index(str(path)))
+
+    @property
+    def dimensions(self) -> int:
+        return int(self._index.d)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, labels: Labels, vectors: Vectors) -> None:
+        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), labels)
+
+    def remove(self, labels: Labels) -> None:
+        self._index.remove_ids(np.ascontiguousarray(labels, dtype=np.int64))
+
+    def labels(self) -> Labels:
+        lists = self._index.invlists
+        parts = [
+            faiss.rev_swig_ptr(lists.get_ids(cell), lists.list_size(cell)).copy()
+            for cell in range(self._index.nlist)
+            if lists.list_size(cell)
+        ]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    def search(self, query: Vectors, count: int) -> Labels:
+        """Up to ``count`` labels, best first by the int8 codes' inner product."""
+        if count == 0 or len(self) == 0:
+            return np.empty(0, dtype=np.int64)
+        _, found = self._index.search(query[None, :], count)
+        labels: Labels = found[0]
+        return labels[labels >= 0]
+
+    def save(self, path: Path) -> None:
+        """Atomically: the file is either the previous save or this one."""
+        partial = path.with_name(path.name + ".partial")
+        faiss.write_index(self._index, str(partial))
+        os.replace(partial, path)

@@ -1,0 +1,193 @@
+"""The embedded ANN index: the IVF index's recall against an exact scan, filters inside the search,
+deletes that never come back (also after a crash between a commit and an index save), and a start that
+reconciles the saved index with the file instead of rebuilding it."""
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from somafractalmemory.adapters import ann_index
+from somafractalmemory.adapters.ann_index import AnnIndex
+from somafractalmemory.adapters.numpy_index import NumpyIndex
+from somafractalmemory.core.filters import parse_filters
+from somafractalmemory.core.models import MemoryType, VectorPoint
+
+DIMS = 32
+POINTS = 3000
+CLUSTERS = 60
+
+
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ann_index, "TAIL", 256)
+    monkeypatch.setattr(ann_index, "SAVE_MIN_CHANGES", 1000)
+
+
+def clustered(count: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(0).standard_normal((CLUSTERS, DIMS)).astype(np.float32)
+    vectors = centres[rng.integers(0, CLUSTERS, count)] + 0.5 * rng.standard_normal((count, DIMS))
+    vectors = vectors.astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def point(n: int, vector: np.ndarray, namespace: str = "ns") -> VectorPoint:
+    kind = MemoryType.SEMANTIC if n % 100 == 0 else MemoryType.EPISODIC
+    return VectorPoint(namespace, (float(n),), vector, kind, {"n": n, "even": n % 2 == 0})
+
+
+def filled(path: Path, threshold: int = 0) -> tuple[AnnIndex, np.ndarray]:
+    index = AnnIndex(path, DIMS, threshold=threshold)
+    vectors = clustered(POINTS, 1)
+    for start in range(0, POINTS, 500):
+        index.upsert([point(n, vectors[n]) for n in range(start, start + 500)])
+    return index, vectors
+
+
+def exact(vectors: np.ndarray, query: np.ndarray, k: int, keep: set[int] | None = None) -> list[int]:
+    scores = vectors @ query
+    ranked = [int(n) for n in np.argsort(-scores, kind="stable") if keep is None or int(n) in keep]
+    return ranked[:k]
+
+
+def found(index: AnnIndex, query: np.ndarray, k: int = 10, **kwargs: object) -> list[int]:
+    conditions = parse_filters(kwargs.pop("filters")) if "filters" in kwargs else ()
+    kind = kwargs.pop("memory_type", None)
+    assert isinstance(kind, MemoryType | None)
+    hits = index.search("ns", query, top_k=k, memory_type=kind, conditions=conditions)
+    return [int(h.coordinate[0]) for h in hits]
+
+
+def recall(index: AnnIndex, vectors: np.ndarray, keep: set[int] | None = None, **kwargs: object) -> float:
+    queries = clustered(50, 2)
+    hits = 0
+    for query in queries:
+        truth = exact(vectors, query, 10, keep)
+        hits += len(set(found(index, query, **kwargs)) & set(truth))
+    return hits / (10 * len(queries))
+
+
+def test_the_ivf_index_finds_the_exact_top_ten_and_scores_exactly(tmp_path: Path) -> None:
+    index, vectors = filled(tmp_path / "v.sqlite")
+    assert (len(index._shards["ns"].ivf), len(index._shards["ns"].tail)) == (POINTS, 0)
+    index.upsert([point(POINTS + n, vectors[n]) for n in range(100)])  # fewer than TAIL: they wait
+    assert (len(index._shards["ns"].ivf), len(index._shards["ns"].tail)) == (POINTS, 100)
+    assert found(index, vectors[5], 2) in ([5, POINTS + 5], [POINTS + 5, 5])  # the tail is searched too
+    index.delete("ns", [(float(POINTS + n),) for n in range(100)])
+    assert recall(index, vectors) >= 0.99
+    query = clustered(1, 3)[0]
+    hits = index.search("ns", query, top_k=3, memory_type=None, conditions=())
+    assert [h.score for h in hits] == [
+        pytest.approx(float(vectors[int(h.coordinate[0])] @ query), abs=1e-6) for h in hits
+    ]
+
+
+def test_below_the_threshold_the_scan_answers_exactly(tmp_path: Path) -> None:
+    index, vectors = filled(tmp_path / "v.sqlite", threshold=POINTS)
+    for query in clustered(20, 4):
+        assert found(index, query) == exact(vectors, query, 10)
+
+
+def test_filters_apply_inside_the_search(tmp_path: Path) -> None:
+    index, vectors = filled(tmp_path / "v.sqlite")
+    even = {n for n in range(POINTS) if n % 2 == 0}
+    assert recall(index, vectors, even, filters={"even": True}) >= 0.99
+    query = clustered(1, 5)[0]
+    assert all(n % 2 == 0 for n in found(index, query, 50, filters={"even": True}))
+    # 30 semantic points of 3000 (1%): selective, so the scan answers with every one of them.
+    semantic = {n for n in range(POINTS) if n % 100 == 0}
+    assert sorted(found(index, query, 40, memory_type=MemoryType.SEMANTIC)) == sorted(semantic)
+    # 3 points pass: the scan, exactly.
+    assert sorted(found(index, query, 10, filters={"n": {"$gte": POINTS - 3}})) == [2997, 2998, 2999]
+
+
+def test_a_filter_the_candidates_fail_falls_back_to_the_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, vectors = filled(tmp_path / "v.sqlite")
+    monkeypatch.setattr(ann_index, "MIN_FETCH", 1)
+    monkeypatch.setattr(ann_index, "FETCH_PER_RESULT", 1)
+    query = clustered(1, 6)[0]
+    # 10% pass (the index is asked for 100 candidates), but asking for 500 needs the scan.
+    keep = {n for n in range(POINTS) if n % 10 == 3}
+    assert found(index, query, 500, filters={"n": {"$in": sorted(keep)}}) == exact(vectors, query, 500, keep)
+
+
+def test_deletes_never_come_back(tmp_path: Path) -> None:
+    index, vectors = filled(tmp_path / "v.sqlite")
+    query = vectors[42]
+    assert found(index, query, 1) == [42]
+    index.upsert([point(POINTS, vectors[5])])  # waits in the tail
+    index.delete("ns", [(42.0,), (float(POINTS),)])  # one in the IVF index, one in the tail
+    assert (len(index._shards["ns"].ivf), len(index._shards["ns"].tail)) == (POINTS - 1, 0)
+    assert 42 not in found(index, query, 50)
+    assert POINTS not in found(index, vectors[5], 50)
+    index.close()
+    reopened = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    assert 42 not in found(reopened, query, 50)
+    assert len(reopened._shards["ns"].ivf) == POINTS - 1
+
+
+def test_a_crash_before_the_index_save_is_reconciled_by_label(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    index, vectors = filled(tmp_path / "v.sqlite")
+    index.close()  # the index is saved with every point
+    index = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    index.delete("ns", [(7.0,)])
+    index.upsert([point(8, vectors[9])])  # a new vector under a new label
+    index.upsert([point(POINTS, vectors[10])])
+    # no close: the process dies with the index file as saved before these writes
+    caplog.set_level(logging.INFO, logger="somafractalmemory.adapters.ann_index")
+    after = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    assert "vector index of namespace 'ns' brought in line with its file: 2 added, 2 removed" in caplog.text
+    ivf = after._shards["ns"].ivf
+    assert ivf is not None and len(ivf) == POINTS
+    assert 7 not in found(after, vectors[7], 50)
+    assert found(after, vectors[9], 2) in ([8, 9], [9, 8])
+    assert POINTS in found(after, vectors[10], 2)
+    caplog.clear()
+    after.close()
+    AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    assert "brought in line" not in caplog.text  # a clean start reconciles nothing
+
+
+def test_namespaces_are_separate_and_an_emptied_one_leaves_no_index_file(tmp_path: Path) -> None:
+    index = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    vectors = clustered(20, 7)
+    index.upsert([point(n, vectors[n], "a") for n in range(10)])
+    index.upsert([point(n, vectors[n], "b") for n in range(10, 20)])
+    hits = index.search("a", vectors[15], top_k=20, memory_type=None, conditions=())
+    assert sorted(int(h.coordinate[0]) for h in hits) == list(range(10))
+    index.close()
+    assert len(list((tmp_path / "v.sqlite.ivf").rglob("*.faiss"))) == 2
+    reopened = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    reopened.delete("a", [(float(n),) for n in range(10)])
+    reopened.close()
+    AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0).close()
+    assert len(list((tmp_path / "v.sqlite.ivf").rglob("*.faiss"))) == 1
+
+
+def test_a_numpy_index_file_is_labelled_and_its_old_indexes_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "v.sqlite"
+    vectors = clustered(300, 8)
+    first, _ = filled(path)
+    first.close()
+    old_generation = {p.name for p in (tmp_path / "v.sqlite.ivf").iterdir()}
+    path.unlink()  # `soma reindex` puts a file the numpy index wrote in place of the old one
+    numpy_index = NumpyIndex(path, DIMS)
+    numpy_index.upsert([point(n, vectors[n]) for n in range(300)])
+    numpy_index.close()
+    index = AnnIndex(path, DIMS, threshold=0)
+    assert {p.name for p in (tmp_path / "v.sqlite.ivf").iterdir()}.isdisjoint(old_generation)
+    assert len(index._shards["ns"].ivf) == 300
+    assert found(index, vectors[123], 1) == [123]
+    with sqlite3.connect(path) as db:
+        labels = [row[0] for row in db.execute("SELECT label FROM points ORDER BY label")]
+    assert labels == list(range(2, 302))  # next_label 1 + rowid 1..300
+    index.upsert([point(5, vectors[6])])
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT max(label), count(*) FROM points").fetchone() == (302, 300)
