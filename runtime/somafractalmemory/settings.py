@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     ann_threshold: int = Field(
         20_000,
         ge=0,
-        description="points of a namespace from which the embedded index searches its HNSW graph "
+        description="points of a namespace from which the embedded index searches its IVF index "
         "(below it, an exact scan; docs/vector-index.md)",
     )
     embedding_model: str = "all-MiniLM-L6-v2"
