@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from somafractalmemory.core.audit import DEFAULT_AUDIT_RETENTION
 from somafractalmemory.core.budget import DEFAULT_BATCH_RESULTS, DEFAULT_BULK_ITEMS, DEFAULT_SCAN_ROWS
 from somafractalmemory.core.versions import DEFAULT_MAX_VERSIONS
 
@@ -86,6 +87,11 @@ class Settings(BaseSettings):
         DEFAULT_MAX_VERSIONS,
         ge=0,
         description="earlier versions kept per memory (each replace keeps one; the oldest go); 0 keeps none",
+    )
+    audit_retention: int = Field(
+        DEFAULT_AUDIT_RETENTION,
+        ge=0,
+        description="entries the audit log keeps, over all namespaces (the oldest go); 0 keeps no log",
     )
     cache_ttl_seconds: int = Field(300, ge=1)
     # Fused recall's defaults are measured with the default (hashing) embedder, itself lexical and weaker

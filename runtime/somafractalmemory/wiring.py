@@ -138,6 +138,7 @@ def build_runtime(settings: Settings, *, start_recovery: bool = True) -> Runtime
         index_inline=index_inline,
         max_memories_per_namespace=settings.max_memories_per_namespace,
         max_versions=settings.max_versions,
+        audit_retention=settings.audit_retention,
         cache_ttl_seconds=settings.cache_ttl_seconds,
         journal=journal,
         budget=budget(settings),

@@ -157,6 +157,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX soma_memories_recent ON soma_memories (namespace, updated_at);
         """,
     ),
+    Migration(
+        5,
+        "audit log",
+        """
+        CREATE TABLE soma_audit_log (
+            id        bigserial PRIMARY KEY,
+            at        double precision NOT NULL,
+            actor     text NOT NULL,
+            action    text NOT NULL,
+            namespace text NOT NULL,
+            coord_key text NOT NULL
+        );
+        CREATE INDEX soma_audit_log_namespace ON soma_audit_log (namespace, id);
+        CREATE INDEX soma_audit_log_memory ON soma_audit_log (namespace, coord_key, id);
+        """,
+    ),
 )
 
 

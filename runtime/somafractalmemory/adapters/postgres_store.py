@@ -15,12 +15,14 @@ import psycopg_pool
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
+from somafractalmemory.adapters import postgres_audit
 from somafractalmemory.adapters.postgres_outbox import (
     OUTBOX_INSERT,
     outbox_rows_for_delete,
     outbox_rows_for_put,
 )
 from somafractalmemory.adapters.postgres_schema import migrate
+from somafractalmemory.core.audit import AuditEntry, AuditTrail
 from somafractalmemory.core.budget import DEFAULT_SCAN_ROWS
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable, InvalidInput
@@ -243,7 +245,9 @@ class PostgresStore:
         self._pool.close()
 
     # Memories.
-    def put_many(self, memories: Sequence[Memory], *, keep_versions: int = 0) -> None:
+    def put_many(
+        self, memories: Sequence[Memory], *, keep_versions: int = 0, audit: AuditTrail | None = None
+    ) -> None:
         if not memories:
             return
         rows = _last_per_key(memories)
@@ -256,6 +260,8 @@ class PostgresStore:
                 cur.execute(ARCHIVE_VERSIONS, (namespaces, keys, [memory.updated_at for memory in rows]))
                 cur.execute(TRIM_VERSIONS, (namespaces, keys, keep_versions))
             cur.executemany(UPSERT_MEMORY, [_memory_row(memory) for memory in rows])
+            if audit is not None:
+                postgres_audit.append(cur, audit)
             if self.evented:
                 cur.executemany(OUTBOX_INSERT, outbox_rows_for_put(rows))
 
@@ -295,7 +301,7 @@ class PostgresStore:
         found = {row[1]: memory_from_row(row) for row in rows}
         return {coord: found[key] for coord, key in zip(coordinates, keys, strict=True) if key in found}
 
-    def delete(self, namespace: str, coordinate: Coordinate) -> bool:
+    def delete(self, namespace: str, coordinate: Coordinate, *, audit: AuditTrail | None = None) -> bool:
         key = coordinate_key(coordinate)
         with self.connection() as conn:
             conn.execute(LOCK_COUNTERS, ([namespace],))
@@ -311,7 +317,15 @@ class PostgresStore:
             )
             if self.evented and deleted:
                 conn.cursor().executemany(OUTBOX_INSERT, outbox_rows_for_delete(namespace, coordinate))
+            if audit is not None and deleted:
+                postgres_audit.append(conn.cursor(), audit)
         return deleted > 0
+
+    def audit_entries(
+        self, namespace: str, coordinate: Coordinate | None, limit: int, before: int | None
+    ) -> list[AuditEntry]:
+        with self.connection() as conn:
+            return postgres_audit.entries(conn, namespace, coordinate, limit, before)
 
     def record_access(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:
         if not coordinates:

@@ -26,7 +26,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from somafractalmemory.adapters import sqlite_audit
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
+from somafractalmemory.core.audit import AuditEntry, AuditTrail
 from somafractalmemory.core.budget import DEFAULT_SCAN_ROWS
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.errors import InvalidInput
@@ -146,7 +148,10 @@ CREATE TABLE IF NOT EXISTS counters (
 ) WITHOUT ROWID;
 """
 
-SCHEMA = SCHEMA_TEMPLATE.format(new_scope=_scope_sql("new"), old_scope=_scope_sql("old"))
+SCHEMA = (
+    SCHEMA_TEMPLATE.format(new_scope=_scope_sql("new"), old_scope=_scope_sql("old"))
+    + sqlite_audit.AUDIT_SCHEMA
+)
 
 MEMORY_COLUMNS = (
     "namespace, coord_key, memory_type, payload, importance, created_at, updated_at, access_count"
@@ -370,8 +375,11 @@ class SQLiteStore:
 
     # --- memories -----------------------------------------------------------------------------
 
-    def put_many(self, memories: Sequence[Memory], *, keep_versions: int = 0) -> None:
-        """One transaction: the versions, the rows (the text indexes follow by trigger) and the counters."""
+    def put_many(
+        self, memories: Sequence[Memory], *, keep_versions: int = 0, audit: AuditTrail | None = None
+    ) -> None:
+        """One transaction: the versions, the rows (the text indexes follow by trigger), the counters and
+        the audit entries."""
         if not memories:
             return
         rows = [_memory_row(memory) for memory in memories]
@@ -381,6 +389,8 @@ class SQLiteStore:
             )
             if keep_versions > 0 and replaced:
                 self._archive(db, memories, rows, replaced, keep_versions)
+            if audit is not None:
+                sqlite_audit.append(db, audit)
             db.executemany(
                 """
                 INSERT INTO memories (namespace, coord_key, dims, c0, c1, c2, memory_type, payload, text,
@@ -487,7 +497,7 @@ class SQLiteStore:
                     found[memory.coordinate] = memory
         return found
 
-    def delete(self, namespace: str, coordinate: Coordinate) -> bool:
+    def delete(self, namespace: str, coordinate: Coordinate, *, audit: AuditTrail | None = None) -> bool:
         key = coordinate_key(coordinate)
         with self._transaction() as db:
             row = db.execute(
@@ -503,7 +513,15 @@ class SQLiteStore:
                 (namespace, key, key),
             )
             db.execute("DELETE FROM memory_versions WHERE namespace = ? AND coord_key = ?", (namespace, key))
+            if audit is not None:
+                sqlite_audit.append(db, audit)
             return True
+
+    def audit_entries(
+        self, namespace: str, coordinate: Coordinate | None, limit: int, before: int | None
+    ) -> list[AuditEntry]:
+        with self._lock:
+            return sqlite_audit.entries(self._db, namespace, coordinate, limit, before)
 
     def record_access(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:
         keys = [coordinate_key(c) for c in coordinates]

@@ -1,21 +1,33 @@
 """The memories of one namespace in the embedded store of a data directory, through the service."""
 
 import dataclasses
+import getpass
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from somafractalmemory.cli.target import JSONObject, RecallQuery
+from somafractalmemory.core.audit import set_actor
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.filters import parse_filters
 from somafractalmemory.core.importance import MemoryOrder
 from somafractalmemory.core.models import MemoryType
 from somafractalmemory.core.records import parse_ndjson, record_line
 from somafractalmemory.core.service import NewMemory
+from somafractalmemory.http_api.audit_presenter import audit_resource
 from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
 from somafractalmemory.http_api.schemas import ImportResponseV1, OutcomeResponseV1
 from somafractalmemory.http_api.version_presenter import versions_resource
 from somafractalmemory.settings import Settings
 from somafractalmemory.wiring import Runtime, build_runtime
+
+LOCAL_ACTOR_PREFIX = "local:"
+
+
+def _local_actor() -> str:
+    try:
+        return LOCAL_ACTOR_PREFIX + getpass.getuser()
+    except (OSError, KeyError):  # no login name and no entry in the password database (a container)
+        return LOCAL_ACTOR_PREFIX + "unknown"
 
 
 def _kind(name: str) -> MemoryType:
@@ -31,6 +43,7 @@ class EmbeddedTarget:
     @classmethod
     def open(cls, settings: Settings) -> "EmbeddedTarget":
         runtime = build_runtime(settings)
+        set_actor(_local_actor())  # what this process changes, the audit log attributes to its user
         if runtime.recovery is not None:
             runtime.recovery.wait()  # a command answers from an index in step with the store
         return cls(runtime)
@@ -99,6 +112,10 @@ class EmbeddedTarget:
     def restore_version(self, coordinate: Coordinate, number: int) -> JSONObject:
         memory = self._service.restore_version(self.namespace, coordinate, number)
         return memory_resource(memory).model_dump(mode="json")
+
+    def audit(self, coordinate: Coordinate | None, limit: int, before: int | None) -> JSONObject:
+        found = self._service.audit(self.namespace, coordinate, limit, before)
+        return audit_resource(found, limit).model_dump(mode="json")
 
     def set_importance(self, coordinate: Coordinate, importance: float) -> JSONObject:
         memory = self._service.set_importance(self.namespace, coordinate, importance)

@@ -154,6 +154,14 @@ class HttpTarget:
     def restore_version(self, coordinate: Coordinate, number: int) -> JSONObject:
         return self._json("POST", f"{self._memory_path(coordinate)}/versions/{number}/restore")
 
+    def audit(self, coordinate: Coordinate | None, limit: int, before: int | None) -> JSONObject:
+        params: dict[str, Any] = {"limit": limit}
+        if coordinate is not None:
+            params["coord"] = coordinate_key(coordinate)
+        if before is not None:
+            params["before"] = before
+        return self._json("GET", "/audit", params=params)
+
     def set_importance(self, coordinate: Coordinate, importance: float) -> JSONObject:
         body = {"importance": importance}
         return self._json("PUT", f"{self._memory_path(coordinate)}/importance", json=body)

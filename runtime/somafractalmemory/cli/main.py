@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from somafractalmemory import __version__
 from somafractalmemory.cli import (
+    audit,
     backup,
     bench,
     consume,
@@ -42,6 +43,7 @@ COMMANDS: list[Register] = [
     graph.register,
     versions.register,
     importance.register,
+    audit.register,
     transfer.register,
     backup.register,
     restore.register,

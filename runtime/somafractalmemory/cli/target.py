@@ -71,6 +71,10 @@ class MemoryTarget(Protocol):
 
     def set_importance(self, coordinate: Coordinate, importance: float) -> JSONObject: ...
 
+    def audit(self, coordinate: Coordinate | None, limit: int, before: int | None) -> JSONObject:
+        """As ``AuditResponseV1``."""
+        ...
+
     def report_outcome(self, coordinate: Coordinate, outcome: Any) -> JSONObject:
         """As ``OutcomeResponseV1``."""
         ...

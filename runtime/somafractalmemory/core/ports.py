@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from somafractalmemory.core.audit import AuditEntry, AuditTrail
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.filters import MemoryFilter
 from somafractalmemory.core.importance import MemoryOrder
@@ -46,11 +47,14 @@ class DocumentStore(Backend, Protocol):
     ``put_many`` and ``delete``; the core does not need to know.
     """
 
-    def put_many(self, memories: Sequence[Memory], *, keep_versions: int = 0) -> None:
+    def put_many(
+        self, memories: Sequence[Memory], *, keep_versions: int = 0, audit: AuditTrail | None = None
+    ) -> None:
         """Insert or replace, keeping created_at and access_count of a replaced memory, in one transaction.
         With ``keep_versions`` > 0, the content each replace overwrites becomes the memory's next version
         (``replaced_at``: the new memory's ``updated_at``) and only the newest ``keep_versions`` versions
-        of it stay, in the same transaction."""
+        of it stay, in the same transaction, as do the ``audit`` entries (the log keeping its newest
+        ``audit.keep``)."""
 
     def versions(self, namespace: str, coordinate: Coordinate) -> list[MemoryVersion]:
         """The kept versions of a memory, newest first; [] when it has none."""
@@ -66,9 +70,14 @@ class DocumentStore(Backend, Protocol):
     def get_many(self, namespace: str, coordinates: Sequence[Coordinate]) -> dict[Coordinate, Memory]:
         """The memories that exist among ``coordinates``; missing ones are simply absent."""
 
-    def delete(self, namespace: str, coordinate: Coordinate) -> bool:
+    def delete(self, namespace: str, coordinate: Coordinate, *, audit: AuditTrail | None = None) -> bool:
         """Remove a memory, its versions and every link that touches it; False when there was nothing to
-        remove."""
+        remove (and then nothing is audited). The ``audit`` entries go in the same transaction."""
+
+    def audit_entries(
+        self, namespace: str, coordinate: Coordinate | None, limit: int, before: int | None
+    ) -> list[AuditEntry]:
+        """The namespace's audit entries (of one memory), newest first, older than entry ``before``."""
 
     def record_access(self, namespace: str, coordinates: Sequence[Coordinate]) -> None: ...
 

@@ -11,6 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from somafractalmemory.core import graph
+from somafractalmemory.core.audit import (
+    DEFAULT_AUDIT_RETENTION,
+    MAX_AUDIT_PAGE,
+    AuditAction,
+    AuditEntry,
+    AuditTrail,
+    current_actor,
+)
 from somafractalmemory.core.budget import DEFAULT_BUDGET, WorkBudget
 from somafractalmemory.core.coordinates import Coordinate, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
@@ -141,6 +149,7 @@ class MemoryService:
         index_inline: bool = True,
         max_memories_per_namespace: int | None = None,
         max_versions: int = DEFAULT_MAX_VERSIONS,
+        audit_retention: int = DEFAULT_AUDIT_RETENTION,
         cache_ttl_seconds: int = 300,
         clock: Callable[[], float] = time.time,
         journal: IndexJournal | None = None,
@@ -158,6 +167,7 @@ class MemoryService:
         self.index_inline = index_inline
         self.max_memories = max_memories_per_namespace
         self.max_versions = max_versions
+        self.audit_retention = audit_retention
         self.cache_ttl = cache_ttl_seconds
         self.clock = clock
 
@@ -175,10 +185,19 @@ class MemoryService:
             updated_at=now,
         )
 
-    def _write(self, memories: Sequence[Memory]) -> None:
+    def _trail(self, action: AuditAction, memories: Sequence[tuple[str, Coordinate]]) -> AuditTrail | None:
+        """The audit entries of a change, by the current actor (none when the log keeps nothing)."""
+        if self.audit_retention == 0:
+            return None
+        now, actor = self.clock(), current_actor()
+        entries = [AuditEntry(now, actor, action, namespace, c) for namespace, c in memories]
+        return AuditTrail(entries, self.audit_retention)
+
+    def _write(self, memories: Sequence[Memory], action: AuditAction = AuditAction.STORE) -> None:
         points = vector_points(self.embedder, memories) if self.index_inline else []
+        trail = self._trail(action, [(m.namespace, m.coordinate) for m in memories])
         with self.writing:
-            self.store.put_many(memories, keep_versions=self.max_versions)
+            self.store.put_many(memories, keep_versions=self.max_versions, audit=trail)
             self._forget_cached(memories[0].namespace, [m.coordinate for m in memories])
             if points:
                 self.index.upsert(points)
@@ -220,9 +239,12 @@ class MemoryService:
         coordinate = (round(self.clock(), 6), random.random(), random.random())
         return self.store_memory(namespace, NewMemory(coordinate, payload, memory_type))
 
-    def delete(self, namespace: str, coordinate: Coordinate) -> bool:
+    def delete(
+        self, namespace: str, coordinate: Coordinate, action: AuditAction = AuditAction.DELETE
+    ) -> bool:
+        trail = self._trail(action, [(namespace, coordinate)])
         with self.writing:
-            removed = self.store.delete(namespace, coordinate)
+            removed = self.store.delete(namespace, coordinate, audit=trail)
             self._forget_cached(namespace, [coordinate])
             if self.index_inline:
                 self.index.delete(namespace, [coordinate])
@@ -243,7 +265,7 @@ class MemoryService:
         current = self.get(namespace, coordinate)
         version = pick_version(self.store.versions(namespace, coordinate), number, namespace, coordinate)
         memory = restored(current, version, self.clock())
-        self._write([memory])
+        self._write([memory], AuditAction.RESTORE_VERSION)
         return memory
 
     # --- importance ---------------------------------------------------------------------------
@@ -254,7 +276,7 @@ class MemoryService:
         value = check_importance(importance)
         current = self.get(namespace, coordinate)
         memory = dataclasses.replace(current, importance=value, updated_at=self.clock())
-        self._write([memory])
+        self._write([memory], AuditAction.SET_IMPORTANCE)
         return memory
 
     def report_outcome(self, namespace: str, coordinate: Coordinate, outcome: Any) -> OutcomeReport:
@@ -264,7 +286,7 @@ class MemoryService:
         current = self.get(namespace, coordinate)
         memory = reported(current, outcome, self.clock())
         check_payload(memory.payload)
-        self._write([memory])
+        self._write([memory], AuditAction.REPORT_OUTCOME)
         if not mispredicted(current.payload, outcome):
             return OutcomeReport(memory, mispredicted=False, corrective=None)
         payload = corrective_payload(coordinate, current.payload[PREDICTED], outcome)
@@ -278,6 +300,23 @@ class MemoryService:
         """The ``limit`` most recent or most important memories (1 to MAX_TOP_K)."""
         return self.store.ordered(namespace, order, check_top_k(limit), memory_type)
 
+    # --- audit --------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        namespace: str,
+        coordinate: Coordinate | None = None,
+        limit: int = 100,
+        before: int | None = None,
+    ) -> list[AuditEntry]:
+        """The namespace's audit entries (of one memory), newest first: at most ``limit`` (1 to
+        MAX_AUDIT_PAGE), older than entry ``before`` (the next page starts before the last entry)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_AUDIT_PAGE:
+            raise InvalidInput(f"limit must be an integer from 1 to {MAX_AUDIT_PAGE}, got {limit!r}")
+        if before is not None and (isinstance(before, bool) or not isinstance(before, int) or before < 1):
+            raise InvalidInput(f"before must be an entry number of at least 1, got {before!r}")
+        return self.store.audit_entries(namespace, coordinate, limit, before)
+
     def _enforce_limit(self, namespace: str) -> None:
         if self.max_memories is None:
             return
@@ -285,7 +324,7 @@ class MemoryService:
         if excess <= 0:
             return
         for coordinate in self.store.least_important(namespace, excess):
-            self.delete(namespace, coordinate)
+            self.delete(namespace, coordinate, AuditAction.EVICT)
         log.info("namespace %s over its limit of %d: evicted %d", namespace, self.max_memories, excess)
 
     # --- reads --------------------------------------------------------------------------------
@@ -575,7 +614,7 @@ class MemoryService:
         if not batch:
             return 0
         unique = list({m.coordinate: m for m in batch}.values())
-        self._write(unique)
+        self._write(unique, AuditAction.IMPORT)
         batch.clear()
         return len(unique)
 

@@ -505,3 +505,18 @@ class OutcomeResponseV1(BaseModel):
     corrective: MemoryResource | None = Field(
         description="the semantic memory recording the mismatch, linked from the memory (type 'corrective')"
     )
+
+
+class AuditEntryResource(BaseModel):
+    entry: int = Field(description="the entry's number in the log; numbers only grow")
+    at: float
+    actor: str = Field(description="'token:' and the id of the caller's token, 'local:USER' or 'system'")
+    action: str
+    coord: list[float]
+
+
+class AuditResponseV1(BaseModel):
+    entries: list[AuditEntryResource] = Field(description="newest first")
+    next_before: int | None = Field(
+        description="pass as 'before' for the next, older page; null when this page is the last"
+    )

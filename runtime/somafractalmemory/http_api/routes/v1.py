@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
+from somafractalmemory.core.audit import MAX_AUDIT_PAGE
 from somafractalmemory.core.coordinates import parse_coordinate, parse_coordinate_value
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.fusion import Ranking
@@ -17,6 +18,8 @@ from somafractalmemory.core.models import MemoryType
 from somafractalmemory.core.records import parse_ndjson, record_line
 from somafractalmemory.core.service import MAX_TOP_K, NewMemory
 from somafractalmemory.http_api import queries
+from somafractalmemory.http_api.audit_actor import audit_actor
+from somafractalmemory.http_api.audit_presenter import audit_resource
 from somafractalmemory.http_api.auth import require_token
 from somafractalmemory.http_api.deps import NamespacePath, RunDep, RuntimeDep, ServiceDep
 from somafractalmemory.http_api.errors import NOT_FOUND, PROTECTED_RESPONSES, validation_message
@@ -25,6 +28,7 @@ from somafractalmemory.http_api.params import CoordinatePath, LimitQuery, TypeQu
 from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
 from somafractalmemory.http_api.queries import stored_type
 from somafractalmemory.http_api.schemas import (
+    AuditResponseV1,
     BulkItemV1,
     BulkRequestV1,
     BulkResponseV1,
@@ -53,7 +57,7 @@ from somafractalmemory.http_api.version_presenter import versions_resource
 router = APIRouter(
     prefix="/v1/namespaces/{namespace}",
     tags=["v1"],
-    dependencies=[Depends(require_token)],
+    dependencies=[Depends(require_token), Depends(audit_actor)],
     route_class=StrictJSONRoute,
     responses=PROTECTED_RESPONSES,
 )
@@ -169,6 +173,23 @@ async def important(
 ) -> MemoriesResponseV1:
     """The most important memories, most important first (then last written)."""
     return await _listed(service, run, namespace, MemoryOrder.IMPORTANT, limit, type)
+
+
+@router.get("/audit")
+async def audit_log(
+    namespace: NamespacePath,
+    service: ServiceDep,
+    run: RunDep,
+    coord: Annotated[str | None, coordinate_query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE, description="at most this many entries")] = 100,
+    before: Annotated[int | None, Query(ge=1, description="only entries older than this one")] = None,
+) -> AuditResponseV1:
+    """Who did what to the namespace's memories (or to the memory at ``coord``), newest first: every
+    store, import, delete, eviction, version restore, importance change and outcome report. The log
+    keeps the newest SOMA_AUDIT_RETENTION entries (100,000 by default) over all namespaces."""
+    coordinate = None if coord is None else parse_coordinate(coord)
+    found = await run(service.audit, namespace, coordinate, limit, before)
+    return audit_resource(found, limit)
 
 
 def _bulk_item(raw: dict[str, Any]) -> NewMemory | InvalidInput:
