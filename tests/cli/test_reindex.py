@@ -150,3 +150,48 @@ def test_soma_reindex_after_a_change_of_dimensions(
     again = run_soma(["reindex", *where, "--namespace", "b", "-q"], capsys)
     assert again.code == 0, again.err
     assert json.loads(again.out)["namespaces"] == {"b": 5}
+
+
+def test_from_hashing_to_minilm_by_models_fetch_and_reindex(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole chain with a real model: MiniLM exported to ONNX (as the hub publishes it), fetched from a
+    local directory, then every memory re-embedded; recall then finds by meaning, with no word shared."""
+    from unit.minilm_onnx import export_onnx  # torch: imported only by this test
+
+    data_dir, model_dir = tmp_path / "data", tmp_path / "models" / "minilm"
+    where = ["--data-dir", str(data_dir)]
+    monkeypatch.setenv("SOMA_EMBEDDING_DIMENSIONS", "256")
+    monkeypatch.setenv("SOMA_RECALL_LEXICAL_WEIGHT", "0")
+    for (x,), text in TEXTS.items():
+        assert run_soma(["store", *where, f"{x:g}", json.dumps({"text": text})], capsys).code == 0
+
+    lexical = run_soma(["recall", *where, "-k", "1", "houseplant care"], capsys)
+    assert json.loads(lexical.out)["results"][0]["memory"]["coord"] == [2.0]  # hashing: trigrams, no meaning
+
+    exported = export_onnx(tmp_path / "export")
+    fetched = run_soma(
+        [
+            "models",
+            "fetch",
+            "--model",
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "--to",
+            str(model_dir),
+            "--from",
+            str(exported),
+            "-q",
+        ],
+        capsys,
+    )
+    assert fetched.code == 0, fetched.err
+    monkeypatch.setenv("SOMA_EMBEDDING_PROVIDER", "onnx")
+    monkeypatch.setenv("SOMA_EMBEDDING_MODEL_DIR", str(model_dir))
+    done = run_soma(["reindex", *where, "-q"], capsys)
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["dimensions"] == 384
+    assert index_dimensions(data_dir) == 384
+    for query, coordinate in (("houseplant care", 4.0), ("board game evening", 5.0), ("baking dessert", 2.0)):
+        recalled = run_soma(["recall", *where, "-k", "1", query], capsys)
+        assert recalled.code == 0, recalled.err
+        assert json.loads(recalled.out)["results"][0]["memory"]["coord"] == [coordinate], query
