@@ -162,6 +162,16 @@ class HttpTarget:
             params["before"] = before
         return self._json("GET", "/audit", params=params)
 
+    def delete_many(self, filters: JSONObject | None, memory_type: str | None, dry_run: bool) -> JSONObject:
+        body = {"filters": filters, "type": memory_type, "dry_run": dry_run}
+        return self._json("POST", "/delete_many", json=body)
+
+    def share(
+        self, to: str, filters: JSONObject | None, memory_type: str | None, dry_run: bool
+    ) -> JSONObject:
+        body = {"to": to, "filters": filters, "type": memory_type, "dry_run": dry_run}
+        return self._json("POST", "/share", json=body)
+
     def set_importance(self, coordinate: Coordinate, importance: float) -> JSONObject:
         body = {"importance": importance}
         return self._json("PUT", f"{self._memory_path(coordinate)}/importance", json=body)

@@ -12,6 +12,7 @@ from somafractalmemory import __version__
 from somafractalmemory.cli import (
     audit,
     backup,
+    batch,
     bench,
     consume,
     evaluation,
@@ -44,6 +45,7 @@ COMMANDS: list[Register] = [
     versions.register,
     importance.register,
     audit.register,
+    batch.register,
     transfer.register,
     backup.register,
     restore.register,

@@ -71,6 +71,14 @@ class MemoryTarget(Protocol):
 
     def set_importance(self, coordinate: Coordinate, importance: float) -> JSONObject: ...
 
+    def delete_many(self, filters: JSONObject | None, memory_type: str | None, dry_run: bool) -> JSONObject:
+        """As ``BatchResponseV1``."""
+        ...
+
+    def share(
+        self, to: str, filters: JSONObject | None, memory_type: str | None, dry_run: bool
+    ) -> JSONObject: ...
+
     def audit(self, coordinate: Coordinate | None, limit: int, before: int | None) -> JSONObject:
         """As ``AuditResponseV1``."""
         ...

@@ -28,6 +28,7 @@ class AuditAction(StrEnum):
     RESTORE_VERSION = "restore_version"
     SET_IMPORTANCE = "set_importance"
     REPORT_OUTCOME = "report_outcome"
+    SHARE = "share"  # a copy from another namespace, logged in the namespace it was copied into
 
 
 @dataclass(frozen=True, slots=True)

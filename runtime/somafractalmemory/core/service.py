@@ -22,7 +22,7 @@ from somafractalmemory.core.audit import (
 from somafractalmemory.core.budget import DEFAULT_BUDGET, WorkBudget
 from somafractalmemory.core.coordinates import Coordinate, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
-from somafractalmemory.core.filters import MemoryFilter
+from somafractalmemory.core.filters import MemoryFilter, matches
 from somafractalmemory.core.fusion import DEFAULT_FUSION, FusionWeights, Ranking, reciprocal_rank_fusion
 from somafractalmemory.core.importance import (
     CORRECTIVE_LINK,
@@ -63,6 +63,7 @@ from somafractalmemory.core.records import (
     link_to_record,
     memory_to_record,
 )
+from somafractalmemory.core.selection import BatchOutcome, Selection
 from somafractalmemory.core.terms import hybrid_terms, query_words
 from somafractalmemory.core.text import payload_text
 from somafractalmemory.core.versions import DEFAULT_MAX_VERSIONS, check_version_number, pick_version, restored
@@ -293,6 +294,48 @@ class MemoryService:
         corrective = self.remember(namespace, payload, MemoryType.SEMANTIC)
         self.link(namespace, coordinate, corrective.coordinate, CORRECTIVE_LINK)
         return OutcomeReport(memory, mispredicted=True, corrective=corrective)
+
+    # --- many at once --------------------------------------------------------------------------
+
+    def _selected(self, namespace: str, selection: Selection) -> list[Memory]:
+        """Every memory the selection matches, streamed through the namespace; more than the scan
+        budget's rows matching is refused before anything changes."""
+        found: list[Memory] = []
+        for memory in self.store.iter_memories(namespace):
+            if selection.memory_type not in (None, memory.memory_type):
+                continue
+            if matches(memory.payload, selection.conditions):
+                found.append(memory)
+                if len(found) > self.budget.scan_rows:
+                    raise InvalidInput(
+                        f"more than {self.budget.scan_rows} memories match (SOMA_MAX_SCAN_ROWS): "
+                        "narrow the filters"
+                    )
+        return found
+
+    def delete_matching(self, namespace: str, selection: Selection, *, dry_run: bool) -> BatchOutcome:
+        """Delete every memory the selection matches (each with its versions and links, each audited);
+        a dry run only says which."""
+        selection.check_narrowed("delete many")
+        outcome = BatchOutcome([m.coordinate for m in self._selected(namespace, selection)])
+        if not dry_run:
+            outcome.applied = sum(self.delete(namespace, c) for c in outcome.matched)
+        return outcome
+
+    def share(self, namespace: str, target: str, selection: Selection, *, dry_run: bool) -> BatchOutcome:
+        """Copy every memory the selection matches into ``target`` at the same coordinates, in one write
+        (a memory there is replaced, and kept as a version); a dry run only says which."""
+        selection.check_narrowed("share")
+        if target == namespace:
+            raise InvalidInput("share copies into another namespace: the target is this one")
+        found = self._selected(namespace, selection)
+        outcome = BatchOutcome([m.coordinate for m in found])
+        if found and not dry_run:
+            self._write(
+                [dataclasses.replace(m, namespace=target, access_count=0) for m in found], AuditAction.SHARE
+            )
+            outcome.applied = len(found)
+        return outcome
 
     def listed(
         self, namespace: str, order: MemoryOrder, limit: int, memory_type: MemoryType | None = None

@@ -520,3 +520,28 @@ class AuditResponseV1(BaseModel):
     next_before: int | None = Field(
         description="pass as 'before' for the next, older page; null when this page is the last"
     )
+
+
+class SelectionBodyV1(Body):
+    filters: Filters | None = None
+    type: TypeFilter = None
+    dry_run: bool = Field(False, description="only say which memories match; change nothing")
+
+
+class ShareBodyV1(SelectionBodyV1):
+    to: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=128,
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+            description="the namespace to copy into",
+        ),
+    ]
+
+
+class BatchResponseV1(BaseModel):
+    matched: int
+    coords: list[list[float]] = Field(description="the coordinates of the matched memories")
+    applied: int = Field(description="memories deleted or copied (0 on a dry run)")
+    dry_run: bool

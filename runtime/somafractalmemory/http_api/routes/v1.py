@@ -21,6 +21,7 @@ from somafractalmemory.http_api import queries
 from somafractalmemory.http_api.audit_actor import audit_actor
 from somafractalmemory.http_api.audit_presenter import audit_resource
 from somafractalmemory.http_api.auth import require_token
+from somafractalmemory.http_api.batch_presenter import batch_resource, selection_of
 from somafractalmemory.http_api.deps import NamespacePath, RunDep, RuntimeDep, ServiceDep
 from somafractalmemory.http_api.errors import NOT_FOUND, PROTECTED_RESPONSES, validation_message
 from somafractalmemory.http_api.json_body import StrictJSONRoute
@@ -29,6 +30,7 @@ from somafractalmemory.http_api.presenters import link_resource, memory_resource
 from somafractalmemory.http_api.queries import stored_type
 from somafractalmemory.http_api.schemas import (
     AuditResponseV1,
+    BatchResponseV1,
     BulkItemV1,
     BulkRequestV1,
     BulkResponseV1,
@@ -49,6 +51,8 @@ from somafractalmemory.http_api.schemas import (
     RecallRequestV1,
     RecallResponseV1,
     SearchRequestV1,
+    SelectionBodyV1,
+    ShareBodyV1,
     StatsResponse,
     VersionsResponseV1,
 )
@@ -190,6 +194,28 @@ async def audit_log(
     coordinate = None if coord is None else parse_coordinate(coord)
     found = await run(service.audit, namespace, coordinate, limit, before)
     return audit_resource(found, limit)
+
+
+@router.post("/delete_many")
+async def delete_many(
+    namespace: NamespacePath, body: SelectionBodyV1, service: ServiceDep, run: RunDep
+) -> BatchResponseV1:
+    """Delete every memory of the type that passes the filters (filters or a type are required), each
+    with its versions and links, each in the audit log; ``dry_run`` only says which. More than
+    SOMA_MAX_SCAN_ROWS (10,000) matching is refused (400) before anything is deleted."""
+    outcome = await run.heavy(service.delete_matching, namespace, selection_of(body), dry_run=body.dry_run)
+    return batch_resource(outcome, body.dry_run)
+
+
+@router.post("/share")
+async def share(
+    namespace: NamespacePath, body: ShareBodyV1, service: ServiceDep, run: RunDep
+) -> BatchResponseV1:
+    """Copy every memory of the type that passes the filters (filters or a type are required) into the
+    namespace ``to``, at the same coordinates, in one write (a memory there is replaced and kept as a
+    version); ``dry_run`` only says which. At most SOMA_MAX_SCAN_ROWS (10,000) may match."""
+    outcome = await run.heavy(service.share, namespace, body.to, selection_of(body), dry_run=body.dry_run)
+    return batch_resource(outcome, body.dry_run)
 
 
 def _bulk_item(raw: dict[str, Any]) -> NewMemory | InvalidInput:
