@@ -191,3 +191,9 @@ def test_a_numpy_index_file_is_labelled_and_its_old_indexes_dropped(tmp_path: Pa
     index.upsert([point(5, vectors[6])])
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT max(label), count(*) FROM points").fetchone() == (302, 300)
+
+
+def test_cells_follow_the_training_points_within_bounds() -> None:
+    from somafractalmemory.adapters.ivf_lists import cells_for
+
+    assert [cells_for(n) for n in (10, 100, 20_000, 1_000_000)] == [10, 16, 1000, 1024]

@@ -320,3 +320,14 @@ class AnnIndex:
             query = np.asarray(vector, dtype=np.float32)
             query_sketch = sketch(query, self._projection)[0]
             return ann.search(query, query_sketch, top_k, memory_type, conditions, self.threshold)
+
+    def exact_search(self, namespace: str, vector: Vectors, *, top_k: int) -> list[VectorHit]:
+        """The exact float32 top ``top_k`` of the namespace, unfiltered: what recall is measured against."""
+        with self._file.lock:
+            ann = self._shards.get(namespace)
+            if ann is None or ann.shard.size == 0:
+                return []
+            shard = ann.shard
+            scores = shard.vectors[: shard.size] @ np.asarray(vector, dtype=np.float32)
+            best = np.argsort(-scores, kind="stable")[:top_k]
+            return [VectorHit(shard.coordinates[int(row)], cosine(scores[row])) for row in best]

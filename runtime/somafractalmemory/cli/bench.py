@@ -408,6 +408,10 @@ def bench(args: argparse.Namespace) -> int:
         runner = Bench(plan, args.seed, Path(workdir), args.quiet)
         if args.soak:
             metrics = runner.soak(args.clients, args.soak_seconds)
+        elif args.scale:
+            from somafractalmemory.cli.bench_scale import scale_metrics  # it imports this module
+
+            metrics = scale_metrics(plan, args.seed, Path(workdir), args.quiet)
         elif args.embedding:
             from somafractalmemory.cli.bench_embedding import embedding_metrics  # it imports this module
 
@@ -464,6 +468,13 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
         action="store_true",
         help="instead of the table: memories embedded a second by the hashing embedder and by the one "
         "$SOMA_EMBEDDING_PROVIDER selects",
+    )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="instead of the table: the embedded default at --sizes (e.g. 1000000): dense and default "
+        "recall p50/p95, recall@10 against exact search, ingest rate, then soma serve's start-up time and "
+        "resident memory at the largest size",
     )
     parser.add_argument("--clients", type=int, default=32, help="soak clients (default: 32)")
     parser.add_argument(

@@ -1,0 +1,177 @@
+"""``soma bench --scale --sizes 1000000``: the embedded default at scale (issue 15).
+
+In one temporary data directory, growing to each size in turn: bulk ingest through the service
+(``store_many``), recall p50/p95 with dense ranking (the vector index alone) and with the default
+(fused) ranking, and recall@10 of the vector index against an exact float32 scan of the same namespace
+(tie-aware: a result counts when its exact score reaches the exact tenth's, as the hashing embedder
+gives many memories the same vector). After the largest size, ``soma serve`` starts on the directory:
+the time from launch to a ready ``/readyz`` and its resident memory once ready.
+"""
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+
+from somafractalmemory.adapters.ann_index import AnnIndex
+from somafractalmemory.cli.bench import (
+    BULK_TARGET_PER_SECOND,
+    NAMESPACE,
+    RECALL_P95_TARGET_MS,
+    Goal,
+    Metric,
+    Plan,
+    _percentiles_ms,
+    _timed,
+)
+from somafractalmemory.cli.bench_workload import Workload
+from somafractalmemory.cli.output import note, progress
+from somafractalmemory.cli.server_process import ServerProcess
+from somafractalmemory.core.fusion import Ranking
+from somafractalmemory.settings import Settings
+from somafractalmemory.wiring import Runtime, build_runtime
+
+RECALL_AT_10_TARGET = 0.95
+RSS_TARGET_MIB = 1024.0
+START_TARGET_SECONDS = 5.0
+RECALL_QUERIES = 100
+READY_TIMEOUT_SECONDS = 600.0
+TIE = 1e-6
+
+
+def _ingest(
+    runtime: Runtime, workload: Workload, count: int, batch: int, advance: Callable[[int], object]
+) -> float:
+    spent = 0.0
+    for start in range(0, count, batch):
+        items = workload.memories(min(batch, count - start))
+        started = time.perf_counter()
+        runtime.service.store_many(NAMESPACE, items)
+        spent += time.perf_counter() - started
+        advance(len(items))
+    return spent
+
+
+def recall_at_10(runtime: Runtime, queries: Sequence[str]) -> float:
+    """Share of the exact top 10 the index returns, ties at the tenth score counted as found."""
+    index = runtime.service.index
+    if not isinstance(index, AnnIndex):
+        raise TypeError("recall against exact search is measured on the embedded index")
+    found = 0
+    for query in queries:
+        vector = runtime.service.embedder.embed([query])[0]
+        exact = index.exact_search(NAMESPACE, vector, top_k=10)
+        hits = index.search(NAMESPACE, vector, top_k=10, memory_type=None, conditions=())
+        if exact:
+            tenth = exact[-1].score
+            found += sum(1 for hit in hits if hit.score >= tenth - TIE)
+    return found / (10 * len(queries))
+
+
+def _resident_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS line")
+
+
+def serve_start(data_dir: Path, log_path: Path) -> tuple[float, float]:
+    """Seconds from launching ``soma serve`` to a ready /readyz, and its resident MiB then."""
+    token = secrets.token_urlsafe(32)
+    environment = {"SOMA_RATE_LIMIT_PER_MINUTE": "0"}
+    with log_path.open("wb") as log:
+        started = time.perf_counter()
+        server = ServerProcess(
+            data_dir, token=token, environment=environment, log=log, start_timeout=READY_TIMEOUT_SECONDS
+        )
+        with server, httpx.Client(base_url=server.url, timeout=30) as client:
+            while client.get("/readyz").status_code != 200:
+                if time.perf_counter() - started > READY_TIMEOUT_SECONDS:
+                    raise TimeoutError("soma serve did not become ready")
+                time.sleep(0.05)
+            seconds = time.perf_counter() - started
+            return seconds, _resident_mib(server.pid)
+
+
+def scale_metrics(plan: Plan, seed: int, workdir: Path, quiet: bool) -> list[Metric]:
+    workload = Workload(seed)
+    data_dir = workdir / "embedded"
+    runtime = build_runtime(Settings(data_dir=data_dir, namespace=NAMESPACE), start_recovery=False)
+    metrics: list[Metric] = []
+    held = 0
+    spent = 0.0
+    try:
+        sizes = sorted(plan.recall_sizes)
+        with progress(total=sizes[-1], unit="memories", description="ingest", quiet=quiet) as bar:
+            for size in sizes:
+                spent += _ingest(runtime, workload, size - held, plan.batch, bar.update)
+                held = size
+                metrics += _recalls_at(runtime, workload, plan, size, quiet)
+    finally:
+        runtime.close()
+    metrics.append(
+        Metric(
+            "scale_ingest_per_s",
+            f"bulk ingest to {held:,} (service store_many)",
+            held / spent,
+            "/s",
+            Goal(">=", BULK_TARGET_PER_SECOND, "/s"),
+        )
+    )
+    if not quiet:
+        note(f"soma serve on {held:,} memories")
+    seconds, resident = serve_start(data_dir, workdir / "serve-scale.log")
+    metrics.append(
+        Metric(
+            "serve_start_s",
+            f"soma serve start to ready at {held:,}",
+            seconds,
+            "s",
+            Goal("<=", START_TARGET_SECONDS, "s"),
+        )
+    )
+    metrics.append(
+        Metric(
+            "serve_rss_mib",
+            f"soma serve resident memory at {held:,}",
+            resident,
+            "MiB",
+            Goal("<=", RSS_TARGET_MIB, "MiB"),
+        )
+    )
+    metrics.append(Metric("load_average", "load average (1 min) at the end", os.getloadavg()[0], ""))
+    return metrics
+
+
+def _recalls_at(runtime: Runtime, workload: Workload, plan: Plan, size: int, quiet: bool) -> list[Metric]:
+    service = runtime.service
+    metrics = []
+    for name, ranking in (("dense", Ranking.DENSE), ("default", Ranking.FUSED)):
+        if not quiet:
+            note(f"{name} recall at {size:,} memories")
+
+        def recall(ranking: Ranking = ranking) -> None:
+            service.recall(NAMESPACE, workload.query(), top_k=plan.top_k, ranking=ranking)
+
+        _timed(min(plan.warmup, plan.queries), recall)
+        p50, p95 = _percentiles_ms(_timed(plan.queries, recall))
+        goal = Goal("<", RECALL_P95_TARGET_MS, "ms")
+        metrics.append(Metric(f"scale_{name}_p50_ms_{size}", f"{name} recall p50 at {size:,}", p50, "ms"))
+        metrics.append(
+            Metric(f"scale_{name}_p95_ms_{size}", f"{name} recall p95 at {size:,}", p95, "ms", goal)
+        )
+    queries = [workload.query() for _ in range(RECALL_QUERIES)]
+    metrics.append(
+        Metric(
+            f"scale_recall_at_10_{size}",
+            f"recall@10 against exact at {size:,}",
+            recall_at_10(runtime, queries),
+            "",
+            Goal(">=", RECALL_AT_10_TARGET, ""),
+        )
+    )
+    return metrics
