@@ -25,7 +25,8 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
         subparsers,
         "audit",
         "List who did what to the namespace's memories, newest first (stores, imports, deletes, evictions, "
-        'version restores, importance changes, outcome reports); prints {"entries": [...], "next_before"}.',
+        "version restores, importance changes, outcome reports, shares); "
+        'prints {"entries": [...], "next_before"}.',
     )
     parser.add_argument("--coord", type=coordinate, help="only the entries of the memory at this coordinate")
     parser.add_argument(

@@ -189,7 +189,7 @@ async def audit_log(
     before: Annotated[int | None, Query(ge=1, description="only entries older than this one")] = None,
 ) -> AuditResponseV1:
     """Who did what to the namespace's memories (or to the memory at ``coord``), newest first: every
-    store, import, delete, eviction, version restore, importance change and outcome report. The log
+    store, import, delete, eviction, version restore, importance change, outcome report and share. The log
     keeps the newest SOMA_AUDIT_RETENTION entries (100,000 by default) over all namespaces."""
     coordinate = None if coord is None else parse_coordinate(coord)
     found = await run(service.audit, namespace, coordinate, limit, before)
