@@ -3,6 +3,7 @@
 import pytest
 
 from somafractalmemory.core.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, FusionWeights, reciprocal_rank_fusion
+from somafractalmemory.core.stop_words import STOP_WORDS, content_words
 from somafractalmemory.core.terms import MAX_TERMS, hybrid_terms, query_words, reference_terms
 
 
@@ -54,16 +55,20 @@ def test_given_terms_win_over_the_extraction() -> None:
     assert hybrid_terms("  ...  ", None) == []
 
 
-def test_query_words_are_distinct_folded_words_up_to_the_limit() -> None:
-    assert query_words("What did Caroline do, caroline? Café_2") == [
-        "what",
-        "did",
-        "caroline",
-        "do",
-        "café_2",
-    ]
+def test_query_words_are_distinct_folded_words_but_stop_words_up_to_the_limit() -> None:
+    assert query_words("What did Caroline do, caroline? Café_2") == ["caroline", "café_2"]
+    assert query_words("What did you do, didn't you?") == ["what", "did", "you", "do", "didn", "t"]
     assert query_words("...") == []
     many = " ".join(f"w{n}" for n in range(100))
     assert query_words(many) == [f"w{n}" for n in range(MAX_TERMS)]
     assert MAX_TERMS == 64
     assert len(reference_terms(" ".join(f"word{n}" for n in range(100)))) == MAX_TERMS
+
+
+def test_stop_words_are_function_words_and_only_they_are_dropped() -> None:
+    assert len(STOP_WORDS) == 147
+    assert {"the", "what", "did", "you", "didn", "t", "i", "m"} <= STOP_WORDS
+    assert not {"caroline", "research", "paint", "support", "group"} & STOP_WORDS
+    assert content_words(["the", "cat", "sat", "on", "the", "mat"]) == ["cat", "sat", "mat"]
+    assert content_words(["what", "is", "it"]) == ["what", "is", "it"]
+    assert content_words([]) == []

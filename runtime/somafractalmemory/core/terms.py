@@ -1,7 +1,8 @@
 """The words a query gives the lexical leg of recall.
 
 Two readings of a query:
-- ``query_words``: every distinct word (Unicode ``\\w+``, case-folded), for recall on free text;
+- ``query_words``: the distinct words (Unicode ``\\w+``, case-folded) but stop words (``core/stop_words.py``,
+  kept when the query has nothing else), for recall on free text;
 - ``reference_terms``: what the reference service extracts for hybrid recall when the caller names no
   terms: quoted phrases, ``0x`` hex literals and ``[A-Za-z0-9_-]`` words of 4 and more characters, so
   ``item-1791`` stays one term.
@@ -9,6 +10,8 @@ Two readings of a query:
 
 import re
 from collections.abc import Sequence
+
+from somafractalmemory.core.stop_words import content_words
 
 MAX_TERMS = 64
 
@@ -23,8 +26,9 @@ def _distinct(items: Sequence[str]) -> list[str]:
 
 
 def query_words(query: str) -> list[str]:
-    """The query's distinct case-folded words, in order, at most MAX_TERMS."""
-    return _distinct(WORD.findall(query.casefold()))
+    """The query's distinct case-folded words but stop words (all of them when the query has nothing
+    else), in order, at most MAX_TERMS."""
+    return _distinct(content_words(WORD.findall(query.casefold())))
 
 
 def reference_terms(query: str) -> list[str]:

@@ -1,9 +1,11 @@
 """A deterministic embedder that carries lexical meaning without any model.
 
 Feature hashing of word tokens and of character trigrams of each word: texts that share words, or
-parts of words, point the same way. Signed hashing keeps collisions from only ever adding up.
-crc32 is used rather than ``hash()`` because it is the same in every process. A word's features are
-computed once and cached: real text repeats its words, so most tokens cost one dictionary lookup.
+parts of words, point the same way. Stop words (``core/stop_words.py``) are left out, unless a text has
+nothing else: with no IDF to weigh them down, they would count as much as the words that carry meaning.
+Signed hashing keeps collisions from only ever adding up. crc32 is used rather than ``hash()`` because it
+is the same in every process. A word's features are computed once and cached: real text repeats its
+words, so most tokens cost one dictionary lookup.
 """
 
 import functools
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from somafractalmemory.core.ports import Vectors
+from somafractalmemory.core.stop_words import content_words
 
 TOKEN_PATTERN = re.compile(r"\w+", re.UNICODE)
 WORD_WEIGHT = 1.0
@@ -52,7 +55,7 @@ class HashingEmbedder:
         weights: list[float] = []
         for row, text in enumerate(texts):
             offset = row * dims
-            for word in TOKEN_PATTERN.findall(text.lower()):
+            for word in content_words(TOKEN_PATTERN.findall(text.lower())):
                 word_slots, word_weights = word_features(word, dims)
                 slots.extend([offset + slot for slot in word_slots])
                 weights.extend(word_weights)
