@@ -49,7 +49,18 @@ def imported_distributions(package: Path) -> set[str]:
     """The installed distributions whose top-level modules the package's code imports."""
     modules: set[str] = set()
     for source in package.rglob("*.py"):
-        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        # Imports under `if TYPE_CHECKING:` are for the type checker only (stubs), never at run time.
+        for_typing = {
+            id(inner)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If)
+            and ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+            for inner in ast.walk(block)
+        }
+        for node in ast.walk(tree):
+            if id(node) in for_typing:
+                continue
             if isinstance(node, ast.Import):
                 modules.update(alias.name.partition(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
