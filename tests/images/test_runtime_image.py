@@ -4,6 +4,7 @@ emptyDir), non-root uid 65532; it serves health, store and recall over HTTP with
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -80,14 +81,20 @@ def test_health_answers_without_a_token(api: httpx.Client) -> None:
 
 def test_a_stored_memory_is_recalled(api: httpx.Client) -> None:
     payload = {"text": "the runtime image stores memories on a read-only root", "source": "image-test"}
+    before = time.time()
     stored = api.post("/store", json={"coord": "1,2,3", "payload": payload, "type": "semantic"})
     assert (stored.status_code, stored.json()) == (200, {"ok": True})
     recalled = api.post("/recall", json={"query": "runtime image read-only memories", "top_k": 1})
     assert recalled.status_code == 200
-    # The reference service's shape: the payload with its coordinate and type.
-    assert recalled.json()["matches"] == [
-        {**payload, "coordinate": [1.0, 2.0, 3.0], "memory_type": "semantic"}
-    ]
+    # The reference service's shape: the payload with its coordinate, type, store time and importance.
+    [match] = recalled.json()["matches"]
+    assert before - 1 <= match.pop("timestamp") <= time.time() + 1
+    assert match == {
+        **payload,
+        "coordinate": [1.0, 2.0, 3.0],
+        "memory_type": "semantic",
+        "importance_norm": 0.5,
+    }
 
 
 def test_a_request_without_the_token_is_refused(api: httpx.Client) -> None:
