@@ -3,16 +3,20 @@ the runtime pods see the model; and the pure ModelReady and Reindexed conditions
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 
 from conftest import KUBERNETES_VERSION, build_context
-from soma_operator.builders import models, render
+from soma_operator.builders import models, render, runtime
 from soma_operator.model_status import model_condition, reindex_condition
 from soma_operator.spec import EmbeddingSpec, MemorySystem, SpecError
 from soma_operator.status import Reason
+from somafractalmemory.cli import models as fetcher
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 SLUG = "sentence-transformers--all-MiniLM-L6-v2"
@@ -247,3 +251,30 @@ def test_reindexed_follows_the_model_the_rollout_and_the_job() -> None:
             reason,
             message,
         )
+
+
+def test_runtime_pods_wait_for_the_fetched_model_and_not_for_a_source() -> None:
+    children = rendered(system(provider="onnx"))
+    api = pod_spec(children["Deployment", "m-api"])
+    [wait] = api["initContainers"]
+    assert wait["name"] == "wait-for-model"
+    assert wait["command"][:2] == ["python", "-c"]
+    assert wait["command"][3] == f"/models/{SLUG}/soma-model.json"
+    assert wait["volumeMounts"] == [{"name": "models", "mountPath": "/models", "readOnly": True}]
+    assert wait["securityContext"]["readOnlyRootFilesystem"] is True
+    kubernetes_validate.validate(children["Deployment", "m-api"], KUBERNETES_VERSION, strict=True)
+    sourced = rendered(system(provider="onnx", source={"claimName": "offline"}))
+    assert "initContainers" not in pod_spec(sourced["Deployment", "m-api"])
+    assert "initContainers" not in pod_spec(rendered(system())["Deployment", "m-api"])
+
+
+def test_the_wait_ends_once_the_manifest_soma_models_fetch_writes_last_exists(tmp_path: Path) -> None:
+    """The init container's script, run here: it waits while the manifest is missing and ends once it exists
+    (the manifest's name is the runtime's)."""
+    assert runtime.MODEL_MANIFEST == fetcher.MANIFEST
+    manifest = tmp_path / runtime.MODEL_MANIFEST
+    script = [sys.executable, "-c", runtime.WAIT_FOR_MODEL, str(manifest)]
+    with pytest.raises(subprocess.TimeoutExpired):
+        subprocess.run(script, timeout=3, check=True)
+    manifest.write_text("{}")
+    assert subprocess.run(script, timeout=10, check=True).returncode == 0

@@ -35,6 +35,7 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
         containers=[container],
         volumes=runtime.volumes(ctx),
         annotations=runtime.pod_annotations(ctx),
+        init_containers=runtime.model_wait(ctx),
     )
     service = {
         "apiVersion": "v1",

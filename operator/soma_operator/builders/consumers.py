@@ -38,5 +38,6 @@ def build(ctx: BuildContext) -> list[dict[str, Any]]:
         containers=[container],
         volumes=runtime.volumes(ctx),
         annotations=runtime.pod_annotations(ctx),
+        init_containers=runtime.model_wait(ctx),
     )
     return [deployment(ctx, Component.CONSUMERS, template)]

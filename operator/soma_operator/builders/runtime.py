@@ -44,6 +44,14 @@ STARTUP_PERIOD_SECONDS = 5
 MODELS_DIR = "/models"
 MODELS_VOLUME = "models"
 MODELS_COMPONENT = "models"
+# What `soma models fetch` writes last into a model directory (the runtime's cli/models.py MANIFEST): its
+# presence means the copy is complete.
+MODEL_MANIFEST = "soma-model.json"
+WAIT_FOR_MODEL = """import pathlib, sys, time
+while not pathlib.Path(sys.argv[1]).is_file():
+    time.sleep(2)
+"""
+WAIT_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}
 
 _URL_VARIABLES = {
     Component.POSTGRES: "POSTGRES_URL",
@@ -100,6 +108,24 @@ def model_claim(ctx: BuildContext) -> str | None:
 def model_dir(ctx: BuildContext) -> str:
     """SOMA_EMBEDDING_MODEL_DIR: the model's directory in the runtime containers."""
     return f"{MODELS_DIR}/{ctx.system.spec.embedding.model_path}"
+
+
+def model_wait(ctx: BuildContext) -> list[dict[str, Any]]:
+    """An init container that holds a runtime pod until the model the operator fetches is complete, so the
+    pod starts once it is there instead of failing and backing off (up to five minutes) meanwhile. None for
+    a source claim: its model is there already, with or without a manifest."""
+    if not ctx.system.spec.embedding.fetched:
+        return []
+    return [
+        {
+            "name": "wait-for-model",
+            "image": ctx.runtime_image(),
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["python", "-c", WAIT_FOR_MODEL, f"{model_dir(ctx)}/{MODEL_MANIFEST}"],
+            "volumeMounts": [mount(MODELS_VOLUME, MODELS_DIR, read_only=True)],
+            "resources": WAIT_RESOURCES,
+        }
+    ]
 
 
 def startup_probe(path: str, port: int) -> dict[str, Any]:
