@@ -191,6 +191,14 @@ class ModelSource(_Model):
     path: str | None = Field(default=None, max_length=253, pattern=MODEL_PATH_PATTERN)
 
 
+class ModelHub(_Model):
+    """Where the fetch Job downloads from instead of huggingface.co (a mirror, a private hub), and the
+    Secret key holding its token, for private or gated models."""
+
+    endpoint: str | None = Field(default=None, max_length=2048, pattern=r"^https?://[^\s]+$")
+    token_secret_ref: TokenSecretRef | None = None
+
+
 def model_slug(model: str) -> str:
     """The model's directory under the claim's mount: the hub id with its slash as ``--``."""
     return model.replace("/", "--")
@@ -201,6 +209,7 @@ class EmbeddingSpec(_Model):
     model: str = Field(default=DEFAULT_EMBEDDING_MODEL, max_length=200, pattern=HUB_MODEL_PATTERN)
     dimensions: int = Field(default=384, ge=8, le=4096)
     model_cache: ModelCache = ModelCache()
+    hub: ModelHub = ModelHub()
     source: ModelSource | None = None
 
     @property

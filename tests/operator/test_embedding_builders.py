@@ -278,3 +278,17 @@ def test_the_wait_ends_once_the_manifest_soma_models_fetch_writes_last_exists(tm
         subprocess.run(script, timeout=3, check=True)
     manifest.write_text("{}")
     assert subprocess.run(script, timeout=10, check=True).returncode == 0
+
+
+def test_the_fetch_job_reads_the_hub_endpoint_and_token_the_spec_names() -> None:
+    hub = {"endpoint": "https://hf-mirror.internal", "tokenSecretRef": {"name": "hub-token"}}
+    job = models.fetch_job(build_context(system(provider="onnx", hub=hub)))
+    kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert container["env"][-2:] == [
+        {"name": "HF_ENDPOINT", "value": "https://hf-mirror.internal"},
+        {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hub-token", "key": "token"}}},
+    ]
+    plain = models.fetch_job(build_context(system(provider="onnx")))
+    [container] = plain["spec"]["template"]["spec"]["containers"]
+    assert not {"HF_ENDPOINT", "HF_TOKEN"} & {variable["name"] for variable in container["env"]}

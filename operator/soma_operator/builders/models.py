@@ -18,6 +18,7 @@ from soma_operator.builders import runtime
 from soma_operator.builders.backup import job_pod
 from soma_operator.builders.context import BuildContext
 from soma_operator.builders.labels import metadata
+from soma_operator.builders.pods import secret_env, value_env
 from soma_operator.spec import EmbeddingSpec
 
 COMPONENT = runtime.MODELS_COMPONENT
@@ -51,6 +52,17 @@ def fetch_command(ctx: BuildContext) -> list[str]:
     return ["soma", "models", "fetch", "--model", embedding.model, "--to", runtime.model_dir(ctx), "--quiet"]
 
 
+def hub_env(ctx: BuildContext) -> list[dict[str, Any]]:
+    """HF_ENDPOINT and HF_TOKEN for huggingface_hub in the fetch Job, when the spec names them."""
+    hub = ctx.system.spec.embedding.hub
+    env = []
+    if hub.endpoint is not None:
+        env.append(value_env("HF_ENDPOINT", hub.endpoint))
+    if hub.token_secret_ref is not None:
+        env.append(secret_env("HF_TOKEN", hub.token_secret_ref.name, hub.token_secret_ref.key))
+    return env
+
+
 def writable(template: dict[str, Any]) -> dict[str, Any]:
     """The pod template with the model claim mounted read-write (the fetch writes into it)."""
     spec = template["spec"]
@@ -66,6 +78,9 @@ def writable(template: dict[str, Any]) -> dict[str, Any]:
 
 def fetch_job(ctx: BuildContext) -> dict[str, Any]:
     version = ctx.system.spec.version
+    template = writable(job_pod(ctx, COMPONENT, fetch_command(ctx), None, None))
+    [container] = template["spec"]["containers"]
+    container["env"] = [*container["env"], *hub_env(ctx)]
     job_metadata = metadata(ctx, job_name(ctx), COMPONENT, version)
     job_metadata["annotations"] = {MODEL_ANNOTATION: ctx.system.spec.embedding.model}
     return {
@@ -74,7 +89,7 @@ def fetch_job(ctx: BuildContext) -> dict[str, Any]:
         "metadata": job_metadata,
         "spec": {
             "backoffLimit": FETCH_BACKOFF_LIMIT,
-            "template": writable(job_pod(ctx, COMPONENT, fetch_command(ctx), None, None)),
+            "template": template,
         },
     }
 
