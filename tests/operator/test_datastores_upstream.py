@@ -241,11 +241,11 @@ def test_sentence_transformers_is_refused_until_an_image_carries_it(crd: dict[st
         )
     assert str(refused.value) == (
         "spec.embedding.provider: 'sentence-transformers' is not available: "
-        "the runtime image carries no such embedding extra; use hashing"
+        "the runtime image carries no such embedding extra; use hashing, onnx"
     )
     [version] = crd["spec"]["versions"]
     embedding = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["embedding"]
-    assert embedding["properties"]["provider"]["enum"] == ["hashing"]
+    assert embedding["properties"]["provider"]["enum"] == ["hashing", "onnx"]
 
 
 # 11. Qdrant's start marker goes to a writable emptyDir, not its read-only working directory.

@@ -47,6 +47,8 @@ def store_snapshot(settings: Settings) -> AbstractContextManager[StoreSnapshot]:
 
 def embedder_id(settings: Settings) -> str:
     """The embedder whose vectors the memories had: a restore re-embeds with its own one."""
-    if settings.embedding_provider == "sentence-transformers":
-        return f"sentence-transformers/{settings.embedding_model}"
-    return f"hashing/{settings.embedding_dimensions}"
+    if settings.embedding_provider == "hashing":
+        return f"hashing/{settings.embedding_dimensions}"
+    # A neural model is named by its directory when it has one (the operator's model volume).
+    model = settings.embedding_model_dir.name if settings.embedding_model_dir else settings.embedding_model
+    return f"{settings.embedding_provider}/{model}"
