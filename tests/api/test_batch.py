@@ -49,12 +49,17 @@ def test_delete_many_deletes_the_matches_with_their_versions_and_audits_each(cli
 
 def test_a_change_to_many_needs_filters_or_a_type(client: TestClient) -> None:
     seed(client)
-    for path, body in ((f"{BASE}/delete_many", {}), (f"{BASE}/share", {"to": "team-b"})):
+    message = (
+        "body: Value error, give filters or a type: a change to many memories never applies to a whole "
+        "namespace by default"
+    )
+    for path, body in (
+        (f"{BASE}/delete_many", {}),
+        (f"{BASE}/delete_many", {"filters": {}, "type": None}),
+        (f"{BASE}/share", {"to": "team-b"}),
+    ):
         answer = client.post(path, json=body)
-        assert answer.status_code == 400
-        assert answer.json()["error"]["message"].endswith(
-            "needs filters or a type: it never applies to a whole namespace by default"
-        )
+        assert (answer.status_code, answer.json()["error"]["message"]) == (422, message)
     assert client.get(f"{BASE}/stats").json()["total_memories"] == 3
 
 
@@ -78,13 +83,11 @@ def test_share_copies_the_matches_into_another_namespace(client: TestClient) -> 
     assert actions == ["share", "share"]
 
 
-def test_share_into_the_same_namespace_is_refused(client: TestClient) -> None:
+def test_a_share_into_the_namespace_itself_copies_nothing(client: TestClient) -> None:
     seed(client)
-    answer = client.post(f"{BASE}/share", json={"to": "team-a", "type": "episodic"})
-    assert (answer.status_code, answer.json()["error"]["message"]) == (
-        400,
-        "share copies into another namespace: the target is this one",
-    )
+    answer = post(client, f"{BASE}/share", {"to": "team-a", "type": "semantic"})
+    assert answer == {"matched": 1, "coords": [[3.0]], "applied": 0, "dry_run": False}
+    assert client.get(f"{BASE}/memories/3/versions").json()["versions"] == []
 
 
 def test_more_matches_than_the_scan_budget_are_refused_before_any_change(

@@ -29,4 +29,4 @@ def test_share_copies_into_another_namespace(soma: Soma) -> None:
 def test_a_change_to_many_needs_a_filter_or_a_type(soma: Soma) -> None:
     refused = soma("delete-many")
     assert refused.code == 2  # InvalidInput: a usage error
-    assert "delete many needs filters or a type" in refused.err
+    assert "never applies to a whole namespace by default" in refused.err

@@ -16,7 +16,7 @@ from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api.audit_presenter import audit_resource
 from somafractalmemory.http_api.batch_presenter import batch_resource, selection_of
 from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
-from somafractalmemory.http_api.schemas import ImportResponseV1, OutcomeResponseV1, SelectionBodyV1
+from somafractalmemory.http_api.schemas import ImportResponseV1, OutcomeResponseV1
 from somafractalmemory.http_api.version_presenter import versions_resource
 from somafractalmemory.settings import Settings
 from somafractalmemory.wiring import Runtime, build_runtime
@@ -119,15 +119,14 @@ class EmbeddedTarget:
         return audit_resource(found, limit).model_dump(mode="json")
 
     def delete_many(self, filters: JSONObject | None, memory_type: str | None, dry_run: bool) -> JSONObject:
-        body = SelectionBodyV1(filters=filters, type=memory_type, dry_run=dry_run)
-        outcome = self._service.delete_matching(self.namespace, selection_of(body), dry_run=dry_run)
+        selection = selection_of(filters, memory_type)
+        outcome = self._service.delete_matching(self.namespace, selection, dry_run=dry_run)
         return batch_resource(outcome, dry_run).model_dump(mode="json")
 
     def share(
         self, to: str, filters: JSONObject | None, memory_type: str | None, dry_run: bool
     ) -> JSONObject:
-        body = SelectionBodyV1(filters=filters, type=memory_type, dry_run=dry_run)
-        outcome = self._service.share(self.namespace, to, selection_of(body), dry_run=dry_run)
+        outcome = self._service.share(self.namespace, to, selection_of(filters, memory_type), dry_run=dry_run)
         return batch_resource(outcome, dry_run).model_dump(mode="json")
 
     def set_importance(self, coordinate: Coordinate, importance: float) -> JSONObject:

@@ -324,13 +324,12 @@ class MemoryService:
 
     def share(self, namespace: str, target: str, selection: Selection, *, dry_run: bool) -> BatchOutcome:
         """Copy every memory the selection matches into ``target`` at the same coordinates, in one write
-        (a memory there is replaced, and kept as a version); a dry run only says which."""
+        (a memory there is replaced, and kept as a version); a dry run only says which, and so does a
+        share into the namespace itself (nothing is copied)."""
         selection.check_narrowed("share")
-        if target == namespace:
-            raise InvalidInput("share copies into another namespace: the target is this one")
         found = self._selected(namespace, selection)
         outcome = BatchOutcome([m.coordinate for m in found])
-        if found and not dry_run:
+        if found and not dry_run and target != namespace:  # into itself: every match is already there
             self._write(
                 [dataclasses.replace(m, namespace=target, access_count=0) for m in found], AuditAction.SHARE
             )

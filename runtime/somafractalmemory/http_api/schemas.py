@@ -6,7 +6,16 @@ what is accepted. Request bodies are strict: ``true`` is no integer, ``"1"`` no 
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
 
 from somafractalmemory.core.coordinates import COORDINATE_HELP, COORDINATE_PATTERN, MAX_DIMENSIONS
 from somafractalmemory.core.payloads import MAX_PAYLOAD_DEPTH, NON_BLANK_PATTERN
@@ -522,10 +531,32 @@ class AuditResponseV1(BaseModel):
     )
 
 
+NARROWED = "give filters or a type: a change to many memories never applies to a whole namespace by default"
+
+
 class SelectionBodyV1(Body):
+    """The memories a change to many applies to: those of ``type`` that pass ``filters`` (one of the two
+    is required)."""
+
+    model_config = ConfigDict(
+        strict=True,
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["filters"], "properties": {"filters": {"type": "object", "minProperties": 1}}},
+                {"required": ["type"], "properties": {"type": {"type": "string"}}},
+            ]
+        },
+    )
+
     filters: Filters | None = None
     type: TypeFilter = None
     dry_run: bool = Field(False, description="only say which memories match; change nothing")
+
+    @model_validator(mode="after")
+    def _narrowed(self) -> "SelectionBodyV1":
+        if not self.filters and self.type is None:
+            raise ValueError(NARROWED)
+        return self
 
 
 class ShareBodyV1(SelectionBodyV1):

@@ -203,7 +203,8 @@ async def delete_many(
     """Delete every memory of the type that passes the filters (filters or a type are required), each
     with its versions and links, each in the audit log; ``dry_run`` only says which. More than
     SOMA_MAX_SCAN_ROWS (10,000) matching is refused (400) before anything is deleted."""
-    outcome = await run.heavy(service.delete_matching, namespace, selection_of(body), dry_run=body.dry_run)
+    selection = selection_of(body.filters, body.type)
+    outcome = await run.heavy(service.delete_matching, namespace, selection, dry_run=body.dry_run)
     return batch_resource(outcome, body.dry_run)
 
 
@@ -214,7 +215,8 @@ async def share(
     """Copy every memory of the type that passes the filters (filters or a type are required) into the
     namespace ``to``, at the same coordinates, in one write (a memory there is replaced and kept as a
     version); ``dry_run`` only says which. At most SOMA_MAX_SCAN_ROWS (10,000) may match."""
-    outcome = await run.heavy(service.share, namespace, body.to, selection_of(body), dry_run=body.dry_run)
+    selection = selection_of(body.filters, body.type)
+    outcome = await run.heavy(service.share, namespace, body.to, selection, dry_run=body.dry_run)
     return batch_resource(outcome, body.dry_run)
 
 
