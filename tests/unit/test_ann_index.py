@@ -85,7 +85,12 @@ def test_the_ivf_index_finds_the_exact_top_ten_and_scores_exactly(tmp_path: Path
     ]
 
 
-def test_below_the_threshold_the_scan_answers_exactly(tmp_path: Path) -> None:
+def test_below_the_threshold_the_scan_answers_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from somafractalmemory.adapters import numpy_index
+
+    monkeypatch.setattr(numpy_index, "EXACT_SEARCH_LIMIT", 500)  # the shards keep no sketches: still exact
     index, vectors = filled(tmp_path / "v.sqlite", threshold=POINTS)
     for query in clustered(20, 4):
         assert found(index, query) == exact(vectors, query, 10)

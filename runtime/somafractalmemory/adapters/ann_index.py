@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from somafractalmemory.adapters.ivf_lists import IvfLists
-from somafractalmemory.adapters.numpy_index import SCHEMA, Shard, cosine, projection, sketch
+from somafractalmemory.adapters.numpy_index import SCHEMA, Shard, cosine
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.filters import MemoryFilter
@@ -50,6 +50,7 @@ SELECTIVE_SHARE = 0.02  # a filter fewer than this share of the points pass is a
 TAIL = 2_048  # points waiting for the IVF index, scanned exactly by every search
 SAVE_MIN_CHANGES = 10_000  # an IVF index is saved after max(this, a tenth of its size) changes, and on close
 INDEX_SUFFIX = ".faiss"
+NO_SKETCH = np.empty(0, dtype=np.uint64)  # the shards keep no sketches: their scans are exact
 FOLDER_SUFFIX = ".ivf"  # the folder of the IVF index files, beside the SQLite file
 
 ANN_SCHEMA = """
@@ -84,9 +85,9 @@ class _AnnShard:
     tail: dict[int, None] = field(default_factory=dict)  # labels not in the IVF index yet, in write order
     changes: int = 0  # since the IVF index was last saved
 
-    def put(self, point: VectorPoint, payload: str, point_sketch: Any, label: int) -> None:
+    def put(self, point: VectorPoint, payload: str, label: int) -> None:
         self.forget(point.coordinate)
-        self.shard.put(point, payload, point_sketch)
+        self.shard.put(point, payload, NO_SKETCH)
         self.label_of[point.coordinate] = label
         self.coordinate_of[label] = point.coordinate
         self.tail[label] = None
@@ -157,7 +158,6 @@ class _AnnShard:
     def search(
         self,
         query: Vectors,
-        query_sketch: Any,
         top_k: int,
         memory_type: MemoryType | None,
         conditions: MemoryFilter,
@@ -165,18 +165,18 @@ class _AnnShard:
     ) -> list[VectorHit]:
         shard = self.shard
         if shard.size <= threshold:
-            return shard.search(query, query_sketch, top_k, memory_type, conditions)
+            return shard.search(query, NO_SKETCH, top_k, memory_type, conditions)
         passing = shard.passing(memory_type, conditions)
         share = 1.0 if passing is None else np.count_nonzero(passing) / shard.size
         if share < SELECTIVE_SHARE:
-            return shard.search(query, query_sketch, top_k, memory_type, conditions)
+            return shard.search(query, NO_SKETCH, top_k, memory_type, conditions)
         fetch = int(max(MIN_FETCH, top_k * FETCH_PER_RESULT) / share)
         found = [] if self.ivf is None else self.ivf.search(query, min(fetch, len(self.ivf))).tolist()
         rows = self.rows_of([*found, *self.tail])
         if passing is not None:
             rows = rows[passing[rows]]
             if len(rows) < top_k:
-                return shard.search(query, query_sketch, top_k, memory_type, conditions)
+                return shard.search(query, NO_SKETCH, top_k, memory_type, conditions)
         scores = shard.vectors[rows] @ query
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [VectorHit(shard.coordinates[int(rows[p])], cosine(scores[p])) for p in order]
@@ -188,7 +188,6 @@ class AnnIndex:
     def __init__(self, path: Path, dimensions: int, *, threshold: int) -> None:
         self.dimensions = dimensions
         self.threshold = threshold
-        self._projection = projection(dimensions)
         self._shards: dict[str, _AnnShard] = {}
         self._file = SQLiteFile(path, SCHEMA + ANN_SCHEMA, self.name)
         with self._file.transaction() as db:
@@ -236,11 +235,10 @@ class AnnIndex:
     def _add(self, batch: Sequence[tuple[VectorPoint, str, int]], *, flush: bool = True) -> None:
         if not batch:
             return
-        vectors = np.stack([np.asarray(p.vector, dtype=np.float32) for p, _, _ in batch])
         touched: dict[str, _AnnShard] = {}
-        for (point, text, label), point_sketch in zip(batch, sketch(vectors, self._projection), strict=True):
+        for point, text, label in batch:
             ann = touched[point.namespace] = self._shard(point.namespace)
-            ann.put(point, text, point_sketch, label)
+            ann.put(point, text, label)
         if flush:
             for ann in touched.values():
                 ann.flush_tail(self.threshold)
@@ -252,7 +250,7 @@ class AnnIndex:
             digest = hashlib.sha256(namespace.encode()).hexdigest()[:32]
             path = self._folder / f"{digest}{INDEX_SUFFIX}"
             ivf = IvfLists.load(path) if path.exists() else None
-            ann = self._shards[namespace] = _AnnShard(Shard(self.dimensions), ivf, path)
+            ann = self._shards[namespace] = _AnnShard(Shard(self.dimensions, sketch_words=0), ivf, path)
         return ann
 
     def ping(self) -> None:
@@ -318,8 +316,7 @@ class AnnIndex:
             if ann is None:
                 return []
             query = np.asarray(vector, dtype=np.float32)
-            query_sketch = sketch(query, self._projection)[0]
-            return ann.search(query, query_sketch, top_k, memory_type, conditions, self.threshold)
+            return ann.search(query, top_k, memory_type, conditions, self.threshold)
 
     def exact_search(self, namespace: str, vector: Vectors, *, top_k: int) -> list[VectorHit]:
         """The exact float32 top ``top_k`` of the namespace, unfiltered: what recall is measured against."""

@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS points (
 @dataclass
 class Shard:
     dimensions: int
+    sketch_words: int = SKETCH_WORDS  # 0: no sketches, every search exact (the ANN index's shards)
     size: int = 0
     vectors: Vectors = field(init=False)
     sketches: Sketches = field(init=False)
@@ -78,7 +79,7 @@ class Shard:
 
     def __post_init__(self) -> None:
         self.vectors = np.zeros((INITIAL_CAPACITY, self.dimensions), dtype=np.float32)
-        self.sketches = np.zeros((INITIAL_CAPACITY, SKETCH_WORDS), dtype=np.uint64)
+        self.sketches = np.zeros((INITIAL_CAPACITY, self.sketch_words), dtype=np.uint64)
         self.types = np.zeros(INITIAL_CAPACITY, dtype=np.int8)
         self.columns = PayloadColumns(INITIAL_CAPACITY)
 
@@ -149,7 +150,9 @@ class Shard:
     ) -> list[VectorHit]:
         if self.size == 0:
             return []
-        approximate = self.size > EXACT_SEARCH_LIMIT
+        approximate = self.size > EXACT_SEARCH_LIMIT and self.sketch_words > 0
+        if not approximate and (memory_type is not None or conditions):
+            return self._exact_among(query, top_k, self.passing(memory_type, conditions))
         if approximate:
             distances = np.bitwise_count(self.sketches[: self.size] ^ query_sketch).sum(
                 axis=1, dtype=np.int32
@@ -171,6 +174,13 @@ class Shard:
         exact = self.vectors[prefix] @ query if approximate else coarse[prefix]
         order = np.argsort(-exact, kind="stable")[:top_k]
         return [VectorHit(self.coordinates[int(prefix[p])], cosine(exact[p])) for p in order]
+
+    def _exact_among(self, query: Vectors, top_k: int, passing: Mask | None) -> list[VectorHit]:
+        """Exact cosine over the rows that pass only (a selective filter reads few vectors)."""
+        rows = np.flatnonzero(passing) if passing is not None else np.arange(self.size)
+        scores = self.vectors[rows] @ query
+        order = np.argsort(-scores, kind="stable")[:top_k]
+        return [VectorHit(self.coordinates[int(rows[p])], cosine(scores[p])) for p in order]
 
 
 def cosine(score: float) -> float:
