@@ -66,9 +66,16 @@ class Row:
 Searcher = Callable[[Matrix], np.ndarray[Any, Any]]
 
 
-def measure(name: str, data: Matrix, queries: Matrix, truth: Any, build: Callable[[Matrix], Any],
-            searcher: Callable[[Any], Searcher], save: Callable[[Any, Path], None],
-            load: Callable[[Path], Any]) -> Row:
+def measure(
+    name: str,
+    data: Matrix,
+    queries: Matrix,
+    truth: Any,
+    build: Callable[[Matrix], Any],
+    searcher: Callable[[Any], Searcher],
+    save: Callable[[Any, Path], None],
+    load: Callable[[Path], Any],
+) -> Row:
     gc.collect()
     before = rss_mib()
     started = time.perf_counter()
@@ -93,12 +100,33 @@ def measure(name: str, data: Matrix, queries: Matrix, truth: Any, build: Callabl
         load(path)
         open_s = time.perf_counter() - t
     p50, p95 = np.percentile(np.array(samples) / 1e6, [50, 95])
-    return Row(name, build_s, len(data) / build_s, float(p50), float(p95), found / (TOP_K * len(queries)),
-               memory, size, open_s)
+    return Row(
+        name,
+        build_s,
+        len(data) / build_s,
+        float(p50),
+        float(p95),
+        found / (TOP_K * len(queries)),
+        memory,
+        size,
+        open_s,
+    )
 
 
-def candidates(dimensions: int) -> list[tuple[str, dict[str, Any]]]:
-    rows: list[tuple[str, dict[str, Any]]] = []
+Candidates = list[tuple[str, dict[str, Any]]]
+
+
+def candidates(dimensions: int) -> Candidates:
+    return [
+        *numpy_candidates(),
+        *usearch_candidates(dimensions),
+        *faiss_candidates(dimensions),
+        *hnswlib_candidates(dimensions),
+    ]
+
+
+def numpy_candidates() -> Candidates:
+    rows: Candidates = []
 
     def exact() -> dict[str, Any]:
         return dict(
@@ -109,13 +137,25 @@ def candidates(dimensions: int) -> list[tuple[str, dict[str, Any]]]:
         )
 
     rows.append(("numpy exact (f32 scan)", exact()))
+    return rows
+
+
+def usearch_candidates(dimensions: int) -> Candidates:
+    rows: Candidates = []
     try:
         from usearch.index import Index
 
         for dtype in ("f32", "f16", "i8"):
+
             def build(d: Matrix, dtype: str = dtype) -> Any:
-                index = Index(ndim=dimensions, metric="cos", dtype=dtype, connectivity=16,
-                              expansion_add=128, expansion_search=64)
+                index = Index(
+                    ndim=dimensions,
+                    metric="cos",
+                    dtype=dtype,
+                    connectivity=16,
+                    expansion_add=128,
+                    expansion_search=64,
+                )
                 index.add(np.arange(len(d)), d, threads=2)
                 return index
 
@@ -125,10 +165,19 @@ def candidates(dimensions: int) -> list[tuple[str, dict[str, Any]]]:
             def load(p: Path) -> Any:
                 return Index.restore(str(p), view=False)
 
-            rows.append((f"usearch 2.26 HNSW {dtype} M=16", dict(
-                build=build, searcher=searcher, save=lambda i, p: i.save(str(p)), load=load)))
+            rows.append(
+                (
+                    f"usearch 2.26 HNSW {dtype} M=16",
+                    dict(build=build, searcher=searcher, save=lambda i, p: i.save(str(p)), load=load),
+                )
+            )
     except ImportError:
         pass
+    return rows
+
+
+def faiss_candidates(dimensions: int) -> Candidates:
+    rows: Candidates = []
     try:
         import faiss
 
@@ -139,23 +188,32 @@ def candidates(dimensions: int) -> list[tuple[str, dict[str, Any]]]:
                 if kind == "flat":
                     index = faiss.IndexHNSWFlat(dimensions, 16, faiss.METRIC_INNER_PRODUCT)
                 else:
-                    index = faiss.IndexHNSWSQ(dimensions, faiss.ScalarQuantizer.QT_8bit, 16,
-                                              faiss.METRIC_INNER_PRODUCT)
+                    index = faiss.IndexHNSWSQ(
+                        dimensions, faiss.ScalarQuantizer.QT_8bit, 16, faiss.METRIC_INNER_PRODUCT
+                    )
                     index.train(d[:20_000])
                 index.hnsw.efConstruction = 128
                 index.add(d)
                 index.hnsw.efSearch = 64
                 return index
+
             return build
 
         def faiss_search(index: Any) -> Searcher:
             return lambda q: index.search(q[None, :], TOP_K)[1][0]
 
         for kind in ("flat", "sq8"):
-            rows.append((f"faiss-cpu 1.15 HNSW{kind} M=16", dict(
-                build=faiss_build(kind), searcher=faiss_search,
-                save=lambda i, p: faiss.write_index(i, str(p)),
-                load=lambda p: faiss.read_index(str(p)))))
+            rows.append(
+                (
+                    f"faiss-cpu 1.15 HNSW{kind} M=16",
+                    dict(
+                        build=faiss_build(kind),
+                        searcher=faiss_search,
+                        save=lambda i, p: faiss.write_index(i, str(p)),
+                        load=lambda p: faiss.read_index(str(p)),
+                    ),
+                )
+            )
 
         def ivf_build(kind: str, lists: int, probes: int) -> Callable[[Matrix], Any]:
             def build(d: Matrix) -> Any:
@@ -165,24 +223,41 @@ def candidates(dimensions: int) -> list[tuple[str, dict[str, Any]]]:
                     index = faiss.IndexIVFFlat(quantiser, dimensions, lists, faiss.METRIC_INNER_PRODUCT)
                 else:
                     index = faiss.IndexIVFScalarQuantizer(
-                        quantiser, dimensions, lists, faiss.ScalarQuantizer.QT_8bit,
-                        faiss.METRIC_INNER_PRODUCT)
+                        quantiser,
+                        dimensions,
+                        lists,
+                        faiss.ScalarQuantizer.QT_8bit,
+                        faiss.METRIC_INNER_PRODUCT,
+                    )
                 index.train(d[rng.choice(len(d), min(len(d), lists * 40), replace=False)])
                 index.add(d)
                 index.nprobe = probes
                 return index
+
             return build
 
         rng = np.random.default_rng(0)
         keep: list[Any] = []
         for kind in ("flat", "sq8"):
             for lists, probes in ((1024, 16), (1024, 32)):
-                rows.append((f"faiss-cpu 1.15 IVF{lists}-{kind} nprobe={probes}", dict(
-                    build=ivf_build(kind, lists, probes), searcher=faiss_search,
-                    save=lambda i, p: faiss.write_index(i, str(p)),
-                    load=lambda p: faiss.read_index(str(p)))))
+                rows.append(
+                    (
+                        f"faiss-cpu 1.15 IVF{lists}-{kind} nprobe={probes}",
+                        dict(
+                            build=ivf_build(kind, lists, probes),
+                            searcher=faiss_search,
+                            save=lambda i, p: faiss.write_index(i, str(p)),
+                            load=lambda p: faiss.read_index(str(p)),
+                        ),
+                    )
+                )
     except ImportError:
         pass
+    return rows
+
+
+def hnswlib_candidates(dimensions: int) -> Candidates:
+    rows: Candidates = []
     try:
         import hnswlib
 
@@ -199,9 +274,17 @@ def candidates(dimensions: int) -> list[tuple[str, dict[str, Any]]]:
             index.load_index(str(p))
             return index
 
-        rows.append(("hnswlib 0.8 HNSW f32 M=16", dict(
-            build=hnsw_build, searcher=lambda i: lambda q: i.knn_query(q, TOP_K)[0][0],
-            save=lambda i, p: i.save_index(str(p)), load=hnsw_load)))
+        rows.append(
+            (
+                "hnswlib 0.8 HNSW f32 M=16",
+                dict(
+                    build=hnsw_build,
+                    searcher=lambda i: lambda q: i.knn_query(q, TOP_K)[0][0],
+                    save=lambda i, p: i.save_index(str(p)),
+                    load=hnsw_load,
+                ),
+            )
+        )
     except ImportError:
         pass
     return rows
@@ -217,18 +300,24 @@ def main() -> None:
     args = parser.parse_args()
     data, queries = dataset(args.size, args.queries, args.dimensions, args.seed)
     truth = exact_top(data, queries)
-    print(f"{args.size:,} x {args.dimensions}-d, {args.queries} queries, load average "
-          f"{os.getloadavg()[0]:.2f}")
-    print("| library / index | build s | insert /s | p50 ms | p95 ms | recall@10 | RSS added MiB "
-          "| file MiB | open s |")
+    print(
+        f"{args.size:,} x {args.dimensions}-d, {args.queries} queries, load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        "| library / index | build s | insert /s | p50 ms | p95 ms | recall@10 | RSS added MiB "
+        "| file MiB | open s |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, parts in candidates(args.dimensions):
         if args.only not in name:
             continue
         row = measure(name, data, queries, truth, **parts)
-        print(f"| {row.name} | {row.build_s:.1f} | {row.insert_per_s:,.0f} | {row.p50_ms:.2f} | "
-              f"{row.p95_ms:.2f} | {row.recall:.3f} | {row.memory_mib:,.0f} | {row.file_mib:,.0f} | "
-              f"{row.open_s:.2f} |  load {os.getloadavg()[0]:.2f}", flush=True)
+        print(
+            f"| {row.name} | {row.build_s:.1f} | {row.insert_per_s:,.0f} | {row.p50_ms:.2f} | "
+            f"{row.p95_ms:.2f} | {row.recall:.3f} | {row.memory_mib:,.0f} | {row.file_mib:,.0f} | "
+            f"{row.open_s:.2f} |  load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
 
 

@@ -42,7 +42,10 @@ def main() -> None:
     for start in range(0, args.size, BATCH):
         stop = min(args.size, start + BATCH)
         index.upsert(
-            [VectorPoint("ns", (float(n),), data[n], MemoryType.EPISODIC, {"n": n}) for n in range(start, stop)]
+            [
+                VectorPoint("ns", (float(n),), data[n], MemoryType.EPISODIC, {"n": n})
+                for n in range(start, stop)
+            ]
         )
     ingest = args.size / (time.perf_counter() - started)
     samples, found = [], 0
