@@ -21,7 +21,12 @@ def test_quick_bench_reports_every_metric(capsys: pytest.CaptureFixture[str]) ->
     result = run_soma(["bench", "--quick", "--json", "--quiet", "--sizes", "100,300"], capsys)
     assert result.code == 0, result.err
     metrics = {metric["name"]: metric for metric in result.json["metrics"]}
-    recall = {f"recall_{p}_ms_at_{size}" for p in ("p50", "p95") for size in (100, 300)}
+    recall = {
+        f"{kind}_{p}_ms_at_{size}"
+        for kind in ("recall", "hybrid")
+        for p in ("p50", "p95")
+        for size in (100, 300)
+    }
     assert EVERY_METRIC | recall <= set(metrics)
     for metric in metrics.values():
         assert isinstance(metric["value"], float | int)
