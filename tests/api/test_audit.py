@@ -119,3 +119,15 @@ def test_bad_pages_are_refused(client: TestClient) -> None:
 
 def test_the_log_needs_the_token(client: TestClient) -> None:
     assert client.get(f"{BASE}/audit", headers={"Authorization": ""}).status_code == 401
+
+
+def test_writes_through_the_reference_routes_are_attributed_to_the_token(client: TestClient) -> None:
+    assert client.post("/store", json={"coord": "1,2", "payload": {"text": "a"}}).status_code == 200
+    assert (
+        client.post("/store_bulk", json={"items": [{"coord": "3,4", "payload": {"t": 1}}]}).status_code == 200
+    )
+    entries = client.get("/v1/namespaces/default/audit").json()["entries"]
+    assert [(e["action"], e["coord"], e["actor"]) for e in entries] == [
+        ("store", [3.0, 4.0], ACTOR),
+        ("store", [1.0, 2.0], ACTOR),
+    ]

@@ -10,6 +10,7 @@ from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.models import MemoryType
 from somafractalmemory.core.service import MAX_TOP_K, NewMemory
 from somafractalmemory.http_api import queries
+from somafractalmemory.http_api.audit_actor import audit_actor
 from somafractalmemory.http_api.auth import require_token
 from somafractalmemory.http_api.deps import CompatNamespace, RunDep, ServiceDep
 from somafractalmemory.http_api.errors import NOT_FOUND, PROTECTED_RESPONSES
@@ -70,7 +71,7 @@ SearchTypeQuery = Annotated[SearchTypeFilter, Query()]
 
 router = APIRouter(
     tags=["compatibility"],
-    dependencies=[Depends(require_token)],
+    dependencies=[Depends(require_token), Depends(audit_actor)],
     route_class=StrictJSONRoute,
     responses=PROTECTED_RESPONSES,
 )
