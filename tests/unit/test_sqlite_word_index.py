@@ -196,8 +196,15 @@ def test_when_every_term_is_common_texts_with_all_then_any_come_most_recent_firs
     store = SQLiteStore(path, scored_rows=1)
     try:
         store.put_many(
-            [memory(1, "red"), memory(2, "red blue"), memory(3, "blue"), memory(4, "green")]
-            + [memory(5, "red blue"), memory(6, "grey"), memory(7, "grey")]
+            [
+                memory(1, "red"),
+                memory(2, "red blue"),
+                memory(3, "blue"),
+                memory(4, "green"),
+                memory(5, "red blue"),
+                memory(6, "grey"),
+                memory(7, "grey"),
+            ]
         )
         assert scored(store, "red", "blue") == [
             ((5.0,), 2.0),
