@@ -69,12 +69,6 @@ class Settings(BaseSettings):
         description="points of a namespace from which the embedded index searches its IVF index "
         "(below it, an exact scan; docs/vector-index.md)",
     )
-    ann_threshold: int = Field(
-        20_000,
-        ge=0,
-        description="points of a namespace from which the embedded index searches its IVF index "
-        "(below it, an exact scan; docs/vector-index.md)",
-    )
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_model_dir: Path | None = Field(
         None,
