@@ -106,6 +106,11 @@ def _phrase_query(placeholder: str) -> str:
     return f"phraseto_tsquery('{WORDS_CONFIGURATION}', {placeholder})"
 
 
+def _held_count(count: int) -> str:
+    """How many of ``count`` phrases, given as positional parameters, a text's ``search_words`` hold."""
+    return "(" + " + ".join([f"(search_words @@ {_phrase_query('%s')})::int"] * count) + ")"
+
+
 def _any_of(count: int) -> str:
     """A tsquery matching any of ``count`` phrases given as positional parameters."""
     return " || ".join([_phrase_query("%s")] * count)
@@ -388,20 +393,25 @@ class PostgresStore:
         conditions: MemoryFilter,
         limit: int,
     ) -> list[ScoredMemory]:
-        """``ts_rank`` (length-normalised) over the GIN-indexed ``search_words``. The conditions are
-        checked in rank order until ``limit`` memories pass, examining at most ``scan_rows``."""
+        """Over the GIN-indexed ``search_words``: the number of the terms a text holds, then ``ts_rank``
+        (length-normalised, and scaled into [0, 1) by flag 32) among texts holding as many. PostgreSQL
+        knows no IDF, so without the count one short text holding one term outranks a longer one holding
+        every term, where BM25 on the embedded default ranks the other way. The conditions are checked in
+        rank order until ``limit`` memories pass, examining at most ``scan_rows``."""
         phrases = [term for term in terms if term and VALUE_SEPARATOR not in term]
         if not phrases:
             return []
         type_condition = "" if memory_type is None else " AND memory_type = %s"
-        params: list[Any] = [*phrases, namespace]
+        params: list[Any] = [*phrases, *phrases, namespace]
         if memory_type is not None:
             params.append(memory_type.value)
         params.append(self._scan_rows if conditions else limit)
         with self.connection() as conn:
             rows = conn.execute(
                 f"WITH q AS (SELECT {_any_of(len(phrases))} AS query)"
-                f" SELECT {MEMORY_COLUMNS}, ts_rank(search_words, q.query, 1) AS rank FROM soma_memories, q"
+                f" SELECT {MEMORY_COLUMNS},"
+                f" {_held_count(len(phrases))} + ts_rank(search_words, q.query, 33) AS rank"
+                " FROM soma_memories, q"
                 f" WHERE namespace = %s AND search_words @@ q.query{type_condition}"
                 " ORDER BY rank DESC, coord_key LIMIT %s",
                 params,
