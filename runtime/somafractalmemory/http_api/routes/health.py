@@ -3,6 +3,8 @@ metrics."""
 
 import asyncio
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -69,6 +71,42 @@ async def probe(runtime: Runtime, seconds: float = PING_WAIT_SECONDS) -> dict[st
     return report
 
 
+# /healthz is liveness: it never waits on a backend (a ping may queue behind a heavy write for the
+# store's lock). It answers the booleans of the latest probe, refreshed in the background when older.
+LIVENESS_REFRESH_SECONDS = 5.0
+
+
+@dataclass
+class LatestProbe:
+    """The latest probe's report, shared by the probes of one app."""
+
+    report: dict[str, dict[str, Any]] | None = None
+    taken_at: float = 0.0
+    refreshing: "asyncio.Task[dict[str, dict[str, Any]]] | None" = None
+
+    async def take(self, runtime: Runtime) -> dict[str, dict[str, Any]]:
+        report = await probe(runtime)
+        self.report, self.taken_at = report, time.monotonic()
+        return report
+
+    async def latest(self, runtime: Runtime) -> dict[str, dict[str, Any]]:
+        """The latest report without waiting, except for the very first one; a stale one is refreshed
+        in the background."""
+        if self.report is None:
+            return await self.take(runtime)
+        stale = time.monotonic() - self.taken_at >= LIVENESS_REFRESH_SECONDS
+        if stale and (self.refreshing is None or self.refreshing.done()):
+            self.refreshing = asyncio.create_task(self.take(runtime))
+        return self.report
+
+
+def latest_probe(request: Request) -> LatestProbe:
+    found: LatestProbe | None = getattr(request.app.state, "latest_probe", None)
+    if found is None:
+        found = request.app.state.latest_probe = LatestProbe()
+    return found
+
+
 def reference_booleans(runtime: Runtime, backends: dict[str, dict[str, Any]]) -> dict[str, bool]:
     """The reference service's four booleans from a probe's report."""
     store_ok = bool(backends[runtime.service.store.name]["ok"])
@@ -87,10 +125,11 @@ async def root() -> RootResponse:
 
 
 @router.get("/healthz")
-async def healthz(runtime: RuntimeDep) -> LivenessResponse:
-    """The process is alive and serving: always 200; the booleans say which backends answered (each
-    is given 2 s, as on /readyz and /health)."""
-    backends = await probe(runtime)
+async def healthz(request: Request, runtime: RuntimeDep) -> LivenessResponse:
+    """The process is alive and serving: always 200, at once. The booleans are those of the latest
+    probe (by /readyz, /health, or this one in the background when the latest is older than
+    5 s), so a backend busy with a heavy write never slows liveness."""
+    backends = await latest_probe(request).latest(runtime)
     return LivenessResponse(status="ok", **reference_booleans(runtime, backends))
 
 
@@ -99,8 +138,8 @@ async def healthz(runtime: RuntimeDep) -> LivenessResponse:
     response_model=ReadinessResponse,
     responses={503: {"model": ReadinessResponse, "description": "a backend is down; the body names it"}},
 )
-async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    backends = await probe(runtime)
+async def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    backends = await latest_probe(request).take(runtime)
     failed = sorted(name for name, state in backends.items() if not state["ok"])
     body = {
         "status": "unavailable" if failed else "ready",
@@ -116,9 +155,9 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     response_model=HealthResponse,
     responses={503: {"model": HealthResponse, "description": "a backend is down"}},
 )
-async def health(runtime: RuntimeDep) -> JSONResponse:
+async def health(request: Request, runtime: RuntimeDep) -> JSONResponse:
     """The reference service's per-backend booleans, and every backend's own."""
-    backends = await probe(runtime)
+    backends = await latest_probe(request).take(runtime)
     body = {
         **reference_booleans(runtime, backends),
         "backends": {name: state["ok"] for name, state in backends.items()},
