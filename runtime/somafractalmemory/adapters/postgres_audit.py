@@ -16,10 +16,7 @@ TRIM = "DELETE FROM soma_audit_log WHERE id <= (SELECT max(id) FROM soma_audit_l
 def append(cursor: psycopg.Cursor[TupleRow], trail: AuditTrail) -> None:
     cursor.executemany(
         APPEND,
-        [
-            (e.at, e.actor, e.action.value, e.namespace, coordinate_key(e.coordinate))
-            for e in trail.entries
-        ],
+        [(e.at, e.actor, e.action.value, e.namespace, coordinate_key(e.coordinate)) for e in trail.entries],
     )
     cursor.execute(TRIM, (trail.keep,))
 

@@ -26,10 +26,7 @@ CREATE INDEX IF NOT EXISTS audit_by_memory ON audit_log (namespace, coord_key, i
 def append(db: sqlite3.Connection, trail: AuditTrail) -> None:
     db.executemany(
         "INSERT INTO audit_log (at, actor, action, namespace, coord_key) VALUES (?, ?, ?, ?, ?)",
-        [
-            (e.at, e.actor, e.action.value, e.namespace, coordinate_key(e.coordinate))
-            for e in trail.entries
-        ],
+        [(e.at, e.actor, e.action.value, e.namespace, coordinate_key(e.coordinate)) for e in trail.entries],
     )
     db.execute("DELETE FROM audit_log WHERE id <= (SELECT max(id) FROM audit_log) - ?", (trail.keep,))
 
