@@ -20,6 +20,7 @@ import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -155,6 +156,16 @@ class ServerProcess:
             return False
 
 
+def _let_others_traverse(directory: Path) -> None:
+    """The unprivileged user must reach the binaries: a checkout under a private (0700) folder, such as
+    ``mktemp -d`` makes, gets the execute bit for others on each folder on the way (traverse, not list).
+    The binaries can't be copied elsewhere: they find their libraries relative to themselves."""
+    for folder in [directory, *directory.parents]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
+
+
 class PostgresServer(ServerProcess):
     name = "postgres"
     stop_signal = signal.SIGINT  # "fast" shutdown: does not wait for clients to disconnect
@@ -179,6 +190,7 @@ class PostgresServer(ServerProcess):
         if self._user is not None:
             os.chmod(self.workdir, 0o755)
             os.chown(self.workdir, self._user.pw_uid, self._user.pw_gid)
+            _let_others_traverse(self.bin_dir)
         subprocess.run(
             [str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
              "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"],
