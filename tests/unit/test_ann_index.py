@@ -202,3 +202,41 @@ def test_cells_follow_the_training_points_within_bounds() -> None:
     from somafractalmemory.adapters.ivf_lists import cells_for
 
     assert [cells_for(n) for n in (10, 100, 20_000, 1_000_000)] == [10, 16, 1000, 1024]
+
+
+def test_past_the_threshold_the_vectors_are_mapped_and_reopen_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ann_index, "LOAD_BATCH", 7)  # a namespace's rows span many batches on opening
+    path = tmp_path / "v.sqlite"
+    index = AnnIndex(path, DIMS, threshold=100)
+    vectors = clustered(400, 9)
+    for start in range(0, 400, 50):  # the namespaces' points interleave in the file
+        index.upsert([point(n, vectors[n], "big" if n >= 60 else "small") for n in range(start, start + 50)])
+    big, small = index._shards["big"], index._shards["small"]
+    assert (big.shard.size, small.shard.size) == (340, 60)
+    assert small.shard.backing is None  # at or below the threshold: anonymous memory
+    assert big.shard.backing is not None
+    queries = clustered(20, 10)
+    before = [index.search("big", q, top_k=10, memory_type=None, conditions=()) for q in queries]
+    index.close()
+    reopened = AnnIndex(path, DIMS, threshold=100)
+    assert reopened._shards["big"].shard.backing is not None
+    assert reopened._shards["small"].shard.backing is None
+    assert [reopened.search("big", q, top_k=10, memory_type=None, conditions=()) for q in queries] == before
+    semantic = reopened.search("small", vectors[0], top_k=5, memory_type=MemoryType.SEMANTIC, conditions=())
+    assert [h.coordinate for h in semantic] == [(0.0,)]
+    assert [h.coordinate for h in reopened.exact_search("big", vectors[77], top_k=1)] == [(77.0,)]
+
+
+def test_a_shard_releases_its_mapped_pages_every_so_many_searches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, vectors = filled(tmp_path / "v.sqlite")
+    ann = index._shards["ns"]
+    assert ann.shard.backing is not None
+    releases: list[int] = []
+    monkeypatch.setattr(ann.shard.backing, "release", lambda: releases.append(ann.searches))
+    for _ in range(2 * ann_index.RELEASE_EVERY + 1):
+        index.search("ns", vectors[0], top_k=1, memory_type=None, conditions=())
+    assert releases == [ann_index.RELEASE_EVERY, 2 * ann_index.RELEASE_EVERY]

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from somafractalmemory.adapters.numpy_index import INITIAL_CAPACITY, NumpyIndex
+from somafractalmemory.adapters.numpy_index import INITIAL_CAPACITY, NumpyIndex, Shard
 from somafractalmemory.core.filters import parse_filters
 from somafractalmemory.core.models import MemoryType, VectorPoint
 
@@ -100,3 +100,21 @@ def test_large_shards_search_by_sketch_then_rank_exactly(
         )
         assert len(filtered) == 10 and all(int(h.coordinate[0]) % 2 == 0 for h in filtered)
     assert found / 200 >= 0.9
+
+
+def test_rows_added_in_bulk_join_the_filter_columns_already_built() -> None:
+    shard = Shard(DIMS, sketch_words=0)
+    shard.put(VectorPoint("ns", (0.0,), unit(0), MemoryType.EPISODIC, {"n": 0}), '{"n":0}', np.empty(0))
+    assert shard.passing(None, parse_filters({"n": 5})) is not None  # builds the column for "n"
+    shard.extend(
+        [(float(n),) for n in range(1, 2000)],
+        np.zeros(1999, dtype=np.int8),
+        np.stack([unit(n) for n in range(1, 2000)]),
+        [f'{{"n":{n}}}' for n in range(1, 2000)],
+    )
+    assert shard.size == 2000 and len(shard.vectors) == 2048
+    passing = shard.passing(None, parse_filters({"n": 1500}))
+    assert passing is not None and np.flatnonzero(passing).tolist() == [1500]
+    assert shard.row_of[(1500.0,)] == 1500
+    hits = shard.search(unit(1234), np.empty(0, dtype=np.uint64), 1, None, ())
+    assert [h.coordinate for h in hits] == [(1234.0,)]

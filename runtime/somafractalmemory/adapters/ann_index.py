@@ -7,9 +7,12 @@ added): every write lands there first, each point under a label that is never re
 a new label, so an index holding the old label holds a stale vector under a label nothing points to).
 Each namespace keeps its points in a numpy ``Shard`` (float32 vectors, types, payload columns: the
 exact scan and the rescoring) and an IVF index keyed by label, saved to its own file now and then and
-on close.
+on close. Past the threshold the shard's float32 vectors live in a memory-mapped unlinked file
+(``mapped_rows``) whose pages are released after every save, opening and ``RELEASE_EVERY`` searches:
+a query rescores a few hundred of them, so at a million points they are not 1.5 GiB of resident memory.
 
-Opening loads the rows and each index file, then reconciles them by label alone: labels the file holds
+Opening reads the rows in batches of ``LOAD_BATCH`` into the shards (columns at a time, not a point
+at a time) and loads each index file, then reconciles them by label alone: labels the file holds
 but the index lacks are added, labels the index holds but the file lacks are removed. A crash between a
 commit and an index save therefore costs the re-adding of the writes since the last save, never a full
 rebuild, and a delete never comes back.
@@ -29,13 +32,16 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from somafractalmemory.adapters.ivf_lists import IvfLists
-from somafractalmemory.adapters.numpy_index import SCHEMA, Shard, cosine
+from somafractalmemory.adapters.mapped_rows import MappedRows
+from somafractalmemory.adapters.numpy_index import SCHEMA, TYPE_CODES, Shard, cosine
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.filters import MemoryFilter
@@ -52,6 +58,9 @@ SAVE_MIN_CHANGES = 10_000  # an IVF index is saved after max(this, a tenth of it
 INDEX_SUFFIX = ".faiss"
 NO_SKETCH = np.empty(0, dtype=np.uint64)  # the shards keep no sketches: their scans are exact
 FOLDER_SUFFIX = ".ivf"  # the folder of the IVF index files, beside the SQLite file
+LOAD_BATCH = 10_000  # rows read from the file at a time when opening
+RELEASE_EVERY = 256  # searches of a shard between two releases of its mapped vectors' pages
+TYPE_CODE_OF_VALUE = {memory_type.value: code for memory_type, code in TYPE_CODES.items()}
 
 ANN_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ann_meta (generation TEXT NOT NULL, next_label INTEGER NOT NULL);
@@ -74,6 +83,17 @@ def _label_points(db: sqlite3.Connection) -> str:
 
 
 @dataclass
+class _Rows:
+    """Rows of one namespace read from the file, as columns."""
+
+    labels: list[int]
+    coordinates: list[Coordinate]
+    types: np.ndarray[Any, np.dtype[np.int8]]
+    vectors: Vectors
+    payloads: list[str]
+
+
+@dataclass
 class _AnnShard:
     """A numpy shard and the IVF index over its points, joined by labels."""
 
@@ -84,6 +104,7 @@ class _AnnShard:
     coordinate_of: dict[int, Coordinate] = field(default_factory=dict)
     tail: dict[int, None] = field(default_factory=dict)  # labels not in the IVF index yet, in write order
     changes: int = 0  # since the IVF index was last saved
+    searches: int = 0
 
     def put(self, point: VectorPoint, payload: str, label: int) -> None:
         self.forget(point.coordinate)
@@ -91,6 +112,30 @@ class _AnnShard:
         self.label_of[point.coordinate] = label
         self.coordinate_of[label] = point.coordinate
         self.tail[label] = None
+
+    def extend(self, rows: _Rows, threshold: int) -> None:
+        """Rows of coordinates the shard does not hold yet (opening: the reconciliation that follows
+        decides which labels the IVF index still needs)."""
+        self.shard.extend(rows.coordinates, rows.types, rows.vectors, rows.payloads)
+        self.label_of.update(zip(rows.coordinates, rows.labels, strict=True))
+        self.coordinate_of.update(zip(rows.labels, rows.coordinates, strict=True))
+        self.map_if_large(threshold)
+
+    def map_if_large(self, threshold: int) -> None:
+        """Past the threshold the float32 vectors move to a mapped file: a query rescores a few hundred
+        of them, so only those need be resident (``mapped_rows``)."""
+        if self.shard.backing is None and self.shard.size > threshold:
+            self.shard.map_vectors(MappedRows(self.path.parent, self.shard.dimensions))
+
+    def release(self) -> None:
+        """Unmap the mapped vectors' pages from resident memory (after a save, an opening, and every
+        ``RELEASE_EVERY`` searches, so the rows queries read do not pile up)."""
+        if self.shard.backing is not None:
+            self.shard.backing.release()
+
+    def close(self) -> None:
+        if self.shard.backing is not None:
+            self.shard.backing.close()
 
     def forget(self, coordinate: Coordinate) -> None:
         """Drop the coordinate's label from the maps, the tail and the IVF index (the shard row stays)."""
@@ -138,6 +183,7 @@ class _AnnShard:
         if self.ivf is not None:
             self.ivf.save(self.path)
         self.changes = 0
+        self.release()
 
     def reconcile(self, threshold: int) -> tuple[int, int]:
         """Make the index hold exactly the labels of the shard: (labels added, labels removed)."""
@@ -166,6 +212,9 @@ class _AnnShard:
         shard = self.shard
         if shard.size <= threshold:
             return shard.search(query, NO_SKETCH, top_k, memory_type, conditions)
+        self.searches += 1
+        if self.searches % RELEASE_EVERY == 0:
+            self.release()
         passing = shard.passing(memory_type, conditions)
         share = 1.0 if passing is None else np.count_nonzero(passing) / shard.size
         if share < SELECTIVE_SHARE:
@@ -203,22 +252,14 @@ class AnnIndex:
         self._load()
 
     def _load(self) -> None:
-        batch: list[tuple[VectorPoint, str, int]] = []
-        for label, namespace, key, memory_type, blob, payload in self._file.db.execute(
+        cursor = self._file.db.cursor()
+        cursor.row_factory = None  # plain tuples: a million sqlite3.Row objects cost seconds
+        cursor.execute(
             "SELECT label, namespace, coord_key, memory_type, vector, payload FROM points ORDER BY label"
-        ):
-            vector = np.frombuffer(blob, dtype=np.float32)
-            if len(vector) != self.dimensions:
-                raise ValueError(
-                    f"the index holds {len(vector)}-dimensional vectors but {self.dimensions} are "
-                    "configured; use a new data directory or the matching dimension"
-                )
-            point = VectorPoint(namespace, coordinate_from_key(key), vector, MemoryType(memory_type), {})
-            batch.append((point, payload, int(label)))
-            if len(batch) == 10_000:
-                self._add(batch, flush=False)
-                batch = []
-        self._add(batch, flush=False)
+        )
+        while rows := cursor.fetchmany(LOAD_BATCH):
+            for namespace, group in groupby(rows, key=itemgetter(1)):
+                self._shard(namespace).extend(self._loaded_rows(list(group)), self.threshold)
         for namespace, ann in self._shards.items():
             added, removed = ann.reconcile(self.threshold)
             if added or removed:
@@ -229,20 +270,37 @@ class AnnIndex:
                     removed,
                 )
                 ann.save()
+            ann.release()  # the vectors just written to the mapped file
         for orphan in set(self._folder.glob(f"*{INDEX_SUFFIX}")) - {a.path for a in self._shards.values()}:
             orphan.unlink()  # a namespace whose every point was deleted
 
-    def _add(self, batch: Sequence[tuple[VectorPoint, str, int]], *, flush: bool = True) -> None:
-        if not batch:
-            return
+    def _loaded_rows(self, rows: Sequence[tuple[Any, ...]]) -> "_Rows":
+        """The columns of rows read from the file: labels, coordinates, type codes, vectors, payloads."""
+        width = self.dimensions * np.dtype(np.float32).itemsize
+        for row in rows:
+            if len(row[4]) != width:
+                raise ValueError(
+                    f"the index holds {len(row[4]) // 4}-dimensional vectors but {self.dimensions} are "
+                    "configured; use a new data directory or the matching dimension"
+                )
+        vectors = np.frombuffer(b"".join(row[4] for row in rows), dtype=np.float32)
+        return _Rows(
+            [int(row[0]) for row in rows],
+            [coordinate_from_key(row[2]) for row in rows],
+            np.fromiter((TYPE_CODE_OF_VALUE[row[3]] for row in rows), dtype=np.int8, count=len(rows)),
+            vectors.reshape(len(rows), self.dimensions),
+            [row[5] for row in rows],
+        )
+
+    def _add(self, batch: Sequence[tuple[VectorPoint, str, int]]) -> None:
         touched: dict[str, _AnnShard] = {}
         for point, text, label in batch:
             ann = touched[point.namespace] = self._shard(point.namespace)
             ann.put(point, text, label)
-        if flush:
-            for ann in touched.values():
-                ann.flush_tail(self.threshold)
-                ann.save_if_due()
+        for ann in touched.values():
+            ann.map_if_large(self.threshold)
+            ann.flush_tail(self.threshold)
+            ann.save_if_due()
 
     def _shard(self, namespace: str) -> _AnnShard:
         ann = self._shards.get(namespace)
@@ -261,6 +319,7 @@ class AnnIndex:
             for ann in self._shards.values():
                 ann.flush_tail(self.threshold, force=True)
                 ann.save()
+                ann.close()
         self._file.close()
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:

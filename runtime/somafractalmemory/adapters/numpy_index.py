@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from somafractalmemory.adapters.mapped_rows import MappedRows
 from somafractalmemory.adapters.payload_columns import Mask, PayloadColumns
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
@@ -76,6 +77,7 @@ class Shard:
     payloads: list[str] = field(default_factory=list)  # JSON text
     row_of: dict[Coordinate, int] = field(default_factory=dict)
     columns: PayloadColumns = field(init=False)
+    backing: MappedRows | None = None  # the vectors' file once they are mapped (``map_vectors``)
 
     def __post_init__(self) -> None:
         self.vectors = np.zeros((INITIAL_CAPACITY, self.dimensions), dtype=np.float32)
@@ -83,18 +85,52 @@ class Shard:
         self.types = np.zeros(INITIAL_CAPACITY, dtype=np.int8)
         self.columns = PayloadColumns(INITIAL_CAPACITY)
 
-    def _grow(self) -> None:
-        capacity = len(self.vectors) * 2
-        self.vectors = _resized(self.vectors, capacity, self.size)
+    def _reserve(self, rows: int) -> None:
+        """Room for ``rows`` rows: the capacity doubles until it is enough, in one copy."""
+        capacity = len(self.vectors)
+        while capacity < rows:
+            capacity *= 2
+        if capacity == len(self.vectors):
+            return
+        if self.backing is None:
+            self.vectors = _resized(self.vectors, capacity, self.size)
+        else:
+            self.vectors = self.backing.resized(capacity)
         self.sketches = _resized(self.sketches, capacity, self.size)
         self.types = _resized(self.types, capacity, self.size)
         self.columns.grow(capacity, self.size)
 
+    def map_vectors(self, backing: MappedRows) -> None:
+        """Keep the vectors in ``backing``'s file from now on (a shard too large for anonymous memory)."""
+        vectors = backing.resized(len(self.vectors))
+        vectors[: self.size] = self.vectors[: self.size]
+        self.vectors, self.backing = vectors, backing
+
+    def extend(
+        self,
+        coordinates: Sequence[Coordinate],
+        types: np.ndarray[Any, np.dtype[np.int8]],
+        vectors: Vectors,
+        payloads: Sequence[str],
+    ) -> None:
+        """Append rows for coordinates the shard does not hold yet, in bulk (an index opening its file:
+        a row at a time cost most of a start at a million points, when no filter column exists yet)."""
+        start, stop = self.size, self.size + len(coordinates)
+        self._reserve(stop)
+        self.vectors[start:stop] = vectors
+        self.types[start:stop] = types
+        if len(self.columns):
+            for row, text in zip(range(start, stop), payloads, strict=True):
+                self.columns.put(row, json.loads(text))
+        self.coordinates.extend(coordinates)
+        self.payloads.extend(payloads)
+        self.row_of.update(zip(coordinates, range(start, stop), strict=True))
+        self.size = stop
+
     def put(self, point: VectorPoint, payload_text: str, point_sketch: Sketches) -> None:
         row = self.row_of.get(point.coordinate)
         if row is None:
-            if self.size == len(self.vectors):
-                self._grow()
+            self._reserve(self.size + 1)
             row = self.size
             self.size += 1
             self.row_of[point.coordinate] = row

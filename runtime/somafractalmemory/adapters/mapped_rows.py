@@ -1,0 +1,45 @@
+"""A growable float32 matrix in a memory-mapped, unlinked temporary file: the vectors of a large shard.
+
+Anonymous memory holding a million 384-dimension vectors is 1.5 GiB of resident memory for as long as
+the process runs, although a query reads a few hundred of them (the IVF candidates it rescores).
+Mapped from a file, the rows are page cache the kernel may write out and drop; ``release`` unmaps the
+pages from the process (their content stays in the file and the page cache), so only the rows read
+since count as the process's resident memory. The file is unlinked from the start: nothing is left on
+disk after a crash, and the SQLite file stays the only copy that outlives the process.
+"""
+
+import mmap
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from somafractalmemory.core.ports import Vectors
+
+FLOAT_BYTES = np.dtype(np.float32).itemsize
+
+
+class MappedRows:
+    def __init__(self, folder: Path, dimensions: int) -> None:
+        self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (lives as long as the shard)
+        self._row_bytes = dimensions * FLOAT_BYTES
+        self._dimensions = dimensions
+        self._mapping: mmap.mmap | None = None
+
+    def resized(self, rows: int) -> Vectors:
+        """The matrix with room for ``rows`` rows (never fewer than before), the rows written so far
+        kept: the file grows in place, and the previous mapping goes when the last array over it does."""
+        size = rows * self._row_bytes
+        os.ftruncate(self._file.fileno(), size)
+        self._mapping = mmap.mmap(self._file.fileno(), size)
+        vectors: Vectors = np.frombuffer(self._mapping, dtype=np.float32).reshape(-1, self._dimensions)
+        return vectors
+
+    def release(self) -> None:
+        """Drop the mapped pages from the process's resident memory; the next read maps them again."""
+        if self._mapping is not None:
+            self._mapping.madvise(mmap.MADV_DONTNEED)
+
+    def close(self) -> None:
+        self._file.close()
