@@ -94,6 +94,17 @@ class Settings(BaseSettings):
     recall_lexical_weight: float = Field(3.0, ge=0, description="weight of the lexical leg in fused recall")
     recall_rrf_k: int = Field(20, ge=1, description="reciprocal rank fusion's k")
 
+    # --- encryption at rest of chosen payload fields (docs/encryption.md) -----------------------
+    encrypted_fields: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated top-level payload keys encrypted at rest"
+    )
+    encryption_keys: SecretStr | None = Field(
+        None, description="comma-separated Fernet keys: the first encrypts, every one decrypts"
+    )
+    encryption_keys_file: Path | None = Field(
+        None, description="a file of Fernet keys, one a line (instead of SOMA_ENCRYPTION_KEYS)"
+    )
+
     # --- work budgets: the most one request may ask (400 beyond, before anything is written) ----
     max_bulk_items: int = Field(
         DEFAULT_BULK_ITEMS, ge=1, description="memories in one /store_bulk or /v1 bulk request"
@@ -141,7 +152,7 @@ class Settings(BaseSettings):
     consumer_metrics_host: str = "127.0.0.1"
     consumer_metrics_port: int = Field(9596, ge=0, le=65535, description="soma consume's /healthz, /metrics")
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "encrypted_fields", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

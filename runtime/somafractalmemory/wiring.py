@@ -23,6 +23,7 @@ from somafractalmemory.core.ports import (
 from somafractalmemory.core.service import MemoryService
 from somafractalmemory.datadir import private_directory
 from somafractalmemory.embedding.hashing import HashingEmbedder
+from somafractalmemory.encryption_config import field_encryption
 from somafractalmemory.settings import Settings
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def build_runtime(settings: Settings, *, start_recovery: bool = True) -> Runtime
     """The service and its backends. When the index journal lists writes from before an unclean stop,
     ``Runtime.recovery`` replays them: already running in the background, or, with
     ``start_recovery=False``, when the caller runs it."""
+    encryption = field_encryption(settings)  # before any backend: a bad key stops the start at once
     embedder = build_embedder(settings)
     store = build_store(settings)
     index_inline = not settings.eventing_enabled
@@ -145,6 +147,7 @@ def build_runtime(settings: Settings, *, start_recovery: bool = True) -> Runtime
         fusion=FusionWeights(
             settings.recall_dense_weight, settings.recall_lexical_weight, settings.recall_rrf_k
         ),
+        encryption=encryption,
     )
     log.info(
         "memory service ready: store=%s index=%s cache=%s",

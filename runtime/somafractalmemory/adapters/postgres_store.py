@@ -291,6 +291,17 @@ class PostgresStore:
             rows = conn.execute(query + ORDER_BY[order] + " LIMIT %s", [*params, limit]).fetchall()
         return [memory_from_row(row) for row in rows]
 
+    def replace_version_payloads(
+        self, namespace: str, coordinate: Coordinate, payloads: dict[int, dict[str, Any]]
+    ) -> None:
+        key = coordinate_key(coordinate)
+        with self.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE soma_memory_versions SET payload = %s"
+                " WHERE namespace = %s AND coord_key = %s AND number = %s",
+                [(Jsonb(p), namespace, key, n) for n, p in payloads.items()],
+            )
+
     def get(self, namespace: str, coordinate: Coordinate) -> Memory | None:
         return self.get_many(namespace, [coordinate]).get(coordinate)
 

@@ -454,6 +454,16 @@ class SQLiteStore:
             rows = self._db.execute(query, [*params, limit]).fetchall()
         return [memory_from_row(row) for row in rows]
 
+    def replace_version_payloads(
+        self, namespace: str, coordinate: Coordinate, payloads: dict[int, dict[str, Any]]
+    ) -> None:
+        key = coordinate_key(coordinate)
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE memory_versions SET payload = ? WHERE namespace = ? AND coord_key = ? AND number = ?",
+                [(json.dumps(p, separators=(",", ":")), namespace, key, n) for n, p in payloads.items()],
+            )
+
     @staticmethod
     def _types_of(db: sqlite3.Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The stored type of each (namespace, key) that already exists: a replace moves its counter."""

@@ -15,6 +15,7 @@ from somafractalmemory.cli import (
     batch,
     bench,
     consume,
+    encryption,
     evaluation,
     graph,
     importance,
@@ -55,6 +56,7 @@ COMMANDS: list[Register] = [
     migrate.register,
     models.register,
     reindex.register,
+    encryption.register,
 ]
 
 

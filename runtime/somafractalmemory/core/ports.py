@@ -6,7 +6,7 @@ the API turns it into 503 and readiness names the backend.
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -133,6 +133,12 @@ class DocumentStore(Backend, Protocol):
         """Outgoing links of a node, strongest first."""
 
     def iter_links(self, namespace: str) -> Iterator[Link]: ...
+
+    def replace_version_payloads(
+        self, namespace: str, coordinate: Coordinate, payloads: dict[int, dict[str, Any]]
+    ) -> None:
+        """Rewrite kept versions' payloads in place, by version number (their re-encryption): nothing
+        else of them, nor the memory, changes."""
 
 
 @dataclass(frozen=True, slots=True)

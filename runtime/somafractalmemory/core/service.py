@@ -22,6 +22,7 @@ from somafractalmemory.core.audit import (
 from somafractalmemory.core.budget import DEFAULT_BUDGET, WorkBudget
 from somafractalmemory.core.coordinates import Coordinate, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
+from somafractalmemory.core.field_encryption import OFF, FieldEncryption
 from somafractalmemory.core.filters import MemoryFilter, matches
 from somafractalmemory.core.fusion import DEFAULT_FUSION, FusionWeights, Ranking, reciprocal_rank_fusion
 from somafractalmemory.core.importance import (
@@ -156,8 +157,10 @@ class MemoryService:
         journal: IndexJournal | None = None,
         budget: WorkBudget = DEFAULT_BUDGET,
         fusion: FusionWeights = DEFAULT_FUSION,
+        encryption: FieldEncryption = OFF,
     ) -> None:
         self.store = store
+        self.encryption = encryption
         self.fusion = fusion
         self.journal = journal
         self.budget = budget
@@ -176,6 +179,7 @@ class MemoryService:
 
     def _stamp(self, namespace: str, item: NewMemory, now: float) -> Memory:
         payload = check_payload(item.payload)
+        self.encryption.check_clear(payload)
         return Memory(
             namespace=namespace,
             coordinate=item.coordinate,
@@ -195,6 +199,7 @@ class MemoryService:
         return AuditTrail(entries, self.audit_retention)
 
     def _write(self, memories: Sequence[Memory], action: AuditAction = AuditAction.STORE) -> None:
+        memories = self.encryption.sealed(memories)  # encrypted fields are never indexed nor stored in clear
         points = vector_points(self.embedder, memories) if self.index_inline else []
         trail = self._trail(action, [(m.namespace, m.coordinate) for m in memories])
         with self.writing:
@@ -208,6 +213,19 @@ class MemoryService:
     def _caught_up(self) -> None:
         if self.journal is not None:
             self.journal.applied()
+
+    def rewrite(self, memories: Sequence[Memory], reindexed: Sequence[Memory]) -> None:
+        """Put stored memories back as they are given: no version, no audit entry, the same timestamps
+        (their fields re-encrypted under a new key). ``reindexed``, those whose indexed text changed,
+        are indexed again."""
+        points = vector_points(self.embedder, reindexed) if self.index_inline and reindexed else []
+        with self.writing:
+            self.store.put_many(memories)
+            self._forget_cached(memories[0].namespace, [m.coordinate for m in memories])
+            if points:
+                self.index.upsert(points)
+            if self.index_inline:
+                self._caught_up()
 
     def store_memory(self, namespace: str, item: NewMemory) -> Memory:
         memory = self._stamp(namespace, item, self.clock())
@@ -257,14 +275,15 @@ class MemoryService:
     def versions(self, namespace: str, coordinate: Coordinate) -> list[MemoryVersion]:
         """The memory's kept versions, newest first (at most ``max_versions``)."""
         self.get(namespace, coordinate)  # raises NotFound for a memory that is not there
-        return self.store.versions(namespace, coordinate)
+        where = f"the memory at {list(coordinate)} in namespace {namespace!r}"
+        return [self.encryption.version(v, where) for v in self.store.versions(namespace, coordinate)]
 
     def restore_version(self, namespace: str, coordinate: Coordinate, number: int) -> Memory:
         """Make version ``number`` the current content: a write like any other (the content it replaces
         becomes the newest version, the index and the outbox follow)."""
         check_version_number(number)
         current = self.get(namespace, coordinate)
-        version = pick_version(self.store.versions(namespace, coordinate), number, namespace, coordinate)
+        version = pick_version(self.versions(namespace, coordinate), number, namespace, coordinate)
         memory = restored(current, version, self.clock())
         self._write([memory], AuditAction.RESTORE_VERSION)
         return memory
@@ -300,6 +319,7 @@ class MemoryService:
     def _selected(self, namespace: str, selection: Selection) -> list[Memory]:
         """Every memory the selection matches, streamed through the namespace; more than the scan
         budget's rows matching is refused before anything changes."""
+        self.encryption.check_filters(selection.conditions)
         found: list[Memory] = []
         for memory in self.store.iter_memories(namespace):
             if selection.memory_type not in (None, memory.memory_type):
@@ -340,7 +360,8 @@ class MemoryService:
         self, namespace: str, order: MemoryOrder, limit: int, memory_type: MemoryType | None = None
     ) -> list[Memory]:
         """The ``limit`` most recent or most important memories (1 to MAX_TOP_K)."""
-        return self.store.ordered(namespace, order, check_top_k(limit), memory_type)
+        found = self.store.ordered(namespace, order, check_top_k(limit), memory_type)
+        return self.encryption.memories(found)
 
     # --- audit --------------------------------------------------------------------------------
 
@@ -381,13 +402,13 @@ class MemoryService:
     def get(self, namespace: str, coordinate: Coordinate) -> Memory:
         key = self._cache_key(namespace, coordinate)
         if self.cache is not None and (cached := self.cache.get(key)) is not None:
-            return decode_memory(namespace, cached)
+            return self.encryption.memory(decode_memory(namespace, cached))
         memory = self.store.get(namespace, coordinate)
         if memory is None:
             raise NotFound(f"no memory at coordinate {list(coordinate)} in namespace {namespace!r}")
         if self.cache is not None:
-            self.cache.set(key, encode_memory(memory), self.cache_ttl)
-        return memory
+            self.cache.set(key, encode_memory(memory), self.cache_ttl)  # as stored: encrypted fields too
+        return self.encryption.memory(memory)
 
     def _semantic(
         self,
@@ -413,7 +434,7 @@ class MemoryService:
 
     def _accessed(self, namespace: str, results: list[ScoredMemory]) -> list[ScoredMemory]:
         self.store.record_access(namespace, [r.memory.coordinate for r in results])
-        return results
+        return [ScoredMemory(self.encryption.memory(r.memory), r.score) for r in results]
 
     def _fuse(
         self, dense: list[ScoredMemory], lexical: list[ScoredMemory], lexical_weight: float, top_k: int
@@ -456,6 +477,7 @@ class MemoryService:
         words)."""
         check_top_k(top_k)
         query = check_query(query)
+        self.encryption.check_filters(conditions)
         if ranking is Ranking.LEXICAL:
             found = self._lexical(namespace, query_words(query), top_k, memory_type, conditions)
             return self._accessed(namespace, found)
@@ -481,7 +503,7 @@ class MemoryService:
         """exact: some string value of the payload equals the term; otherwise some value contains it.
         The matches come most relevant first (the store's lexical ranking of the term)."""
         check_top_k(top_k)
-        return self.store.keyword_search(
+        found = self.store.keyword_search(
             namespace,
             check_query(term, "term"),
             exact=exact,
@@ -489,6 +511,7 @@ class MemoryService:
             memory_type=memory_type,
             limit=top_k,
         )
+        return self.encryption.memories(found)
 
     def hybrid_recall(
         self,
@@ -513,6 +536,7 @@ class MemoryService:
             raise InvalidInput("boost must be a finite number")
         if boost < 0:
             raise InvalidInput("boost must not be negative (it weighs the terms in the fusion)")
+        self.encryption.check_filters(conditions)
         vector = self.embedder.embed([check_query(query)])[0]
         words = [check_text(term, "a term") for term in hybrid_terms(query, terms)]
         pool = fusion_pool(top_k)
@@ -600,7 +624,7 @@ class MemoryService:
     def export_records(self, namespace: str) -> Iterator[dict[str, Any]]:
         """Every memory, then every link, as NDJSON-ready records."""
         for memory in self.store.iter_memories(namespace):
-            yield memory_to_record(memory)
+            yield memory_to_record(self.encryption.memory(memory))
         for link in self.store.iter_links(namespace):
             yield link_to_record(link)
 
@@ -632,6 +656,10 @@ class MemoryService:
                 if isinstance(record, InvalidInput):
                     raise record
                 checked = from_record(namespace, record, now)
+                if isinstance(checked, Memory):
+                    self.encryption.check_restorable(
+                        checked.payload, f"the record at {list(checked.coordinate)}"
+                    )
             except InvalidInput as error:
                 report.errors.append(f"line {line}: {error}")
                 continue

@@ -17,6 +17,7 @@ from starlette.routing import Match
 
 from somafractalmemory.core.coordinates import COORDINATE_PATTERN, parse_coordinate
 from somafractalmemory.core.errors import BackendUnavailable, InvalidInput, NotFound
+from somafractalmemory.core.field_encryption import UndecryptableField
 from somafractalmemory.core.payloads import NON_BLANK_PATTERN
 from somafractalmemory.http_api.schemas import ErrorBody
 
@@ -152,6 +153,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def backend_unavailable(_: Request, error: BackendUnavailable) -> JSONResponse:
         log.warning("request failed, backend down: %s", error)
         return error_response(503, str(error), headers={"Retry-After": str(BACKEND_RETRY_SECONDS)})
+
+    @app.exception_handler(UndecryptableField)
+    async def undecryptable(_: Request, error: UndecryptableField) -> JSONResponse:
+        log.error("a stored field cannot be decrypted: %s", error)  # the server's keys, not the request
+        return error_response(500, str(error))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,35 @@
+"""`soma bench --scale` runs end to end at a small size and reports every issue-15 measurement with its
+goal: recall latency and recall@10 against exact, ingest through the service and over HTTP, start-up
+and resident memory of `soma serve` (values never timed here)."""
+
+import math
+
+import pytest
+from cli_harness import run_soma
+
+TARGETS = {
+    "scale_dense_p95_ms_200": "< 25 ms",
+    "scale_default_p95_ms_200": "< 25 ms",
+    "scale_recall_at_10_200": ">= 0.95",
+    "scale_ingest_per_s": ">= 20,000 /s",
+    "scale_http_ingest_per_s": ">= 20,000 /s",
+    "serve_start_s": "<= 5 s",
+    "serve_rss_mib": "<= 1,024 MiB",
+    "serve_rss_after_ingest_mib": "<= 1,024 MiB",
+}
+
+
+def test_quick_scale_bench_reports_every_goal(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_soma(["bench", "--scale", "--quick", "--json", "--quiet", "--sizes", "200"], capsys)
+    assert result.code == 0, result.err
+    metrics = {metric["name"]: metric for metric in result.json["metrics"]}
+    assert {name: metrics[name]["target"] for name in TARGETS} == TARGETS
+    assert {"scale_dense_p50_ms_200", "scale_default_p50_ms_200", "load_average"} <= set(metrics)
+    assert metrics["scale_recall_at_10_200"]["value"] == 1.0  # below the threshold the scan is exact
+    assert metrics["serve_rss_after_ingest_mib"]["label"] == (
+        "soma serve resident memory after the HTTP bulk, 500"  # 200 + the quick plan's 300
+    )
+    for metric in metrics.values():
+        assert isinstance(metric["value"], float | int)
+        assert math.isfinite(metric["value"])
+        assert metric["value"] >= 0
