@@ -163,7 +163,7 @@ def _moment(value: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _newest(results: Sequence[BackupResult]) -> BackupResult | None:
+def newest(results: Sequence[BackupResult]) -> BackupResult | None:
     return max(results, key=lambda result: (_moment(result.time), result.job), default=None)
 
 
@@ -171,7 +171,7 @@ def backup_report(
     jobs: Sequence[Mapping[str, Any]], pods: Sequence[Mapping[str, Any]], old_status: Mapping[str, Any]
 ) -> BackupReport:
     results = [result for job in jobs if (result := job_result(job, pods)) is not None]
-    latest = _newest(results)
+    latest = newest(results)
     previous_last = old_status.get("lastBackup")
     previous_good = old_status.get("lastSuccessfulBackup")
     fields: dict[str, Any] = {}
@@ -182,7 +182,7 @@ def backup_report(
                 fields[key] = value
         return BackupReport(fields, None, None)
     fields["lastBackup"] = latest.reported()
-    good = _newest([result for result in results if result.succeeded])
+    good = newest([result for result in results if result.succeeded])
     if good is not None and (not previous_good or _moment(good.time) >= _moment(previous_good["time"])):
         fields["lastSuccessfulBackup"] = good.reported()
     elif previous_good:

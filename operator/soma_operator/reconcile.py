@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,16 @@ import kopf
 from soma_operator import builders
 from soma_operator.applier import Change, apply_all
 from soma_operator.backup_status import RESTORED, BackupReport, backup_report, restore_condition
-from soma_operator.builders import autoscaling, backup, cloudnative_pg, models, restore, runtime
+from soma_operator.builders import (
+    autoscaling,
+    backup,
+    cloudnative_pg,
+    encryption,
+    maintenance,
+    models,
+    restore,
+    runtime,
+)
 from soma_operator.builders.api import endpoint
 from soma_operator.builders.context import (
     API_TOKEN_KEY,
@@ -28,11 +37,12 @@ from soma_operator.builders.context import (
     Capabilities,
     Credentials,
 )
-from soma_operator.builders.labels import COMPONENT_LABEL, instance_labels
+from soma_operator.builders.labels import COMPONENT_LABEL, instance_labels, owner_reference
 from soma_operator.builders.workloads import claim_name
 from soma_operator.config import OperatorConfig
 from soma_operator.constants import FIELD_MANAGER
 from soma_operator.kube import KubeClient
+from soma_operator.maintenance_status import maintenance_report
 from soma_operator.model_status import (
     INDEXED_EMBEDDING,
     MODEL_READY,
@@ -250,7 +260,7 @@ async def hand_over_replicas(r: Reconciler, ctx: BuildContext) -> None:
 
 
 async def remove_unused_children(r: Reconciler, body: kopf.Body, ctx: BuildContext) -> None:
-    """An autoscaler the spec no longer asks for would keep scaling, a backup CronJob keep running: they go
+    """An autoscaler the spec no longer asks for would keep scaling, a CronJob keep running: they go
     (by name, nothing to list). Where KEDA is not installed, the server answers 404 for the ScaledObject as
     for any absent object. A backup claim stays: it holds backups, which outlive their schedule."""
     unused = []
@@ -260,6 +270,8 @@ async def remove_unused_children(r: Reconciler, body: kopf.Body, ctx: BuildConte
         unused.append(("ScaledObject", ctx.child_name(Component.CONSUMERS)))
     if ctx.system.spec.backup is None:
         unused.append(("CronJob", backup.cronjob_name(ctx)))
+    if ctx.system.spec.maintenance is None:
+        unused.append(("CronJob", maintenance.cronjob_name(ctx)))
     for kind, name in unused:
         if await r.client.delete(kind, ctx.namespace, name):
             r.announce(body, "Deleted", f"{kind} {name}")
@@ -306,6 +318,49 @@ async def read_backups(r: Reconciler, ctx: BuildContext, old_status: Mapping[str
         r.client.list("Job", ctx.namespace, labels), r.client.list("Pod", ctx.namespace, labels)
     )
     return backup_report(jobs, pods, old_status)
+
+
+async def read_maintenance(r: Reconciler, ctx: BuildContext, old_status: Mapping[str, Any]) -> BackupReport:
+    """The maintenance CronJob (its controller's record), its Jobs and their pods."""
+    if ctx.system.spec.maintenance is None:
+        return maintenance_report(None, [], [], old_status)
+    labels = {**instance_labels(ctx.name), COMPONENT_LABEL: maintenance.COMPONENT}
+    cronjob, jobs, pods = await asyncio.gather(
+        r.client.get("CronJob", ctx.namespace, maintenance.cronjob_name(ctx)),
+        r.client.list("Job", ctx.namespace, labels),
+        r.client.list("Pod", ctx.namespace, labels),
+    )
+    return maintenance_report(cronjob, jobs, pods, old_status)
+
+
+async def read_schedules(
+    r: Reconciler, ctx: BuildContext, old_status: Mapping[str, Any]
+) -> tuple[BackupReport, BackupReport]:
+    """What the scheduled work (backups, maintenance) reported."""
+    backups, maintained = await asyncio.gather(
+        read_backups(r, ctx, old_status), read_maintenance(r, ctx, old_status)
+    )
+    return backups, maintained
+
+
+async def ensure_encryption_key(r: Reconciler, body: kopf.Body, ctx: BuildContext) -> None:
+    """The generated key Secret: created with one fresh key where none exists, and never written again, so
+    the key stays and so does a rotation the user made (a new key first). A Secret of this system left
+    without an owner (released on a delete with storagePolicy Retain) is adopted again."""
+    if not encryption.generates_secret(ctx):
+        return
+    name = ctx.child_name(encryption.COMPONENT)
+    live = await r.client.get("Secret", ctx.namespace, name)
+    if live is None:
+        await r.client.apply(encryption.key_secret(ctx, encryption.fernet_key()))
+        r.announce(body, "Created", f"Secret {name} with a new encryption key")
+        return
+    metadata = live["metadata"]
+    ours = instance_labels(ctx.name).items() <= (metadata.get("labels") or {}).items()
+    if ours and not metadata.get("ownerReferences"):
+        patch = {"metadata": {"ownerReferences": [owner_reference(ctx)]}}
+        await r.client.merge_patch("Secret", ctx.namespace, name, patch)
+        r.announce(body, "Adopted", f"Secret {name}: its encryption keys are kept")
 
 
 async def ensure_restore(
@@ -433,13 +488,14 @@ async def ensure_reindex(
 
 
 def write_status(
-    r: Reconciler, body: kopf.Body, patch: kopf.Patch, status: dict[str, Any], backups: BackupReport
+    r: Reconciler, body: kopf.Body, patch: kopf.Patch, status: dict[str, Any], reports: Sequence[BackupReport]
 ) -> None:
     previous = body.status.get("phase")
     if previous != status.get("phase"):
         r.announce(body, "PhaseChanged", f"{previous or 'unset'} -> {status['phase']}")
-    if backups.new_result is not None and backups.condition is not None:
-        r.announce(body, str(backups.condition.reason), backups.condition.message)
+    for report in reports:
+        if report.new_result is not None and report.condition is not None:
+            r.announce(body, str(report.condition.reason), report.condition.message)
     patch.status.update(status)
 
 
@@ -457,23 +513,24 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
     claims = await read_claims(r, ctx)
     refusal = shrink_refusal(system, claims)
     if refusal is not None:
-        workloads, backups = await asyncio.gather(read_workloads(r, ctx), read_backups(r, ctx, body.status))
+        workloads, reports = await asyncio.gather(read_workloads(r, ctx), read_schedules(r, ctx, body.status))
         restored = await ensure_restore(r, body, ctx, workloads, create=False)
         model = await ensure_model(r, body, ctx, create=False)
         reindex = await ensure_reindex(r, body, ctx, workloads, model, create=False)
-        status = _status(ctx, body, workloads, claims, refusal, backups, [restored, model], reindex)
-        write_status(r, body, patch, status, backups)
+        status = _status(ctx, body, workloads, claims, refusal, reports, [restored, model], reindex)
+        write_status(r, body, patch, status, reports)
         raise kopf.PermanentError(f"Refused: {refusal}")
     await hand_over_replicas(r, ctx)
+    await ensure_encryption_key(r, body, ctx)
     applied = await apply_children(r, body, ctx)
     await remove_unused_children(r, body, ctx)
     await grow_claims(r, body, system, claims)
-    backups = await read_backups(r, ctx, body.status)
+    reports = await read_schedules(r, ctx, body.status)
     restored = await ensure_restore(r, body, ctx, applied, create=True)
     model = await ensure_model(r, body, ctx, create=True)
     reindex = await ensure_reindex(r, body, ctx, applied, model, create=True)
-    status = _status(ctx, body, applied, claims, None, backups, [restored, model], reindex)
-    write_status(r, body, patch, status, backups)
+    status = _status(ctx, body, applied, claims, None, reports, [restored, model], reindex)
+    write_status(r, body, patch, status, reports)
     if status["phase"] != Phase.READY:
         [ready] = [c for c in status["conditions"] if c["type"] == READY]
         raise kopf.TemporaryError(
@@ -491,15 +548,15 @@ async def refresh_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> N
         return
     # Only names are needed: no secret is read.
     ctx = BuildContext(system, r.config, Credentials(), capabilities=await discover(r, system))
-    claims, workloads, backups = await asyncio.gather(
-        read_claims(r, ctx), read_workloads(r, ctx), read_backups(r, ctx, body.status)
+    claims, workloads, reports = await asyncio.gather(
+        read_claims(r, ctx), read_workloads(r, ctx), read_schedules(r, ctx, body.status)
     )
     refusal = shrink_refusal(system, claims)
     restored = await ensure_restore(r, body, ctx, workloads, create=False)
     model = await ensure_model(r, body, ctx, create=False)
     reindex = await ensure_reindex(r, body, ctx, workloads, model, create=False)
-    status = _status(ctx, body, workloads, claims, refusal, backups, [restored, model], reindex)
-    write_status(r, body, patch, status, backups)
+    status = _status(ctx, body, workloads, claims, refusal, reports, [restored, model], reindex)
+    write_status(r, body, patch, status, reports)
 
 
 def _status(
@@ -508,7 +565,7 @@ def _status(
     workloads: Mapping[Component, Mapping[str, Any] | None],
     claims: Claims,
     refusal: str | None,
-    backups: BackupReport,
+    reports: Sequence[BackupReport],
     gates: list[Condition | None],
     reindex: Reindex,
 ) -> dict[str, Any]:
@@ -523,9 +580,10 @@ def _status(
         now=_now(),
         providers=providers(ctx),
         gates=[gate for gate in [*gates, reindex.condition] if gate is not None],
-        extra_conditions=[backups.condition] if backups.condition is not None else [],
+        extra_conditions=[report.condition for report in reports if report.condition is not None],
     )
-    return {**status, **backups.fields, INDEXED_EMBEDDING: reindex.indexed}
+    fields = {key: value for report in reports for key, value in report.fields.items()}
+    return {**status, **fields, INDEXED_EMBEDDING: reindex.indexed}
 
 
 async def release_claims(r: Reconciler, body: kopf.Body) -> None:
@@ -539,6 +597,8 @@ async def release_claims(r: Reconciler, body: kopf.Body) -> None:
     if on_delete is OnDelete.RETAIN:
         if system is not None and system.spec.postgres.cloudnative_pg:
             await keep_cluster(r, body, system)
+        if system is not None:
+            await keep_encryption_key(r, body, system)
         r.announce(body, "ClaimsRetained", "storagePolicy.onDelete is Retain: the claims and their data stay")
         return
     labels = instance_labels(body.metadata.name or "")
@@ -578,4 +638,20 @@ async def keep_cluster(r: Reconciler, body: kopf.Body, system: MemorySystem) -> 
     )
     r.announce(
         body, "ClusterRetained", f"Cluster {name} kept with its data: delete it when it is no longer needed"
+    )
+
+
+async def keep_encryption_key(r: Reconciler, body: kopf.Body, system: MemorySystem) -> None:
+    """The generated key Secret belongs to the MemorySystem, yet the retained data is unreadable without it:
+    with the claims it is released before the garbage collector follows the owner references, and a
+    MemorySystem re-created with the same name adopts it again (ensure_encryption_key)."""
+    ctx = BuildContext(system, r.config, Credentials())
+    if not encryption.generates_secret(ctx):
+        return
+    name = ctx.child_name(encryption.COMPONENT)
+    if await r.client.get("Secret", system.namespace, name) is None:
+        return
+    await r.client.merge_patch("Secret", system.namespace, name, {"metadata": {"ownerReferences": None}})
+    r.announce(
+        body, "EncryptionKeyRetained", f"Secret {name} kept with the data: the encrypted fields need it"
     )

@@ -401,11 +401,11 @@ class BackupDestination(_Model):
         return self
 
 
-class BackupSpec(_Model):
+class _Scheduled(_Model):
+    """Work a CronJob runs on a cron schedule, unless suspended."""
+
     schedule: str = Field(max_length=100, pattern=CRON_PATTERN)
     suspend: bool = False
-    retention: BackupRetention = BackupRetention()
-    destination: BackupDestination
 
     @field_validator("schedule", mode="before")
     @classmethod
@@ -413,6 +413,60 @@ class BackupSpec(_Model):
         # Before the pattern check, so a wrong shape gets this message rather than the bare pattern.
         if isinstance(value, str) and (problem := cron_problem(value)) is not None:
             raise ValueError(f"{value!r} is not a cron schedule: {problem}")
+        return value
+
+
+class BackupSpec(_Scheduled):
+    retention: BackupRetention = BackupRetention()
+    destination: BackupDestination
+
+
+PayloadKey = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[^,\s]+$")]
+
+
+class DecayRule(_Model):
+    """Once a memory is older than ``afterSeconds``, the payload keys in ``drop`` are removed from it."""
+
+    after_seconds: int = Field(ge=1)
+    drop: list[PayloadKey] = Field(min_length=1, max_length=100)
+
+
+class Decay(_Model):
+    rules: list[DecayRule] = Field(default_factory=list, max_length=100)
+    forget_below_importance: float | None = Field(default=None, ge=0, le=1)
+    forget_after_seconds: int | None = Field(default=None, ge=0)
+
+
+class Consolidation(_Model):
+    """Episodic memories within one window become a semantic memory linking them, from minMemories on."""
+
+    window_seconds: int = Field(ge=1)
+    min_memories: int = Field(default=2, ge=2)
+
+
+class MaintenanceSpec(_Scheduled):
+    """Scheduled ``soma maintain``: decay and consolidation, idempotent, so a repeated run changes nothing."""
+
+    decay: Decay | None = None
+    consolidation: Consolidation | None = None
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="256Mi"), limits=ResourceList(memory="1Gi")
+    )
+
+
+class EncryptionSpec(_Model):
+    """Payload fields encrypted at rest; the keys come from a Secret (the operator generates one unless
+    ``keysSecretRef`` names the user's own)."""
+
+    fields: list[PayloadKey] = Field(min_length=1, max_length=100)
+    keys_secret_ref: SecretNameRef | None = None
+
+    @field_validator("fields")
+    @classmethod
+    def _fields_distinct(cls, value: list[str]) -> list[str]:
+        repeated = sorted({field for field in value if value.count(field) > 1})
+        if repeated:
+            raise ValueError(f"listed more than once: {', '.join(repeated)}")
         return value
 
 
@@ -458,6 +512,8 @@ class MemorySystemSpec(_Model):
     storage_policy: StoragePolicy = StoragePolicy()
     backup: BackupSpec | None = None
     restore: RestoreSpec | None = None
+    maintenance: MaintenanceSpec | None = None
+    encryption: EncryptionSpec | None = None
     paused: bool = False
 
     @property

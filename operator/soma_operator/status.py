@@ -35,6 +35,8 @@ class Reason(enum.StrEnum):
     PROVIDER_NOT_INSTALLED = "ProviderNotInstalled"
     BACKUP_COMPLETED = "BackupCompleted"
     BACKUP_FAILED = "BackupFailed"
+    MAINTENANCE_COMPLETED = "MaintenanceCompleted"
+    MAINTENANCE_FAILED = "MaintenanceFailed"
     WAITING_FOR_DATA_STORES = "WaitingForDataStores"
     RESTORING = "Restoring"
     RESTORE_COMPLETED = "RestoreCompleted"

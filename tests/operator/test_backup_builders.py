@@ -276,9 +276,9 @@ def test_the_backup_pods_may_reach_the_data_stores() -> None:
     assert [peer["podSelector"]["matchLabels"][COMPONENT_LABEL] for peer in without] == ["api", "consumers"]
 
 
-def test_the_backup_builder_runs_after_the_workloads_and_before_the_autoscalers() -> None:
+def test_the_scheduled_builders_run_after_the_workloads_and_before_the_autoscalers() -> None:
     names = [build.__module__.rsplit(".", 1)[-1] for build in BUILDERS]
-    assert names[names.index("consumers") + 1 : names.index("autoscaling")] == ["backup"]
+    assert names[names.index("consumers") + 1 : names.index("autoscaling")] == ["backup", "maintenance"]
 
 
 def restoring(**restore_spec: Any) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from support.backup_data import (
     NAMESPACES,
     QUERIES,
     TOP_K,
+    VERSIONED,
+    VERSIONS_PER_NAMESPACE,
     coordinate,
     seed,
 )
@@ -55,6 +57,17 @@ def exported(url: str, namespace: str) -> list[dict[str, Any]]:
     with api(url, namespace) as client:
         lines = client.get("/export").raise_for_status().text.splitlines()
     return sorted((json.loads(line) for line in lines), key=lambda record: json.dumps(record, sort_keys=True))
+
+
+def histories(url: str, namespace: str) -> list[list[dict[str, Any]]]:
+    """The versions of every memory that has some, as the API lists them."""
+    with api(url, namespace) as client:
+        return [
+            client.get(f"/memories/{','.join(str(float(c)) for c in coordinate(index))}/versions")
+            .raise_for_status()
+            .json()["versions"]
+            for index in range(VERSIONED)
+        ]
 
 
 def tops(url: str, namespace: str) -> list[list[list[float]]]:
@@ -114,6 +127,9 @@ def test_backup_and_restore_while_soma_serve_runs(serve: ServeFactory, tmp_path:
     assert 0 < live <= during
     assert summary["memories"] == 2 * MEMORIES_PER_NAMESPACE + live
     assert summary["links"] == 2 * LINKS_PER_NAMESPACE
+    assert summary["versions"] == 2 * VERSIONS_PER_NAMESPACE
+    history = histories(served.url, "alpha")
+    assert sum(len(versions) for versions in history) == VERSIONS_PER_NAMESPACE
 
     # Into the running server: alpha loses memories, then gets them back through its API. (Lexical
     # scores weigh words over the whole store, which now holds LIVE: the top 10s to expect are now's.)
@@ -127,14 +143,17 @@ def test_backup_and_restore_while_soma_serve_runs(serve: ServeFactory, tmp_path:
     code, restored, err = soma(
         "restore", "--url", served.url, "--from", str(dest), "--namespace", "alpha", "-q"
     )
-    assert (code, err, restored["memories"], restored["links"], restored["namespaces"]) == (
+    counted = ("memories", "links", "versions", "namespaces")
+    assert (code, err, *(restored[key] for key in counted)) == (
         0,
         "",
         MEMORIES_PER_NAMESPACE,
         LINKS_PER_NAMESPACE,
+        VERSIONS_PER_NAMESPACE,
         1,
     )
     assert exported(served.url, "alpha") == before["alpha"][0]
+    assert histories(served.url, "alpha") == history
     assert tops(served.url, "alpha") == expected
 
     # Into another running server: the store as it was before LIVE was written, then LIVE.

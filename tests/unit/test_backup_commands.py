@@ -1,5 +1,6 @@
 """`soma backup` and `soma restore` in-process on the embedded default (real SQLite files): the round
-trip, the summary's values, each refusal with nothing written, namespaces, modes and local retention."""
+trip (memories, links and versions), the summary's values, each refusal with nothing written, version 1
+backups, namespaces, modes and local retention."""
 
 import gzip
 import hashlib
@@ -29,10 +30,12 @@ from support.backup_data import (
     LINKS_PER_NAMESPACE,
     MEMORIES_PER_NAMESPACE,
     NAMESPACES,
+    VERSIONS_PER_NAMESPACE,
     contents,
     coordinate,
     seed,
     top_coordinates,
+    versions_of,
 )
 
 
@@ -110,20 +113,27 @@ def test_backup_then_restore_gives_every_memory_link_and_recall_back(
         "bytes": sum((folder / name).stat().st_size for name in files if name != "manifest.json"),
         "memories": 3 * MEMORIES_PER_NAMESPACE,
         "links": 3 * LINKS_PER_NAMESPACE,
+        "versions": 3 * VERSIONS_PER_NAMESPACE,
         "namespaces": 3,
         "result": "Succeeded",
     }
     assert summary_file.read_text() == out
     assert out.count("\n") == 1
     assert err == (
-        f"backup {folder.name}: 180 memories and 60 links of 3 namespaces, {summary['bytes']} bytes, "
-        f"in {dest}\n"
+        f"backup {folder.name}: 180 memories, 60 links and 57 versions of 3 namespaces, "
+        f"{summary['bytes']} bytes, in {dest}\n"
     )
     manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["schema_version"] == 2
     assert manifest["namespaces"] == {
-        "alpha": {"file": "namespace-00001.ndjson.gz", "memories": 60, "links": 20},
-        "beta": {"file": "namespace-00002.ndjson.gz", "memories": 60, "links": 20},
-        "gamma/with slash": {"file": "namespace-00003.ndjson.gz", "memories": 60, "links": 20},
+        "alpha": {"file": "namespace-00001.ndjson.gz", "memories": 60, "links": 20, "versions": 19},
+        "beta": {"file": "namespace-00002.ndjson.gz", "memories": 60, "links": 20, "versions": 19},
+        "gamma/with slash": {
+            "file": "namespace-00003.ndjson.gz",
+            "memories": 60,
+            "links": 20,
+            "versions": 19,
+        },
     }
     assert manifest["embedder"] == "hashing/384"
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
@@ -135,8 +145,21 @@ def test_backup_then_restore_gives_every_memory_link_and_recall_back(
     assert code == 0
     assert json.loads(out) == {**summary, "result": "Succeeded"}
     assert summary_file.read_text() == out
-    assert err == f"restored backup {folder.name} (replace): 180 memories and 60 links of 3 namespaces\n"
-    assert all_contents(target) == all_contents(source)
+    assert err == (
+        f"restored backup {folder.name} (replace): 180 memories, 60 links and 57 versions of 3 namespaces\n"
+    )
+    original_contents = all_contents(source)
+    assert all_contents(target) == original_contents
+    # Equal histories, not two empty ones: each namespace holds its 19 versions, numbered as kept.
+    alpha_versions = versions_of(original_contents["alpha"])
+    assert len(alpha_versions) == VERSIONS_PER_NAMESPACE
+    second = [v for v in alpha_versions if v["coord"] == list(coordinate(2))]
+    assert [(v["number"], v["payload"]["text"], v["type"], v["importance"]) for v in second] == [
+        (1, "draft 0 of memory 2", "semantic", 0.1),
+        (2, "draft 1 of memory 2", "semantic", 0.2),
+        (3, "draft 2 of memory 2", "semantic", 0.3),
+    ]
+    assert all(v["updated_at"] <= v["replaced_at"] for v in alpha_versions)
     restored, original = opened(target), opened(source)
     try:
         for namespace in NAMESPACES:
@@ -150,10 +173,11 @@ def test_an_empty_store_backs_up_as_a_backup_of_no_namespace(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     summary = backed_up(capsys, tmp_path / "nothing", tmp_path / "backups")
-    assert {key: summary[key] for key in ("bytes", "memories", "links", "namespaces")} == {
+    assert {key: summary[key] for key in ("bytes", "memories", "links", "versions", "namespaces")} == {
         "bytes": 0,
         "memories": 0,
         "links": 0,
+        "versions": 0,
         "namespaces": 0,
     }
     assert not (tmp_path / "nothing").exists()
@@ -191,6 +215,7 @@ def test_restore_picks_namespaces_and_merge_keeps_what_exists(
         "bytes": (dest / summary["id"] / "namespace-00001.ndjson.gz").stat().st_size,
         "memories": 60,
         "links": 20,
+        "versions": 19,
         "namespaces": 1,
         "result": "Succeeded",
     }
@@ -201,6 +226,12 @@ def test_restore_picks_namespaces_and_merge_keeps_what_exists(
         assert len(texts) == 61
         assert texts[(999.0,)] == "only in the target"
         assert texts[coordinate(0)] == "memory 0 of alpha: apples near apples"
+        # Merge keeps the store's versions: the content the restore replaced is version 1 of memory 0,
+        # and the backup's version 1 of it is left out; memory 1 had none, it gets the backup's two.
+        kept = [(v.number, v.payload["text"]) for v in service.versions("alpha", coordinate(0))]
+        assert kept == [(1, "changed since")]
+        kept = [(v.number, v.payload["text"]) for v in service.versions("alpha", coordinate(1))]
+        assert kept == [(2, "draft 1 of memory 1"), (1, "draft 0 of memory 1")]
         assert [r["payload"]["text"] for r in service.export_records("beta")] == ["beta stays"]
         assert contents(service, "gamma/with slash") == []
     finally:
@@ -343,8 +374,54 @@ def test_a_file_whose_records_do_not_match_is_refused_though_its_checksum_does(
     }
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert refused(capsys, dest, target, identifier) == (
-        "corrupted backup: namespace-00001.ndjson.gz holds 59 memories and 20 links, "
-        "the manifest says 60 and 20"
+        "corrupted backup: namespace-00001.ndjson.gz holds 59 memories, 20 links and 19 versions, "
+        "the manifest says 60, 20 and 19"
+    )
+
+
+def rewritten(folder: Path, name: str, lines: list[bytes]) -> None:
+    """A data file rewritten with ``lines``, its size and checksum in the manifest to match."""
+    path = folder / name
+    path.write_bytes(gzip.compress(b"".join(lines)))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][name] = {
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "bytes": path.stat().st_size,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def data_lines(folder: Path, name: str) -> list[bytes]:
+    return gzip.decompress((folder / name).read_bytes()).splitlines(keepends=True)
+
+
+def test_truncated_version_records_are_refused_though_the_checksum_matches(
+    capsys: pytest.CaptureFixture[str], refusal_case: tuple[Path, Path, str]
+) -> None:
+    dest, target, identifier = refusal_case
+    folder = dest / identifier
+    lines = data_lines(folder, "namespace-00002.ndjson.gz")
+    assert [json.loads(line)["kind"] for line in lines[-19:]] == ["version"] * 19
+    rewritten(folder, "namespace-00002.ndjson.gz", lines[:-5])
+    assert refused(capsys, dest, target, identifier) == (
+        "corrupted backup: namespace-00002.ndjson.gz holds 60 memories, 20 links and 14 versions, "
+        "the manifest says 60, 20 and 19"
+    )
+
+
+def test_an_altered_version_record_is_refused_though_the_checksum_matches(
+    capsys: pytest.CaptureFixture[str], refusal_case: tuple[Path, Path, str]
+) -> None:
+    dest, target, identifier = refusal_case
+    folder = dest / identifier
+    lines = data_lines(folder, "namespace-00003.ndjson.gz")
+    record = json.loads(lines[-1])
+    record["number"] = -record["number"]
+    lines[-1] = json.dumps(record).encode() + b"\n"
+    rewritten(folder, "namespace-00003.ndjson.gz", lines)
+    assert refused(capsys, dest, target, identifier) == (
+        "corrupted backup: namespace-00003.ndjson.gz line 99: "
+        "'number' must be an integer from 1 to 2147483647"
     )
 
 
@@ -353,11 +430,44 @@ def test_another_schema_version_is_refused(
 ) -> None:
     dest, target, identifier = refusal_case
     path = dest / identifier / "manifest.json"
-    path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 2}))
+    path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 3}))
     assert (
         refused(capsys, dest, target, identifier)
-        == "unsupported backup schema version 2: this soma reads version 1"
+        == "unsupported backup schema version 3: this soma reads versions 1 and 2"
     )
+
+
+def test_a_version_1_backup_restores_its_memories_and_links(
+    capsys: pytest.CaptureFixture[str], source: Path, tmp_path: Path
+) -> None:
+    """A backup as soma wrote it before versions: no version records, no "versions" count."""
+    dest, target = tmp_path / "backups", tmp_path / "target"
+    identifier = backed_up(capsys, source, dest)["id"]
+    folder = dest / identifier
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["namespaces"].values():
+        del entry["versions"]
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "schema_version": 1}))
+    for name in manifest["files"]:
+        rewritten(
+            folder, name, [line for line in data_lines(folder, name) if b'"kind":"version"' not in line]
+        )
+    code, out, err = soma(capsys, "restore", "--data-dir", str(target), "--from", str(dest))
+    assert code == 0
+    assert {key: json.loads(out)[key] for key in ("memories", "links", "versions")} == {
+        "memories": 180,
+        "links": 60,
+        "versions": 0,
+    }
+    assert (
+        err
+        == f"restored backup {identifier} (replace): 180 memories, 60 links and 0 versions of 3 namespaces\n"
+    )
+    original = all_contents(source)
+    without_versions = {
+        ns: [r for r in records if r["kind"] != "version"] for ns, records in original.items()
+    }
+    assert all_contents(target) == without_versions
 
 
 def test_a_directory_that_is_not_a_soma_backup_is_refused(
@@ -514,5 +624,6 @@ def test_a_restore_in_small_batches_brings_links_across_batches_back(
     dest, target = tmp_path / "backups", tmp_path / "target"
     backed_up(capsys, source, dest)
     code, out, _ = soma(capsys, "restore", "--data-dir", str(target), "--from", str(dest), "-q")
-    assert (code, json.loads(out)["memories"], json.loads(out)["links"]) == (0, 180, 60)
+    summary = json.loads(out)
+    assert (code, summary["memories"], summary["links"], summary["versions"]) == (0, 180, 60, 57)
     assert all_contents(target) == all_contents(source)

@@ -1,4 +1,5 @@
-"""The backup format: ids, the manifest and each refusal of it, record checks, retention."""
+"""The backup format: ids, the manifest (version 2, and version 1 still read) and each refusal of it,
+record checks, retention."""
 
 import gzip
 import json
@@ -32,8 +33,8 @@ def manifest() -> Manifest:
         "20261127T120000Z",
         "hashing/384",
         {
-            "alpha": NamespaceEntry("namespace-00001.ndjson.gz", 3, 1),
-            "beta": NamespaceEntry("namespace-00002.ndjson.gz", 2, 0),
+            "alpha": NamespaceEntry("namespace-00001.ndjson.gz", 3, 1, 4),
+            "beta": NamespaceEntry("namespace-00002.ndjson.gz", 2, 0, 0),
         },
         {
             "namespace-00001.ndjson.gz": FileEntry(SHA, 120),
@@ -71,13 +72,13 @@ def test_manifest_written_reads_back_equal_with_its_totals() -> None:
     text = written.to_json()
     assert json.loads(text) == {
         "format": "soma-backup",
-        "schema_version": 1,
+        "schema_version": 2,
         "id": "20261127T120000Z",
         "created": "2026-11-27T12:00:00Z",
         "embedder": "hashing/384",
         "namespaces": {
-            "alpha": {"file": "namespace-00001.ndjson.gz", "memories": 3, "links": 1},
-            "beta": {"file": "namespace-00002.ndjson.gz", "memories": 2, "links": 0},
+            "alpha": {"file": "namespace-00001.ndjson.gz", "memories": 3, "links": 1, "versions": 4},
+            "beta": {"file": "namespace-00002.ndjson.gz", "memories": 2, "links": 0, "versions": 0},
         },
         "files": {
             "namespace-00001.ndjson.gz": {"sha256": SHA, "bytes": 120},
@@ -85,12 +86,26 @@ def test_manifest_written_reads_back_equal_with_its_totals() -> None:
         },
     }
     assert parse_manifest(text) == written
-    assert (written.memories, written.links, written.total_bytes, written.created) == (
+    assert (written.memories, written.links, written.versions, written.total_bytes, written.created) == (
         5,
         1,
+        4,
         200,
         "2026-11-27T12:00:00Z",
     )
+
+
+def test_a_version_1_manifest_is_read_as_a_backup_without_versions() -> None:
+    old = document(schema_version=1)
+    for entry in old["namespaces"].values():
+        del entry["versions"]
+    read = parse_manifest(json.dumps(old).encode())
+    assert read.namespaces["alpha"] == NamespaceEntry("namespace-00001.ndjson.gz", 3, 1, 0)
+    assert (read.memories, read.links, read.versions) == (5, 1, 0)
+    # Version 2 requires the count: a manifest without it is damaged, not read as none.
+    missing = document()
+    del missing["namespaces"]["alpha"]["versions"]
+    assert refusal(missing) == "damaged manifest: namespaces['alpha'].'versions' is missing or not a int"
 
 
 @pytest.mark.parametrize(
@@ -102,9 +117,16 @@ def test_manifest_written_reads_back_equal_with_its_totals() -> None:
             document(format="tarball"),
             "not a soma backup: manifest.json does not name the format 'soma-backup'",
         ),
-        (document(schema_version=2), "unsupported backup schema version 2: this soma reads version 1"),
-        (document(schema_version=True), "unsupported backup schema version True: this soma reads version 1"),
-        (document(schema_version="1"), "unsupported backup schema version '1': this soma reads version 1"),
+        (document(schema_version=3), "unsupported backup schema version 3: this soma reads versions 1 and 2"),
+        (document(schema_version=0), "unsupported backup schema version 0: this soma reads versions 1 and 2"),
+        (
+            document(schema_version=True),
+            "unsupported backup schema version True: this soma reads versions 1 and 2",
+        ),
+        (
+            document(schema_version="2"),
+            "unsupported backup schema version '2': this soma reads versions 1 and 2",
+        ),
         (
             document(id="yesterday"),
             "damaged manifest: 'id' 'yesterday' is not a backup id (YYYYMMDDTHHMMSSZ)",
@@ -129,22 +151,34 @@ def test_manifest_written_reads_back_equal_with_its_totals() -> None:
             "damaged manifest: files['namespace-00001.ndjson.gz'].'bytes' is missing or not a int",
         ),
         (
-            document(namespaces={"alpha": {"file": "namespace-00009.ndjson.gz", "memories": 1, "links": 0}}),
+            document(
+                namespaces={
+                    "alpha": {"file": "namespace-00009.ndjson.gz", "memories": 1, "links": 0, "versions": 0}
+                }
+            ),
             "damaged manifest: namespace 'alpha' names file 'namespace-00009.ndjson.gz', which 'files' does "
             "not list",
         ),
         (
             document(
                 namespaces={
-                    "alpha": {"file": "namespace-00001.ndjson.gz", "memories": 1, "links": 0},
-                    "beta": {"file": "namespace-00001.ndjson.gz", "memories": 1, "links": 0},
+                    "alpha": {"file": "namespace-00001.ndjson.gz", "memories": 1, "links": 0, "versions": 0},
+                    "beta": {"file": "namespace-00001.ndjson.gz", "memories": 1, "links": 0, "versions": 0},
                 }
             ),
             "damaged manifest: two namespaces name the same file",
         ),
         (
-            document(namespaces={"alpha": {"file": "namespace-00001.ndjson.gz", "links": 0}}),
+            document(namespaces={"alpha": {"file": "namespace-00001.ndjson.gz", "links": 0, "versions": 0}}),
             "damaged manifest: namespaces['alpha'].'memories' is missing or not a int",
+        ),
+        (
+            document(
+                namespaces={
+                    "alpha": {"file": "namespace-00001.ndjson.gz", "memories": 1, "links": 0, "versions": -1}
+                }
+            ),
+            "damaged manifest: namespaces['alpha'].'versions' is negative",
         ),
     ],
 )
@@ -175,30 +209,52 @@ def test_size_and_digest_checks_name_the_file_and_both_values() -> None:
 
 MEMORY = b'{"kind":"memory","coord":[1,2],"payload":{"text":"a"},"type":"episodic"}\n'
 LINK = b'{"kind":"link","from":[1,2],"to":[1,2],"type":"r","weight":1}\n'
+VERSION = (
+    b'{"kind":"version","coord":[1,2],"number":1,"payload":{"text":"old"},"type":"episodic",'
+    b'"importance":0.5,"updated_at":10.0,"replaced_at":20.0}\n'
+)
 
 
-def records_refusal(lines: list[bytes], memories: int = 1, links: int = 1) -> str:
+def records_refusal(lines: list[bytes], memories: int = 1, links: int = 1, versions: int = 0) -> str:
     with pytest.raises(BackupRefused) as refused:
-        check_records("f.gz", "ns", NamespaceEntry("f.gz", memories, links), lines)
+        check_records("f.gz", "ns", NamespaceEntry("f.gz", memories, links, versions), lines)
     return str(refused.value)
 
 
 def test_records_must_be_memories_then_links_in_the_manifests_counts() -> None:
     check_records("f.gz", "ns", NamespaceEntry("f.gz", 2, 1), [MEMORY, MEMORY, LINK])
     check_records("f.gz", "ns", NamespaceEntry("f.gz", 0, 0), [])
+    check_records("f.gz", "ns", NamespaceEntry("f.gz", 1, 1, 2), [MEMORY, LINK, VERSION, VERSION])
+    check_records("f.gz", "ns", NamespaceEntry("f.gz", 1, 0, 1), [MEMORY, VERSION])
     assert records_refusal([MEMORY, LINK, LINK]) == (
-        "corrupted backup: f.gz holds 1 memories and 2 links, the manifest says 1 and 1"
+        "corrupted backup: f.gz holds 1 memories, 2 links and 0 versions, the manifest says 1, 1 and 0"
     )
     assert (
         records_refusal([MEMORY])
-        == "corrupted backup: f.gz holds 1 memories and 0 links, the manifest says 1 and 1"
+        == "corrupted backup: f.gz holds 1 memories, 0 links and 0 versions, the manifest says 1, 1 and 0"
+    )
+    assert records_refusal([MEMORY, LINK, VERSION], versions=2) == (
+        "corrupted backup: f.gz holds 1 memories, 1 links and 1 versions, the manifest says 1, 1 and 2"
     )
     assert records_refusal([LINK, MEMORY]) == "corrupted backup: f.gz line 2: a memory after the links"
+    assert records_refusal([MEMORY, VERSION, LINK], versions=1) == (
+        "corrupted backup: f.gz line 3: a link after the versions"
+    )
     assert records_refusal([MEMORY, b"{not json\n"]).startswith("corrupted backup: f.gz line 2: ")
     assert records_refusal([b"[1]\n"]) == "corrupted backup: f.gz line 1: not a JSON object"
     assert (
         records_refusal([b'{"coord":[1]}\n'])
-        == "corrupted backup: f.gz line 1: 'kind' must be 'memory' or 'link'"
+        == "corrupted backup: f.gz line 1: 'kind' must be 'memory', 'link' or 'version'"
+    )
+    altered = VERSION.replace(b'"number":1', b'"number":0')
+    assert records_refusal([MEMORY, LINK, altered], versions=1) == (
+        "corrupted backup: f.gz line 3: 'number' must be an integer from 1 to 2147483647"
+    )
+    assert records_refusal([MEMORY, LINK, VERSION.replace(b',"replaced_at":20.0', b"")], versions=1) == (
+        "corrupted backup: f.gz line 3: 'replaced_at' is missing"
+    )
+    assert records_refusal([MEMORY, LINK, VERSION.replace(b'"episodic"', b'"dream"')], versions=1) == (
+        "corrupted backup: f.gz line 3: 'type' must be 'episodic' or 'semantic'"
     )
     assert records_refusal([b'{"kind":"memory","coord":[1],"payload":{"text":"a"},"importance":2}\n']) == (
         "corrupted backup: f.gz line 1: 'importance' must be a number from 0 to 1"

@@ -157,13 +157,13 @@ def test_the_kind_decides_and_an_unknown_one_is_named() -> None:
     assert isinstance(from_record("ns", memory_record(kind="memory"), NOW), Memory)
     assert isinstance(from_record("ns", link_record(), NOW), Link)
     assert message(from_record, "ns", memory_record(kind="thought"), NOW) == (
-        "unknown kind 'thought': use 'memory' or 'link'"
+        "unknown kind 'thought': use 'memory', 'link' or 'version'"
     )
     assert message(from_record, "ns", memory_record(kind="k" * 100), NOW) == (
-        f"unknown kind {repr('k' * 100)[:40]}: use 'memory' or 'link'"
+        f"unknown kind {repr('k' * 100)[:40]}: use 'memory', 'link' or 'version'"
     )
     assert message(from_record, "ns", memory_record(kind=None), NOW) == (
-        "unknown kind not a string: use 'memory' or 'link'"
+        "unknown kind not a string: use 'memory', 'link' or 'version'"
     )
 
 

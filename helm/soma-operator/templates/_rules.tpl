@@ -16,6 +16,13 @@
 - apiGroups: [""]
   resources: ["secrets", "configmaps", "serviceaccounts", "services"]
   verbs: ["get", "create", "patch"]
+# The generated encryption key Secret is released from its owner on a delete with storagePolicy Retain (kept
+# with the data it decrypts) and adopted again by a new MemorySystem of the same name:
+# OwnerReferencesPermissionEnforcement lets only who may delete an object change its owner references, hence
+# delete; the operator itself never deletes a Secret.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["delete"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "create", "patch"]
@@ -44,10 +51,11 @@
 - apiGroups: ["keda.sh"]
   resources: ["scaledobjects"]
   verbs: ["get", "create", "patch", "delete"]
-# Scheduled backups: the CronJob (deleted when the spec stops asking for it); its Jobs and their pods are
-# read for status.lastBackup (the pods' termination messages hold the backups' summaries). The restore Job
-# of a system started from a backup is applied once, then read. The model fetch Job of another model is
-# deleted (with its pods) before the new one; the reindex Jobs are applied once, then read.
+# Scheduled backups and maintenance: the CronJobs (deleted when the spec stops asking for them); their Jobs
+# and pods are read for status.lastBackup and status.lastMaintenance (the backup pods' termination messages
+# hold the backups' summaries). The restore Job of a system started from a backup is applied once, then read.
+# The model fetch Job of another model is deleted (with its pods) before the new one; the reindex Jobs are
+# applied once, then read.
 - apiGroups: ["batch"]
   resources: ["cronjobs"]
   verbs: ["get", "create", "patch", "delete"]

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from soma_operator.builders import runtime
+from soma_operator.builders import cronjobs, runtime
 from soma_operator.builders.context import BuildContext
-from soma_operator.builders.labels import labels, metadata
+from soma_operator.builders.labels import labels
 from soma_operator.builders.pods import mount, secret_env, value_env
 from soma_operator.builders.workloads import pod_template
 from soma_operator.spec import BackupS3, BackupSpec
@@ -26,10 +26,6 @@ MOUNT_PATH = "/backups"
 VOLUME = "backups"
 # Where the kubelet reads the termination message from (the Kubernetes default path).
 TERMINATION_LOG = "/dev/termination-log"
-# Kept Jobs (and their pods, with the summaries) of each outcome.
-JOBS_HISTORY = 3
-# A schedule missed by more than this (controller down) is skipped rather than run late.
-STARTING_DEADLINE_SECONDS = 300
 S3_ENDPOINT_ENV = "SOMA_BACKUP_S3_ENDPOINT"
 ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
 SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"  # noqa: S105
@@ -107,31 +103,8 @@ def job_pod(
 
 
 def cronjob(ctx: BuildContext, backup: BackupSpec) -> dict[str, Any]:
-    version = ctx.system.spec.version
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": metadata(ctx, cronjob_name(ctx), COMPONENT, version),
-        "spec": {
-            "schedule": backup.schedule,
-            "suspend": backup.suspend,
-            # A backup still running when the next is due: the next one waits for the next schedule.
-            "concurrencyPolicy": "Forbid",
-            "startingDeadlineSeconds": STARTING_DEADLINE_SECONDS,
-            "successfulJobsHistoryLimit": JOBS_HISTORY,
-            "failedJobsHistoryLimit": JOBS_HISTORY,
-            "jobTemplate": {
-                "metadata": {"labels": labels(ctx, COMPONENT, version)},
-                # One attempt: a failure is reported as it is, and the next schedule tries again.
-                "spec": {
-                    "backoffLimit": 0,
-                    "template": job_pod(
-                        ctx, COMPONENT, command(backup), claim_name(ctx, backup), backup.destination.s3
-                    ),
-                },
-            },
-        },
-    }
+    template = job_pod(ctx, COMPONENT, command(backup), claim_name(ctx, backup), backup.destination.s3)
+    return cronjobs.cronjob(ctx, COMPONENT, backup.schedule, backup.suspend, template)
 
 
 def claim(ctx: BuildContext, backup: BackupSpec) -> list[dict[str, Any]]:

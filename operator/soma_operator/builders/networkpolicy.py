@@ -1,12 +1,12 @@
-"""NetworkPolicies: only the runtime's pods (API, consumers, backup and restore) reach a data store; store
-peers reach each other."""
+"""NetworkPolicies: only the runtime's pods (API, consumers, backup, restore and maintenance) reach a data
+store; store peers reach each other."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from soma_operator.builders import backup, restore
+from soma_operator.builders import backup, maintenance, restore
 from soma_operator.builders.context import (
     KAFKA_PORT,
     POSTGRES_PORT,
@@ -38,12 +38,14 @@ def _ports(numbers: tuple[int, ...]) -> list[dict[str, Any]]:
 
 
 def build(ctx: BuildContext) -> list[dict[str, Any]]:
-    # The runtime's pods: the API, the consumers and, where backups are scheduled, the backup Jobs' pods.
+    # The runtime's pods: the API, the consumers and the pods of the Jobs the spec asks for.
     runtime_components = [str(Component.API), str(Component.CONSUMERS)]
     if ctx.system.spec.backup is not None:
         runtime_components.append(backup.COMPONENT)
     if ctx.system.spec.restore is not None:
         runtime_components.append(restore.COMPONENT)
+    if ctx.system.spec.maintenance is not None:
+        runtime_components.append(maintenance.COMPONENT)
     clients = [
         {"podSelector": {"matchLabels": selector_labels(ctx, component)}} for component in runtime_components
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from soma_operator.builders import autoscaling, cloudnative_pg
+from soma_operator.builders import autoscaling, cloudnative_pg, encryption
 from soma_operator.builders.context import (
     KAFKA_PORT,
     POSTGRES_DATABASE,
@@ -74,6 +74,7 @@ def config_data(ctx: BuildContext) -> dict[str, str]:
         "SOMA_RATE_LIMIT_PER_MINUTE": str(spec.api.rate_limit.requests_per_minute),
         "SOMA_LOG_FORMAT": "json",
         "SOMA_BACKEND_WAIT_SECONDS": str(BACKEND_WAIT_SECONDS),
+        **encryption.config_data(ctx),
     }
     if spec.evented:
         # Named here, not left to the runtime's defaults: KEDA's trigger watches this topic and group.
@@ -171,7 +172,7 @@ def connection_env(ctx: BuildContext) -> list[dict[str, Any]]:
 
 
 def container(ctx: BuildContext, name: str, command: list[str]) -> dict[str, Any]:
-    """The parts of a runtime container that the API and the consumers share."""
+    """The parts of a runtime container that every runtime pod shares (API, consumers, Jobs)."""
     return {
         "name": name,
         "image": ctx.runtime_image(),
@@ -183,6 +184,7 @@ def container(ctx: BuildContext, name: str, command: list[str]) -> dict[str, Any
             mount("api-token", TOKEN_DIR, read_only=True),
             mount("tmp", "/tmp"),  # noqa: S108
             *([mount(MODELS_VOLUME, MODELS_DIR, read_only=True)] if model_claim(ctx) else []),
+            *encryption.mounts(ctx),
         ],
     }
 
@@ -200,4 +202,5 @@ def volumes(ctx: BuildContext) -> list[dict[str, Any]]:
         },
         empty_dir("tmp"),
         *(models if claim else []),
+        *encryption.volumes(ctx),
     ]

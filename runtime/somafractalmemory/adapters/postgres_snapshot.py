@@ -10,11 +10,14 @@ from somafractalmemory.adapters.postgres_store import (
     BACKEND,
     ITER_BATCH,
     MEMORY_COLUMNS,
+    VERSION_COLUMNS,
     link_from_row,
     memory_from_row,
+    version_from_row,
 )
+from somafractalmemory.core.coordinates import coordinate_from_key
 from somafractalmemory.core.errors import BackendUnavailable
-from somafractalmemory.core.models import Link, Memory
+from somafractalmemory.core.models import Link, Memory, StoredVersion
 from somafractalmemory.core.snapshot import StoreSnapshot
 
 LINK_COLUMNS = "namespace, source_key, target_key, link_type, weight, created_at"
@@ -48,6 +51,14 @@ class PostgresSnapshot:
             " ORDER BY source_key, target_key, link_type"
         )
         yield from (link_from_row(row) for row in self._stream("soma_backup_links", query, namespace))
+
+    def versions(self, namespace: str) -> Iterator[StoredVersion]:
+        query = (
+            f"SELECT coord_key, {VERSION_COLUMNS} FROM soma_memory_versions WHERE namespace = %s"
+            " ORDER BY coord_key, number"
+        )
+        for row in self._stream("soma_backup_versions", query, namespace):
+            yield StoredVersion(namespace, coordinate_from_key(str(row[0])), version_from_row(row[1:]))
 
 
 @contextmanager

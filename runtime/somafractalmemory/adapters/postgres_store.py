@@ -28,7 +28,15 @@ from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, 
 from somafractalmemory.core.errors import BackendUnavailable, InvalidInput
 from somafractalmemory.core.filters import MemoryFilter, matches
 from somafractalmemory.core.importance import MemoryOrder
-from somafractalmemory.core.models import Link, Memory, MemoryType, MemoryVersion, ScoredMemory, Stats
+from somafractalmemory.core.models import (
+    Link,
+    Memory,
+    MemoryType,
+    MemoryVersion,
+    ScoredMemory,
+    Stats,
+    StoredVersion,
+)
 from somafractalmemory.core.text import VALUE_SEPARATOR, payload_text, string_values
 
 logger = logging.getLogger(__name__)
@@ -67,6 +75,15 @@ DELETE FROM soma_memory_versions v USING unnest(%s::text[], %s::text[]) AS w (na
 WHERE v.namespace = w.namespace AND v.coord_key = w.coord_key AND v.number <= (
     SELECT max(x.number) FROM soma_memory_versions x
     WHERE x.namespace = w.namespace AND x.coord_key = w.coord_key) - %s
+"""
+
+# A restore's versions, numbers included; a number the memory already has stays as stored.
+ADD_VERSIONS = """
+INSERT INTO soma_memory_versions (namespace, coord_key, number, memory_type, payload, importance,
+    updated_at, replaced_at)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::jsonb[], %s::float8[], %s::float8[],
+    %s::float8[])
+ON CONFLICT DO NOTHING
 """
 
 ORDER_BY = {
@@ -269,6 +286,32 @@ class PostgresStore:
                 postgres_audit.append(cur, audit)
             if self.evented:
                 cur.executemany(OUTBOX_INSERT, outbox_rows_for_put(rows))
+
+    def add_versions(self, versions: Sequence[StoredVersion]) -> int:
+        if not versions:
+            return 0
+        columns = [
+            list(column)
+            for column in zip(
+                *(
+                    (
+                        stored.namespace,
+                        coordinate_key(stored.coordinate),
+                        stored.version.number,
+                        stored.version.memory_type.value,
+                        Jsonb(stored.version.payload),
+                        stored.version.importance,
+                        stored.version.updated_at,
+                        stored.version.replaced_at,
+                    )
+                    for stored in versions
+                ),
+                strict=True,
+            )
+        ]
+        with self.connection() as conn, conn.cursor() as cur:
+            cur.execute(ADD_VERSIONS, columns)
+            return cur.rowcount
 
     def versions(self, namespace: str, coordinate: Coordinate) -> list[MemoryVersion]:
         with self.connection() as conn:

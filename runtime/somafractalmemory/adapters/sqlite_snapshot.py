@@ -9,9 +9,15 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from somafractalmemory.adapters.sqlite_store import MEMORY_COLUMNS, link_from_row, memory_from_row
+from somafractalmemory.adapters.sqlite_store import (
+    MEMORY_COLUMNS,
+    link_from_row,
+    memory_from_row,
+    version_from_row,
+)
+from somafractalmemory.core.coordinates import coordinate_from_key
 from somafractalmemory.core.errors import BackendUnavailable
-from somafractalmemory.core.models import Link, Memory
+from somafractalmemory.core.models import Link, Memory, StoredVersion
 from somafractalmemory.core.snapshot import StoreSnapshot
 
 BACKEND = "sqlite"
@@ -41,6 +47,13 @@ class SQLiteSnapshot:
         )
         yield from (link_from_row(row, namespace) for row in rows)
 
+    def versions(self, namespace: str) -> Iterator[StoredVersion]:
+        rows = self._db.execute(
+            "SELECT * FROM memory_versions WHERE namespace = ? ORDER BY coord_key, number", (namespace,)
+        )
+        for row in rows:
+            yield StoredVersion(namespace, coordinate_from_key(row["coord_key"]), version_from_row(row))
+
 
 class EmptySnapshot:
     """A data directory where nothing was ever stored."""
@@ -52,6 +65,9 @@ class EmptySnapshot:
         yield from ()
 
     def links(self, namespace: str) -> Iterator[Link]:
+        yield from ()
+
+    def versions(self, namespace: str) -> Iterator[StoredVersion]:
         yield from ()
 
 

@@ -41,6 +41,7 @@ from somafractalmemory.core.models import (
     MemoryVersion,
     ScoredMemory,
     Stats,
+    StoredVersion,
     stats_from_counts,
 )
 from somafractalmemory.core.ports import PendingWrite
@@ -432,6 +433,29 @@ class SQLiteStore:
         }
         db.executemany(ARCHIVE_VERSION, [(at, ns, key) for (ns, key), at in archived.items()])
         db.executemany(TRIM_VERSIONS, [(ns, key, keep) for ns, key in archived])
+
+    def add_versions(self, versions: Sequence[StoredVersion]) -> int:
+        rows = [
+            (
+                stored.namespace,
+                coordinate_key(stored.coordinate),
+                stored.version.number,
+                stored.version.memory_type.value,
+                json.dumps(stored.version.payload, separators=(",", ":")),
+                stored.version.importance,
+                stored.version.updated_at,
+                stored.version.replaced_at,
+            )
+            for stored in versions
+        ]
+        with self._transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT INTO memory_versions (namespace, coord_key, number, memory_type, payload, importance,"
+                " updated_at, replaced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                rows,
+            )
+            return db.total_changes - before
 
     def versions(self, namespace: str, coordinate: Coordinate) -> list[MemoryVersion]:
         with self._lock:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from somafractalmemory.adapters.backup_destinations import Destination
 from somafractalmemory.cli.backup_files import write_lines
 from somafractalmemory.cli.backup_sources import destination, embedder_id, store_snapshot
-from somafractalmemory.cli.backup_summary import Attempt, succeeded, summarised, summary_options
+from somafractalmemory.cli.backup_summary import Attempt, Counts, succeeded, summarised, summary_options
 from somafractalmemory.cli.errors import CommandFailed
 from somafractalmemory.cli.options import (
     QUIET_LOG_LEVEL,
@@ -34,7 +34,7 @@ from somafractalmemory.core.backup_format import (
     expired,
 )
 from somafractalmemory.core.errors import SomaError
-from somafractalmemory.core.records import link_to_record, memory_to_record, record_line
+from somafractalmemory.core.records import link_to_record, memory_to_record, record_line, version_to_record
 from somafractalmemory.core.snapshot import StoreSnapshot
 from somafractalmemory.settings import Settings
 
@@ -45,7 +45,7 @@ class _Counted:
     """The records of one namespace as NDJSON lines, counted as they pass."""
 
     def __init__(self, snapshot: StoreSnapshot, namespace: str, bar: "tqdm[Any]") -> None:
-        self.memories = self.links = 0
+        self.memories = self.links = self.versions = 0
         self._snapshot, self._namespace, self._bar = snapshot, namespace, bar
 
     def __iter__(self) -> Iterator[bytes]:
@@ -57,6 +57,10 @@ class _Counted:
             self.links += 1
             self._bar.update()
             yield record_line(link_to_record(link))
+        for version in self._snapshot.versions(self._namespace):
+            self.versions += 1
+            self._bar.update()
+            yield record_line(version_to_record(version))
 
 
 def write_backup(
@@ -69,7 +73,7 @@ def write_backup(
         name = data_file_name(position)
         records = _Counted(snapshot, namespace, bar)
         files[name] = write_lines(folder / name, records)
-        namespaces[namespace] = NamespaceEntry(name, records.memories, records.links)
+        namespaces[namespace] = NamespaceEntry(name, records.memories, records.links, records.versions)
     return Manifest(identifier, embedder, namespaces, files)
 
 
@@ -128,21 +132,22 @@ def backup(args: argparse.Namespace, attempt: Attempt) -> dict[str, Any]:
         ) from error
     if not args.quiet:
         note(
-            f"backup {manifest.backup_id}: {manifest.memories} memories and {manifest.links} links of "
-            f"{len(manifest.namespaces)} namespaces, {manifest.total_bytes} bytes, in {target.describe()}"
+            f"backup {manifest.backup_id}: {manifest.memories} memories, {manifest.links} links and "
+            f"{manifest.versions} versions of {len(manifest.namespaces)} namespaces, "
+            f"{manifest.total_bytes} bytes, in {target.describe()}"
             + (f"; retention removed {', '.join(removed)}" if removed else "")
         )
-    namespaces = len(manifest.namespaces)
-    return succeeded(manifest, manifest.memories, manifest.links, namespaces, manifest.total_bytes)
+    counts = Counts(manifest.memories, manifest.links, manifest.versions)
+    return succeeded(manifest, counts, len(manifest.namespaces), manifest.total_bytes)
 
 
 def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
     parser = add_command(
         subparsers,
         "backup",
-        "Back up every namespace (memories and links) of the store `soma serve` uses, from one consistent "
-        "snapshot, while it keeps serving: into DEST/ID/ (ID is the UTC start time), as gzip-compressed "
-        "NDJSON with a manifest.json written last. Prints a one-line JSON summary.",
+        "Back up every namespace (memories, links and versions) of the store `soma serve` uses, from "
+        "one consistent snapshot, while it keeps serving: into DEST/ID/ (ID is the UTC start time), as "
+        "gzip-compressed NDJSON with a manifest.json written last. Prints a one-line JSON summary.",
         [logging_options()],
     )
     data_dir_option(parser)

@@ -26,13 +26,23 @@ class Attempt:
     backup_id: str | None = None
 
 
-def succeeded(manifest: Manifest, memories: int, links: int, namespaces: int, size: int) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The records a command backed up or restored."""
+
+    memories: int
+    links: int
+    versions: int
+
+
+def succeeded(manifest: Manifest, counts: Counts, namespaces: int, size: int) -> dict[str, Any]:
     return {
         "id": manifest.backup_id,
         "time": manifest.created,
         "bytes": size,
-        "memories": memories,
-        "links": links,
+        "memories": counts.memories,
+        "links": counts.links,
+        "versions": counts.versions,
         "namespaces": namespaces,
         "result": SUCCEEDED,
     }

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from somafractalmemory.adapters.backup_destinations import Destination
 from somafractalmemory.cli.backup_files import read_lines, read_manifest, verify
 from somafractalmemory.cli.backup_sources import destination, embedder_id
-from somafractalmemory.cli.backup_summary import Attempt, succeeded, summarised, summary_options
+from somafractalmemory.cli.backup_summary import Attempt, Counts, succeeded, summarised, summary_options
 from somafractalmemory.cli.errors import CommandFailed, UsageError
 from somafractalmemory.cli.options import (
     QUIET_LOG_LEVEL,
@@ -25,7 +25,7 @@ from somafractalmemory.cli.options import (
 )
 from somafractalmemory.cli.output import note, progress
 from somafractalmemory.cli.target import MemoryTarget, client_token
-from somafractalmemory.core.backup_format import Manifest
+from somafractalmemory.core.backup_format import Manifest, NamespaceEntry
 from somafractalmemory.core.records import MEMORY_KIND
 from somafractalmemory.settings import Settings
 
@@ -126,7 +126,12 @@ def batches(lines: Iterable[bytes], bar: "tqdm[Any]") -> Iterator[list[bytes]]:
         yield batch
 
 
-def restore_namespace(target: MemoryTarget, path: Path, mode: str, bar: "tqdm[Any]") -> tuple[int, int]:
+def restore_namespace(
+    target: MemoryTarget, path: Path, entry: NamespaceEntry, mode: str, bar: "tqdm[Any]"
+) -> Counts:
+    """The namespace's records through the target's import: memories, links, then versions with their
+    numbers. Replace empties the namespace first (its memories' versions go with them), so the history
+    is exactly the backup's; merge leaves a version the store holds under the same number as it is."""
     if mode == REPLACE:
         removed = clear(target)
         log.info("namespace %s: removed %d memories before the restore", target.namespace, removed)
@@ -140,7 +145,8 @@ def restore_namespace(target: MemoryTarget, path: Path, mode: str, bar: "tqdm[An
             )
         memories += report["memories"]
         links += report["links"]
-    return memories, links
+    # Every version record was verified and accepted (a refused one stops the restore above).
+    return Counts(memories, links, entry.versions)
 
 
 def restore(args: argparse.Namespace, attempt: Attempt) -> dict[str, Any]:
@@ -159,23 +165,30 @@ def restore(args: argparse.Namespace, attempt: Attempt) -> dict[str, Any]:
                 manifest.embedder,
                 embedder_id(settings),
             )
-        memories = links = 0
-        total = sum(manifest.namespaces[n].memories + manifest.namespaces[n].links for n in namespaces)
+        restored: list[Counts] = []
+        total = sum(_records(manifest.namespaces[n]) for n in namespaces)
         with (
             namespace_targets(settings, args.url, args.timeout) as target_of,
             progress(total=total, unit="records", description="restore", quiet=args.quiet) as bar,
         ):
             for namespace in namespaces:
                 entry = manifest.namespaces[namespace]
-                restored = restore_namespace(target_of(namespace), folder / entry.file, args.mode, bar)
-                memories, links = memories + restored[0], links + restored[1]
+                target = target_of(namespace)
+                restored.append(restore_namespace(target, folder / entry.file, entry, args.mode, bar))
+    counts = Counts(
+        sum(c.memories for c in restored), sum(c.links for c in restored), sum(c.versions for c in restored)
+    )
     size = sum(manifest.files[manifest.namespaces[n].file].bytes for n in namespaces)
     if not args.quiet:
         note(
-            f"restored backup {identifier} ({args.mode}): {memories} memories and {links} links of "
-            f"{len(namespaces)} namespaces"
+            f"restored backup {identifier} ({args.mode}): {counts.memories} memories, {counts.links} links "
+            f"and {counts.versions} versions of {len(namespaces)} namespaces"
         )
-    return succeeded(manifest, memories, links, len(namespaces), size)
+    return succeeded(manifest, counts, len(namespaces), size)
+
+
+def _records(entry: NamespaceEntry) -> int:
+    return entry.memories + entry.links + entry.versions
 
 
 def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
@@ -212,7 +225,8 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
         choices=[REPLACE, MERGE],
         default=REPLACE,
         help="replace (default): empty each restored namespace first; merge: keep what exists, the "
-        "backup's records replacing memories and links at the same coordinates",
+        "backup's records replacing memories and links at the same coordinates, its versions added "
+        "under the numbers a memory does not have yet",
     )
     summary_options(parser)
     parser.set_defaults(func=summarised(restore), default_log_level=QUIET_LOG_LEVEL)

@@ -2,12 +2,14 @@
 
 A backup is a directory named by its id, its UTC start time ``YYYYMMDDTHHMMSSZ``. It holds one
 gzip-compressed NDJSON file per namespace (the namespace's memories, then its links, as ``soma export``
-writes them) and ``manifest.json``, written last: a backup without a manifest is incomplete (still
-running, or failed) and is never restored nor removed by retention.
+writes them, then the kept versions of its memories) and ``manifest.json``, written last: a backup
+without a manifest is incomplete (still running, or failed) and is never restored nor removed by
+retention.
 
 The manifest names the format and its schema version, the backup's id and creation time, the embedder
 the vectors were made with, the counts of every namespace and the sha256 and size of every file.
-Everything here is pure: no file is opened.
+Schema version 2 added the versions; a version 1 backup (none) is still read. Everything here is pure:
+no file is opened.
 """
 
 import json
@@ -19,10 +21,13 @@ from typing import Any
 
 from somafractalmemory.core.errors import InvalidInput, SomaError
 from somafractalmemory.core.json_text import decode_json
-from somafractalmemory.core.records import LINK_KIND, MEMORY_KIND, from_record
+from somafractalmemory.core.records import LINK_KIND, MEMORY_KIND, VERSION_KIND, from_record
 
 FORMAT = "soma-backup"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# The versions this soma reads: version 1 had no version records.
+READABLE_VERSIONS = (1, 2)
+WITHOUT_VERSIONS = 1
 MANIFEST = "manifest.json"
 ID_FORMAT = "%Y%m%dT%H%M%SZ"
 RFC3339_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -71,6 +76,7 @@ class NamespaceEntry:
     file: str
     memories: int
     links: int
+    versions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,10 @@ class Manifest:
         return sum(entry.links for entry in self.namespaces.values())
 
     @property
+    def versions(self) -> int:
+        return sum(entry.versions for entry in self.namespaces.values())
+
+    @property
     def total_bytes(self) -> int:
         return sum(entry.bytes for entry in self.files.values())
 
@@ -106,7 +116,12 @@ class Manifest:
             "created": self.created,
             "embedder": self.embedder,
             "namespaces": {
-                name: {"file": entry.file, "memories": entry.memories, "links": entry.links}
+                name: {
+                    "file": entry.file,
+                    "memories": entry.memories,
+                    "links": entry.links,
+                    "versions": entry.versions,
+                }
                 for name, entry in self.namespaces.items()
             },
             "files": {name: {"sha256": e.sha256, "bytes": e.bytes} for name, e in self.files.items()},
@@ -146,18 +161,19 @@ def _file_entry(name: str, value: Any) -> FileEntry:
     return FileEntry(sha256, _count(value, "bytes", f"files[{name!r}]."))
 
 
-def _namespace_entry(name: str, value: Any, files: dict[str, FileEntry]) -> NamespaceEntry:
+def _namespace_entry(name: str, value: Any, files: dict[str, FileEntry], schema: int) -> NamespaceEntry:
     if not isinstance(value, dict):
         raise _damaged(f"namespaces[{name!r}] is not an object")
     where = f"namespaces[{name!r}]."
     file: str = _field(value, "file", str, where)
     if file not in files:
         raise _damaged(f"namespace {name!r} names file {file[:80]!r}, which 'files' does not list")
-    return NamespaceEntry(file, _count(value, "memories", where), _count(value, "links", where))
+    versions = 0 if schema == WITHOUT_VERSIONS else _count(value, "versions", where)
+    return NamespaceEntry(file, _count(value, "memories", where), _count(value, "links", where), versions)
 
 
 def parse_manifest(data: bytes) -> Manifest:
-    """The manifest of a soma backup of this schema version; anything else is refused."""
+    """The manifest of a soma backup of a schema version this soma reads; anything else is refused."""
     try:
         document = decode_json(data)
     except (InvalidInput, ValueError):
@@ -165,9 +181,10 @@ def parse_manifest(data: bytes) -> Manifest:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise BackupRefused(f"not a soma backup: {MANIFEST} does not name the format {FORMAT!r}")
     version = document.get("schema_version")
-    if version != SCHEMA_VERSION or isinstance(version, bool):
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        readable = " and ".join(str(number) for number in READABLE_VERSIONS)
         raise BackupRefused(
-            f"unsupported backup schema version {version!r}: this soma reads version {SCHEMA_VERSION}"
+            f"unsupported backup schema version {version!r}: this soma reads versions {readable}"
         )
     identifier: str = _field(document, "id", str)
     if parse_backup_id(identifier) is None:
@@ -176,7 +193,9 @@ def parse_manifest(data: bytes) -> Manifest:
     raw_files: dict[str, Any] = _field(document, "files", dict)
     files = {name: _file_entry(name, value) for name, value in raw_files.items()}
     raw_namespaces: dict[str, Any] = _field(document, "namespaces", dict)
-    namespaces = {name: _namespace_entry(name, value, files) for name, value in raw_namespaces.items()}
+    namespaces = {
+        name: _namespace_entry(name, value, files, version) for name, value in raw_namespaces.items()
+    }
     if len({entry.file for entry in namespaces.values()}) != len(namespaces):
         raise _damaged("two namespaces name the same file")
     return Manifest(identifier, embedder, namespaces, files)
@@ -197,31 +216,39 @@ def check_digest(name: str, actual: str, entry: FileEntry) -> None:
         raise BackupRefused(f"corrupted backup: {name} does not match its sha256 checksum")
 
 
+# The order of the records in a data file.
+KINDS = (MEMORY_KIND, LINK_KIND, VERSION_KIND)
+
+
 def check_records(name: str, namespace: str, entry: NamespaceEntry, lines: Iterable[bytes]) -> None:
-    """Every line is a memory or link record a restore will accept, memories first, in the counts the
-    manifest gives; the first one that is not is refused with its line number."""
-    memories = links = 0
+    """Every line is a memory, link or version record a restore will accept, memories first, then links,
+    then versions, in the counts the manifest gives; the first one that is not is refused with its line
+    number."""
+    counts = dict.fromkeys(KINDS, 0)
+    latest = 0
     for number, line in enumerate(lines, start=1):
         try:
             record = decode_json(line)
             if not isinstance(record, dict):
                 raise InvalidInput("not a JSON object")
             kind = record.get("kind")
-            if kind not in (MEMORY_KIND, LINK_KIND):
-                raise InvalidInput("'kind' must be 'memory' or 'link'")
+            if kind not in KINDS:
+                raise InvalidInput("'kind' must be 'memory', 'link' or 'version'")
             from_record(namespace, record, 0.0)
         except (InvalidInput, ValueError) as error:
             raise BackupRefused(f"corrupted backup: {name} line {number}: {error}") from None
-        if kind == MEMORY_KIND:
-            if links:
-                raise BackupRefused(f"corrupted backup: {name} line {number}: a memory after the links")
-            memories += 1
-        else:
-            links += 1
-    if (memories, links) != (entry.memories, entry.links):
+        rank = KINDS.index(kind)
+        if rank < latest:
+            raise BackupRefused(
+                f"corrupted backup: {name} line {number}: a {kind} after the {KINDS[latest]}s"
+            )
+        latest = rank
+        counts[kind] += 1
+    found = (counts[MEMORY_KIND], counts[LINK_KIND], counts[VERSION_KIND])
+    if found != (entry.memories, entry.links, entry.versions):
         raise BackupRefused(
-            f"corrupted backup: {name} holds {memories} memories and {links} links, "
-            f"the manifest says {entry.memories} and {entry.links}"
+            f"corrupted backup: {name} holds {found[0]} memories, {found[1]} links and {found[2]} versions, "
+            f"the manifest says {entry.memories}, {entry.links} and {entry.versions}"
         )
 
 

@@ -62,6 +62,15 @@ class MemoryVersion:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """A version with the memory it belongs to: what a backup holds and a restore writes back."""
+
+    namespace: str
+    coordinate: Coordinate
+    version: MemoryVersion
+
+
+@dataclass(frozen=True, slots=True)
 class Link:
     namespace: str
     source: Coordinate

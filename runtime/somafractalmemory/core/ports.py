@@ -22,6 +22,7 @@ from somafractalmemory.core.models import (
     MemoryVersion,
     ScoredMemory,
     Stats,
+    StoredVersion,
     VectorHit,
     VectorPoint,
 )
@@ -58,6 +59,10 @@ class DocumentStore(Backend, Protocol):
 
     def versions(self, namespace: str, coordinate: Coordinate) -> list[MemoryVersion]:
         """The kept versions of a memory, newest first; [] when it has none."""
+
+    def add_versions(self, versions: Sequence[StoredVersion]) -> int:
+        """Write versions as they are, numbers included (a restore); a version whose memory already has
+        that number is left as stored. Answers how many were written."""
 
     def ordered(
         self, namespace: str, order: MemoryOrder, limit: int, memory_type: MemoryType | None

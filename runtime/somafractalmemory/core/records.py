@@ -1,4 +1,5 @@
-"""Memories and links as plain JSON records: the NDJSON export format, cache entries and bus messages."""
+"""Memories, links and versions as plain JSON records: the NDJSON export and backup format, cache
+entries and bus messages."""
 
 import json
 import math
@@ -8,11 +9,21 @@ from typing import Any
 from somafractalmemory.core.coordinates import coordinate_from_floats
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.json_text import decode_json
-from somafractalmemory.core.models import Link, Memory, MemoryType, normalise_importance
+from somafractalmemory.core.models import (
+    Link,
+    Memory,
+    MemoryType,
+    MemoryVersion,
+    StoredVersion,
+    normalise_importance,
+)
 from somafractalmemory.core.payloads import check_payload, check_text, is_blank
 
 MEMORY_KIND = "memory"
 LINK_KIND = "link"
+VERSION_KIND = "version"
+# What a version number column holds (PostgreSQL integer).
+MAX_VERSION_NUMBER = 2**31 - 1
 
 
 def memory_to_record(memory: Memory) -> dict[str, Any]:
@@ -36,6 +47,20 @@ def link_to_record(link: Link) -> dict[str, Any]:
         "type": link.link_type,
         "weight": link.weight,
         "created_at": link.created_at,
+    }
+
+
+def version_to_record(stored: StoredVersion) -> dict[str, Any]:
+    version = stored.version
+    return {
+        "kind": VERSION_KIND,
+        "coord": list(stored.coordinate),
+        "number": version.number,
+        "payload": version.payload,
+        "type": version.memory_type.value,
+        "importance": version.importance,
+        "updated_at": version.updated_at,
+        "replaced_at": version.replaced_at,
     }
 
 
@@ -115,14 +140,39 @@ def link_from_record(namespace: str, record: dict[str, Any], now: float) -> Link
     )
 
 
-def from_record(namespace: str, record: dict[str, Any], now: float) -> Memory | Link:
+def version_from_record(namespace: str, record: dict[str, Any]) -> StoredVersion:
+    """A version record, every field required: it is written back exactly as it was kept."""
+    number = record.get("number")
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_VERSION_NUMBER:
+        raise InvalidInput(f"'number' must be an integer from 1 to {MAX_VERSION_NUMBER}")
+    type_name = record.get("type")
+    if type_name not in (MemoryType.EPISODIC.value, MemoryType.SEMANTIC.value):
+        raise InvalidInput("'type' must be 'episodic' or 'semantic'")
+    for key in ("importance", "updated_at", "replaced_at"):
+        if key not in record:
+            raise InvalidInput(f"'{key}' is missing")
+    payload = check_payload(record.get("payload"))
+    version = MemoryVersion(
+        number=number,
+        payload=payload,
+        memory_type=MemoryType(type_name),
+        importance=_importance(record, payload),
+        updated_at=_number(record, "updated_at", 0.0),
+        replaced_at=_number(record, "replaced_at", 0.0),
+    )
+    return StoredVersion(namespace, _coordinate(record, "coord"), version)
+
+
+def from_record(namespace: str, record: dict[str, Any], now: float) -> Memory | Link | StoredVersion:
     kind = record.get("kind", MEMORY_KIND)
     if kind == MEMORY_KIND:
         return memory_from_record(namespace, record, now)
     if kind == LINK_KIND:
         return link_from_record(namespace, record, now)
+    if kind == VERSION_KIND:
+        return version_from_record(namespace, record)
     shown = repr(kind)[:40] if isinstance(kind, str) else "not a string"
-    raise InvalidInput(f"unknown kind {shown}: use 'memory' or 'link'")
+    raise InvalidInput(f"unknown kind {shown}: use 'memory', 'link' or 'version'")
 
 
 def _null_if_not_finite(value: Any) -> Any:

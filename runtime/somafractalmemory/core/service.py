@@ -45,6 +45,7 @@ from somafractalmemory.core.models import (
     MemoryVersion,
     ScoredMemory,
     Stats,
+    StoredVersion,
     normalise_importance,
 )
 from somafractalmemory.core.payloads import check_json_object, check_payload, check_text, is_blank
@@ -92,6 +93,7 @@ class NewMemory:
 class ImportReport:
     memories: int = 0
     links: int = 0
+    versions: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -633,7 +635,8 @@ class MemoryService:
     ) -> ImportReport:
         """Numbered records (or the error that line gave), each checked as a store checks its request:
         a bad line is reported by its number and not stored, the others are. Memories are written in
-        batches as they come, links after all memories (each checked against the store). A backend
+        batches as they come, links then versions after all memories (each checked against the store;
+        a version keeps its number, and one the memory already has stays as stored). A backend
         failing part-way raises ImportInterrupted, which says what was stored until then."""
         report = ImportReport()
         try:
@@ -651,6 +654,7 @@ class MemoryService:
         now = self.clock()
         batch: list[Memory] = []
         links: list[tuple[int, Link]] = []
+        versions: list[tuple[int, StoredVersion]] = []
         for line, record in records:
             try:
                 if isinstance(record, InvalidInput):
@@ -665,6 +669,8 @@ class MemoryService:
                 continue
             if isinstance(checked, Link):
                 links.append((line, checked))
+            elif isinstance(checked, StoredVersion):
+                versions.append((line, checked))
             else:
                 batch.append(checked)
             if len(batch) >= IMPORT_BATCH:
@@ -679,6 +685,24 @@ class MemoryService:
                 continue
             self.store.add_link(link)
             report.links += 1
+        self._import_versions(namespace, versions, report)
+
+    def _import_versions(
+        self, namespace: str, versions: list[tuple[int, StoredVersion]], report: ImportReport
+    ) -> None:
+        """Versions after the memories they belong to, numbers included; one whose memory is not in the
+        store is reported by its line."""
+        known = self.store.get_many(namespace, list({stored.coordinate for _, stored in versions}))
+        accepted: list[StoredVersion] = []
+        for line, stored in versions:
+            if stored.coordinate in known:
+                accepted.append(stored)
+            else:
+                report.errors.append(
+                    f"line {line}: version {stored.version.number} belongs to {list(stored.coordinate)}, "
+                    f"which is not a memory in namespace {namespace!r}"
+                )
+        report.versions += self.store.add_versions(accepted)
 
     def _import_batch(self, batch: list[Memory]) -> int:
         if not batch:

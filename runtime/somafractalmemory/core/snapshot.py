@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Protocol
 
-from somafractalmemory.core.models import Link, Memory
+from somafractalmemory.core.models import Link, Memory, StoredVersion
 
 
 class StoreSnapshot(Protocol):
@@ -17,3 +17,7 @@ class StoreSnapshot(Protocol):
     def memories(self, namespace: str) -> Iterator[Memory]: ...
 
     def links(self, namespace: str) -> Iterator[Link]: ...
+
+    def versions(self, namespace: str) -> Iterator[StoredVersion]:
+        """The kept versions of every memory, by memory then number."""
+        ...
