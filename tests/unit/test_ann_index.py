@@ -240,3 +240,20 @@ def test_a_shard_releases_its_mapped_pages_every_so_many_searches(
     for _ in range(2 * ann_index.RELEASE_EVERY + 1):
         index.search("ns", vectors[0], top_k=1, memory_type=None, conditions=())
     assert releases == [ann_index.RELEASE_EVERY, 2 * ann_index.RELEASE_EVERY]
+
+
+def test_points_moved_by_deletes_keep_their_labels_rows(tmp_path: Path) -> None:
+    index, vectors = filled(tmp_path / "v.sqlite")
+    gone = list(range(0, POINTS, 3))
+    index.delete("ns", [(float(n),) for n in gone])  # each delete moves the last row into the hole
+    kept = [n for n in range(POINTS) if n % 3]
+    assert [found(index, vectors[n], 1) for n in kept[::7]] == [[n] for n in kept[::7]]
+    assert not set(gone) & set(found(index, vectors[0], 100))
+
+
+def test_label_rows_grow_with_the_labels_and_unknown_labels_have_no_row() -> None:
+    rows = ann_index.LabelRows()
+    rows.set(np.array([3, 5000]), np.array([7, 8]))
+    rows.set(np.array([], dtype=np.int64), np.array([], dtype=np.int64))
+    assert rows.of(np.array([5000, 3, 4])).tolist() == [8, 7, -1]
+    assert rows.of(np.array([3])).dtype == np.int64

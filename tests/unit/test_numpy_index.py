@@ -111,6 +111,7 @@ def test_rows_added_in_bulk_join_the_filter_columns_already_built() -> None:
         np.zeros(1999, dtype=np.int8),
         np.stack([unit(n) for n in range(1, 2000)]),
         [f'{{"n":{n}}}' for n in range(1, 2000)],
+        np.arange(101, 2100),
     )
     assert shard.size == 2000 and len(shard.vectors) == 2048
     passing = shard.passing(None, parse_filters({"n": 1500}))
@@ -118,3 +119,9 @@ def test_rows_added_in_bulk_join_the_filter_columns_already_built() -> None:
     assert shard.row_of[(1500.0,)] == 1500
     hits = shard.search(unit(1234), np.empty(0, dtype=np.uint64), 1, None, ())
     assert [h.coordinate for h in hits] == [(1234.0,)]
+    assert shard.ids[[0, 1, 1999]].tolist() == [0, 101, 2099]
+    assert shard.remove((1.0,)) == 1  # the last row's point moves into the hole, with its id
+    assert (shard.coordinates[1], int(shard.ids[1]), shard.size) == ((1999.0,), 2099, 1999)
+    assert shard.remove((1999.0,)) == 1
+    assert shard.remove((1997.0,)) == 1997  # the last row itself: nothing moves
+    assert shard.remove((1.0,)) is None

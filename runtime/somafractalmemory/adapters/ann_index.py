@@ -30,7 +30,7 @@ import logging
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from somafractalmemory.adapters.ivf_lists import IvfLists
+from somafractalmemory.adapters.ivf_lists import IvfLists, Labels
 from somafractalmemory.adapters.mapped_rows import MappedRows
 from somafractalmemory.adapters.numpy_index import SCHEMA, TYPE_CODES, Shard, cosine
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
@@ -57,6 +57,8 @@ TAIL = 2_048  # points waiting for the IVF index, scanned exactly by every searc
 SAVE_MIN_CHANGES = 10_000  # an IVF index is saved after max(this, a tenth of its size) changes, and on close
 INDEX_SUFFIX = ".faiss"
 NO_SKETCH = np.empty(0, dtype=np.uint64)  # the shards keep no sketches: their scans are exact
+NO_LABELS = np.empty(0, dtype=np.int64)
+INITIAL_LABELS = 1024
 FOLDER_SUFFIX = ".ivf"  # the folder of the IVF index files, beside the SQLite file
 LOAD_BATCH = 10_000  # rows read from the file at a time when opening
 RELEASE_EVERY = 256  # searches of a shard between two releases of its mapped vectors' pages
@@ -86,39 +88,60 @@ def _label_points(db: sqlite3.Connection) -> str:
 class _Rows:
     """Rows of one namespace read from the file, as columns."""
 
-    labels: list[int]
+    labels: Labels
     coordinates: list[Coordinate]
     types: np.ndarray[Any, np.dtype[np.int8]]
     vectors: Vectors
     payloads: list[str]
 
 
+class LabelRows:
+    """Each label's row in its namespace's shard, one array for every namespace: labels are never
+    reused, so it is indexed by label and grows with the labels ever issued (4 bytes each, where a
+    dictionary cost a hundred bytes and more a point)."""
+
+    def __init__(self) -> None:
+        self._rows = np.full(INITIAL_LABELS, -1, dtype=np.int32)
+
+    def set(self, labels: Labels, rows: Labels) -> None:
+        if len(labels) == 0:
+            return
+        needed = int(labels.max()) + 1
+        if needed > len(self._rows):
+            grown = np.full(max(needed, 2 * len(self._rows)), -1, dtype=np.int32)
+            grown[: len(self._rows)] = self._rows
+            self._rows = grown
+        self._rows[labels] = rows
+
+    def of(self, labels: Labels) -> Labels:
+        rows: Labels = self._rows[labels].astype(np.int64)
+        return rows
+
+
 @dataclass
 class _AnnShard:
-    """A numpy shard and the IVF index over its points, joined by labels."""
+    """A numpy shard and the IVF index over its points, joined by labels (the shard's row ids)."""
 
     shard: Shard
     ivf: IvfLists | None  # trained once the shard first passes the threshold
     path: Path
-    label_of: dict[Coordinate, int] = field(default_factory=dict)
-    coordinate_of: dict[int, Coordinate] = field(default_factory=dict)
+    rows: LabelRows
     tail: dict[int, None] = field(default_factory=dict)  # labels not in the IVF index yet, in write order
     changes: int = 0  # since the IVF index was last saved
     searches: int = 0
 
     def put(self, point: VectorPoint, payload: str, label: int) -> None:
         self.forget(point.coordinate)
-        self.shard.put(point, payload, NO_SKETCH)
-        self.label_of[point.coordinate] = label
-        self.coordinate_of[label] = point.coordinate
+        self.shard.put(point, payload, NO_SKETCH, label)
+        self.rows.set(np.array([label]), np.array([self.shard.row_of[point.coordinate]]))
         self.tail[label] = None
 
     def extend(self, rows: _Rows, threshold: int) -> None:
         """Rows of coordinates the shard does not hold yet (opening: the reconciliation that follows
         decides which labels the IVF index still needs)."""
-        self.shard.extend(rows.coordinates, rows.types, rows.vectors, rows.payloads)
-        self.label_of.update(zip(rows.coordinates, rows.labels, strict=True))
-        self.coordinate_of.update(zip(rows.labels, rows.coordinates, strict=True))
+        start = self.shard.size
+        self.shard.extend(rows.coordinates, rows.types, rows.vectors, rows.payloads, rows.labels)
+        self.rows.set(rows.labels, np.arange(start, self.shard.size))
         self.map_if_large(threshold)
 
     def map_if_large(self, threshold: int) -> None:
@@ -138,11 +161,11 @@ class _AnnShard:
             self.shard.backing.close()
 
     def forget(self, coordinate: Coordinate) -> None:
-        """Drop the coordinate's label from the maps, the tail and the IVF index (the shard row stays)."""
-        label = self.label_of.pop(coordinate, None)
-        if label is None:
+        """Drop the coordinate's label from the tail and the IVF index (the shard row stays)."""
+        row = self.shard.row_of.get(coordinate)
+        if row is None:
             return
-        del self.coordinate_of[label]
+        label = int(self.shard.ids[row])
         if label in self.tail:
             del self.tail[label]
         elif self.ivf is not None:
@@ -151,7 +174,9 @@ class _AnnShard:
 
     def remove(self, coordinate: Coordinate) -> None:
         self.forget(coordinate)
-        self.shard.remove(coordinate)
+        row = self.shard.remove(coordinate)
+        if row is not None and row < self.shard.size:  # the last row's point moved into the hole
+            self.rows.set(self.shard.ids[row : row + 1], np.array([row]))
 
     def flush_tail(self, threshold: int, force: bool = False) -> None:
         """Move the tail into the index once it is full (``force``: whatever it holds), training the
@@ -167,13 +192,9 @@ class _AnnShard:
         self.changes += len(labels)
         self.tail.clear()
 
-    def vectors_of(self, labels: Iterable[int]) -> Vectors:
-        vectors: Vectors = self.shard.vectors[self.rows_of(labels)]
+    def vectors_of(self, labels: Labels) -> Vectors:
+        vectors: Vectors = self.shard.vectors[self.rows.of(labels)]
         return vectors
-
-    def rows_of(self, labels: Iterable[int]) -> np.ndarray[Any, np.dtype[np.int64]]:
-        row_of, coordinate_of = self.shard.row_of, self.coordinate_of
-        return np.fromiter((row_of[coordinate_of[int(label)]] for label in labels), dtype=np.int64)
 
     def save_if_due(self) -> None:
         if self.ivf is not None and self.changes >= max(SAVE_MIN_CHANGES, len(self.ivf) // 10):
@@ -187,7 +208,7 @@ class _AnnShard:
 
     def reconcile(self, threshold: int) -> tuple[int, int]:
         """Make the index hold exactly the labels of the shard: (labels added, labels removed)."""
-        labels = np.fromiter(self.coordinate_of, dtype=np.int64, count=len(self.coordinate_of))
+        labels = self.shard.ids[: self.shard.size].copy()
         if self.ivf is None:
             self.tail = dict.fromkeys(labels.tolist())
             self.flush_tail(threshold, force=True)
@@ -220,8 +241,9 @@ class _AnnShard:
         if share < SELECTIVE_SHARE:
             return shard.search(query, NO_SKETCH, top_k, memory_type, conditions)
         fetch = int(max(MIN_FETCH, top_k * FETCH_PER_RESULT) / share)
-        found = [] if self.ivf is None else self.ivf.search(query, min(fetch, len(self.ivf))).tolist()
-        rows = self.rows_of([*found, *self.tail])
+        found = NO_LABELS if self.ivf is None else self.ivf.search(query, min(fetch, len(self.ivf)))
+        tail = np.fromiter(self.tail, dtype=np.int64, count=len(self.tail))
+        rows = self.rows.of(np.concatenate([found, tail]))
         if passing is not None:
             rows = rows[passing[rows]]
             if len(rows) < top_k:
@@ -238,6 +260,7 @@ class AnnIndex:
         self.dimensions = dimensions
         self.threshold = threshold
         self._shards: dict[str, _AnnShard] = {}
+        self._label_rows = LabelRows()
         self._file = SQLiteFile(path, SCHEMA + ANN_SCHEMA, self.name)
         with self._file.transaction() as db:
             generation = _label_points(db)
@@ -285,7 +308,7 @@ class AnnIndex:
                 )
         vectors = np.frombuffer(b"".join(row[4] for row in rows), dtype=np.float32)
         return _Rows(
-            [int(row[0]) for row in rows],
+            np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
             [coordinate_from_key(row[2]) for row in rows],
             np.fromiter((TYPE_CODE_OF_VALUE[row[3]] for row in rows), dtype=np.int8, count=len(rows)),
             vectors.reshape(len(rows), self.dimensions),
@@ -308,7 +331,8 @@ class AnnIndex:
             digest = hashlib.sha256(namespace.encode()).hexdigest()[:32]
             path = self._folder / f"{digest}{INDEX_SUFFIX}"
             ivf = IvfLists.load(path) if path.exists() else None
-            ann = self._shards[namespace] = _AnnShard(Shard(self.dimensions, sketch_words=0), ivf, path)
+            shard = Shard(self.dimensions, sketch_words=0)
+            ann = self._shards[namespace] = _AnnShard(shard, ivf, path, self._label_rows)
         return ann
 
     def ping(self) -> None:

@@ -73,6 +73,7 @@ class Shard:
     vectors: Vectors = field(init=False)
     sketches: Sketches = field(init=False)
     types: np.ndarray[Any, np.dtype[np.int8]] = field(init=False)
+    ids: np.ndarray[Any, np.dtype[np.int64]] = field(init=False)  # the caller's id of each row (0: none)
     coordinates: list[Coordinate] = field(default_factory=list)
     payloads: list[str] = field(default_factory=list)  # JSON text
     row_of: dict[Coordinate, int] = field(default_factory=dict)
@@ -83,6 +84,7 @@ class Shard:
         self.vectors = np.zeros((INITIAL_CAPACITY, self.dimensions), dtype=np.float32)
         self.sketches = np.zeros((INITIAL_CAPACITY, self.sketch_words), dtype=np.uint64)
         self.types = np.zeros(INITIAL_CAPACITY, dtype=np.int8)
+        self.ids = np.zeros(INITIAL_CAPACITY, dtype=np.int64)
         self.columns = PayloadColumns(INITIAL_CAPACITY)
 
     def _reserve(self, rows: int) -> None:
@@ -98,6 +100,7 @@ class Shard:
             self.vectors = self.backing.resized(capacity)
         self.sketches = _resized(self.sketches, capacity, self.size)
         self.types = _resized(self.types, capacity, self.size)
+        self.ids = _resized(self.ids, capacity, self.size)
         self.columns.grow(capacity, self.size)
 
     def map_vectors(self, backing: MappedRows) -> None:
@@ -112,6 +115,7 @@ class Shard:
         types: np.ndarray[Any, np.dtype[np.int8]],
         vectors: Vectors,
         payloads: Sequence[str],
+        ids: np.ndarray[Any, np.dtype[np.int64]],
     ) -> None:
         """Append rows for coordinates the shard does not hold yet, in bulk (an index opening its file:
         a row at a time cost most of a start at a million points, when no filter column exists yet)."""
@@ -119,6 +123,7 @@ class Shard:
         self._reserve(stop)
         self.vectors[start:stop] = vectors
         self.types[start:stop] = types
+        self.ids[start:stop] = ids
         if len(self.columns):
             for row, text in zip(range(start, stop), payloads, strict=True):
                 self.columns.put(row, json.loads(text))
@@ -127,7 +132,7 @@ class Shard:
         self.row_of.update(zip(coordinates, range(start, stop), strict=True))
         self.size = stop
 
-    def put(self, point: VectorPoint, payload_text: str, point_sketch: Sketches) -> None:
+    def put(self, point: VectorPoint, payload_text: str, point_sketch: Sketches, ident: int = 0) -> None:
         row = self.row_of.get(point.coordinate)
         if row is None:
             self._reserve(self.size + 1)
@@ -142,18 +147,21 @@ class Shard:
         self.vectors[row] = point.vector
         self.sketches[row] = point_sketch
         self.types[row] = TYPE_CODES[point.memory_type]
+        self.ids[row] = ident
 
-    def remove(self, coordinate: Coordinate) -> None:
-        """Swap the last row into the hole, so rows stay dense."""
+    def remove(self, coordinate: Coordinate) -> int | None:
+        """Swap the last row into the hole, so rows stay dense; the row the coordinate had (the last
+        row's point is there now, unless it was the last), or None when the shard did not hold it."""
         row = self.row_of.pop(coordinate, None)
         if row is None:
-            return
+            return None
         last = self.size - 1
         if row != last:
             moved = self.coordinates[last]
             self.vectors[row] = self.vectors[last]
             self.sketches[row] = self.sketches[last]
             self.types[row] = self.types[last]
+            self.ids[row] = self.ids[last]
             self.columns.move(row, last)
             self.coordinates[row] = moved
             self.payloads[row] = self.payloads[last]
@@ -161,6 +169,7 @@ class Shard:
         self.coordinates.pop()
         self.payloads.pop()
         self.size = last
+        return row
 
     def passing(self, memory_type: MemoryType | None, conditions: MemoryFilter) -> Mask | None:
         """The rows that pass the type and the conditions, or None when nothing is filtered.
