@@ -55,7 +55,12 @@ def test_bulk_reports_each_item(client: TestClient) -> None:
     assert body["results"][1]["error"].startswith("coord.string: coordinate component 0 is not a number")
     assert body["results"][2]["error"] == "payload: Input should be a valid dictionary"
     assert body["results"][3]["error"] == "type must be 'episodic' or 'semantic', got 'nonsense'"
-    assert client.get(f"{BASE}/stats").json() == {"total_memories": 2, "episodic": 1, "semantic": 1}
+    assert client.get(f"{BASE}/stats").json() == {
+        "total_memories": 2,
+        "episodic": 1,
+        "semantic": 1,
+        "embedders": {"hashing:rules-1b13d4b8:384": 2},
+    }
 
 
 def test_recall_with_operator_filters(client: TestClient) -> None:

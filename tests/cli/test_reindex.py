@@ -1,6 +1,9 @@
 """`soma reindex` and core/reindex.py on the embedded default: real SQLite store, real vector index."""
 
+import dataclasses
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -40,11 +43,13 @@ def test_reindex_rewrites_every_vector_with_the_new_embedder(tmp_path: Path) -> 
     index = NumpyIndex(tmp_path / "vectors.sqlite", 128)
     seen: list[int] = []
     assert reindex_namespace(store, index, new, "a", batch_size=2, progress=seen.append) == 5
-    assert seen == [2, 2, 1]
+    assert seen == [1, 1, 1, 1, 1]  # every memory read
     for coordinate, text in TEXTS.items():
         assert best(index, new, "a", text)[0] == coordinate
     assert best(index, new, "b", "other") == []  # only the namespace asked for
     assert old.dimensions != index.dimensions
+    assert store.embedder_counts("a") == {new.identity: 5}
+    assert store.embedder_counts("b") == {None: 1}
     store.close()
     index.close()
 
@@ -58,8 +63,8 @@ def test_a_write_racing_a_batch_leaves_the_index_with_the_store_content(tmp_path
     index = NumpyIndex(tmp_path / "vectors.sqlite", 128)
     replaced = memory("a", (4.0,), "a ferry crossing to the islands at dawn")
 
-    def racing_writer(count: int) -> None:
-        if count == 2 and store.get("a", (3.0,)) is not None:
+    def racing_writer(_count: int) -> None:  # the stream has read every row at its first memory
+        if store.get("a", (3.0,)) is not None:
             store.delete("a", (3.0,))
             store.put_many([replaced])
 
@@ -81,8 +86,9 @@ def test_reindex_is_idempotent(tmp_path: Path) -> None:
     index = NumpyIndex(tmp_path / "vectors.sqlite", 128)
     index.upsert(vector_points(embedder, [memory("a", c, t) for c, t in TEXTS.items()]))
     before = {c: best(index, embedder, "a", t) for c, t in TEXTS.items()}
-    assert reindex_namespace(store, index, embedder, "a") == 5
-    assert reindex_namespace(store, index, embedder, "a") == 5
+    assert reindex_namespace(store, index, embedder, "a") == 5  # written with no embedder: unknown
+    assert reindex_namespace(store, index, embedder, "a") == 0  # every one is this embedder's now
+    assert reindex_namespace(store, index, embedder, "a", every=True) == 5
     assert {c: best(index, embedder, "a", t) for c, t in TEXTS.items()} == before
     store.close()
     index.close()
@@ -135,8 +141,12 @@ def test_soma_reindex_after_a_change_of_dimensions(
     done = run_soma(["reindex", *where, "-q", "--batch-size", "3"], capsys)
     assert done.code == 0, done.err
     summary = json.loads(done.out)
-    assert {k: summary[k] for k in ("embedder", "dimensions", "namespaces", "memories")} == {
+    assert {
+        k: summary[k] for k in ("embedder", "embedder_id", "all", "dimensions", "namespaces", "memories")
+    } == {
         "embedder": "hashing",
+        "embedder_id": "hashing:rules-1b13d4b8:384",
+        "all": True,  # a new index: every memory goes into it
         "dimensions": 384,
         "namespaces": {"a": 5, "b": 5},
         "memories": 10,
@@ -149,7 +159,13 @@ def test_soma_reindex_after_a_change_of_dimensions(
 
     again = run_soma(["reindex", *where, "--namespace", "b", "-q"], capsys)
     assert again.code == 0, again.err
-    assert json.loads(again.out)["namespaces"] == {"b": 5}
+    assert json.loads(again.out)["namespaces"] == {"b": 0}
+    every = run_soma(["reindex", *where, "--namespace", "b", "--all", "-q"], capsys)
+    assert every.code == 0, every.err
+    assert {k: json.loads(every.out)[k] for k in ("namespaces", "all")} == {
+        "namespaces": {"b": 5},
+        "all": True,
+    }
 
 
 def test_from_hashing_to_minilm_by_models_fetch_and_reindex(
@@ -195,3 +211,49 @@ def test_from_hashing_to_minilm_by_models_fetch_and_reindex(
         recalled = run_soma(["recall", *where, "-k", "1", query], capsys)
         assert recalled.code == 0, recalled.err
         assert json.loads(recalled.out)["results"][0]["memory"]["coord"] == [coordinate], query
+
+
+def test_a_change_of_embedder_reembeds_exactly_the_stale_memories(tmp_path: Path) -> None:
+    """Memories another embedder made, or an unknown one, are embedded again; this embedder's are not."""
+    store = SQLiteStore(tmp_path / "memories.sqlite")
+    old, new = HashingEmbedder(128), HashingEmbedder(256)
+    texts = list(TEXTS.items())
+    store.put_many([dataclasses.replace(memory("a", c, t), embedder=old.identity) for c, t in texts[:2]])
+    store.put_many([dataclasses.replace(memory("a", c, t), embedder=new.identity) for c, t in texts[2:4]])
+    store.put_many([memory("a", c, t) for c, t in texts[4:]])  # unknown
+    assert store.embedder_counts("a") == {
+        "hashing:rules-1b13d4b8:128": 2,
+        "hashing:rules-1b13d4b8:256": 2,
+        None: 1,
+    }
+    index = NumpyIndex(tmp_path / "vectors.sqlite", 256)
+    assert reindex_namespace(store, index, new, "a") == 3
+    assert {c for c, _ in texts[:2]} | {texts[4][0]} == {
+        hit for c, t in texts for hit in best(index, new, "a", t)
+    }  # only the stale three went into the index
+    assert store.embedder_counts("a") == {"hashing:rules-1b13d4b8:256": 5}
+    assert store.get("a", (1.0,)) == dataclasses.replace(
+        memory("a", (1.0,), TEXTS[(1.0,)]), embedder=new.identity
+    )
+    assert reindex_namespace(store, index, new, "a") == 0
+    store.close()
+    index.close()
+
+
+def test_a_file_made_before_memories_recorded_their_embedder_gets_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "memories.sqlite"
+    SQLiteStore(path).close()
+    with closing(sqlite3.connect(path)) as db:  # as an older release made it
+        db.execute("ALTER TABLE memories DROP COLUMN embedder")
+        db.execute(
+            "INSERT INTO memories (namespace, coord_key, dims, c0, memory_type, payload, text, importance,"
+            " created_at, updated_at) VALUES ('a', '1.0', 1, 1.0, 'episodic', ?, 'x', 0.5, 1, 1)",
+            (json.dumps({"text": "x"}),),
+        )
+        db.commit()
+    store = SQLiteStore(path)
+    assert store.get("a", (1.0,)) == memory("a", (1.0,), "x")  # embedder None: unknown
+    assert store.embedder_counts("a") == {None: 1}
+    store.put_many([dataclasses.replace(memory("a", (2.0,), "y"), embedder="hashing:rules-1b13d4b8:128")])
+    assert store.embedder_counts("a") == {None: 1, "hashing:rules-1b13d4b8:128": 1}
+    store.close()

@@ -52,11 +52,17 @@ def test_reindex_moves_every_memory_into_the_new_dimensions(
     before.close()
 
     store, embedder = build_store(new), build_embedder(new)
-    with vector_index(new, embedder.dimensions, every_namespace=True) as index:
-        assert reindex(store, index, embedder, ["a", "b"], batch=2, quiet=True) == {"a": 5, "b": 5}
+    with vector_index(new, embedder.dimensions, every_namespace=True) as (index, rebuilt):
+        assert not rebuilt  # Qdrant: a collection per dimension, the new one already there
+        assert reindex(store, index, embedder, ["a", "b"], every=False, batch=2, quiet=True) == {
+            "a": 5,
+            "b": 5,
+        }
         assert index.name == "qdrant"
-    with vector_index(new, embedder.dimensions, every_namespace=False) as index:  # again: the same
-        assert reindex(store, index, embedder, ["b"], batch=256, quiet=True) == {"b": 5}
+    with vector_index(new, embedder.dimensions, every_namespace=False) as (index, _):  # again: nothing stale
+        assert reindex(store, index, embedder, ["b"], every=False, batch=256, quiet=True) == {"b": 0}
+        assert reindex(store, index, embedder, ["b"], every=True, batch=256, quiet=True) == {"b": 5}
+    assert store.embedder_counts("a") == {"hashing:rules-1b13d4b8:384": 5}
     store.close()
     assert dense_firsts(new, "a") == QUERIES
     assert dense_firsts(new, "b") == QUERIES

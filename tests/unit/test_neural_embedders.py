@@ -132,3 +132,14 @@ def test_settings_select_the_provider(onnx_dir: Path, monkeypatch: pytest.Monkey
     assert isinstance(chosen, SentenceTransformerEmbedder)
     assert chosen._batch_size == 7
     assert np.allclose(chosen.embed(["hello"]), embedder.embed(["hello"]), atol=2e-3)
+
+
+def test_the_neural_ids_name_provider_model_and_dimensions(
+    onnx_dir: Path, onnx_embedder: OnnxEmbedder, st_embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    assert onnx_embedder.identity == f"onnx:{onnx_dir.name}:384"  # no manifest: the directory's name
+    assert st_embedder.identity == f"sentence-transformers:{minilm_dir().name}:384"
+    fetched = tmp_path / "fetched"
+    shutil.copytree(onnx_dir, fetched)
+    (fetched / "soma-model.json").write_text(json.dumps({"model": "sentence-transformers/all-MiniLM-L6-v2"}))
+    assert OnnxEmbedder(fetched).identity == "onnx:sentence-transformers/all-MiniLM-L6-v2:384"

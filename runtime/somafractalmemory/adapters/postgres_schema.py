@@ -16,6 +16,8 @@ Why the indexes look the way they do:
 - coordinate range: a btree on (namespace, dimensions, first component) narrows to a slice of the first axis.
 - stats: ``soma_namespace_counters`` is maintained by a trigger in the writing transaction, never counted.
 - recent and most important lists: btrees on (namespace, updated_at) and the eviction index.
+- embedder: ``embedder`` names the embedder that made the memory's vector (null for memories written
+  before migration 6: unknown, so ``soma reindex`` embeds them again).
 - versions: ``soma_memory_versions`` is keyed by memory and version number, so a memory's history, its
   newest number and the trim of its oldest read one primary-key range.
 """
@@ -171,6 +173,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         CREATE INDEX soma_audit_log_namespace ON soma_audit_log (namespace, id);
         CREATE INDEX soma_audit_log_memory ON soma_audit_log (namespace, coord_key, id);
+        """,
+    ),
+    Migration(
+        6,
+        "each memory records its embedder",
+        """
+        ALTER TABLE soma_memories ADD COLUMN embedder text;
         """,
     ),
 )

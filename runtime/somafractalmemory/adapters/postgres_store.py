@@ -44,18 +44,18 @@ logger = logging.getLogger(__name__)
 BACKEND = "postgres"
 
 MEMORY_COLUMNS = (
-    "namespace, coord_key, payload, memory_type, importance, created_at, updated_at, access_count"
+    "namespace, coord_key, payload, memory_type, importance, created_at, updated_at, access_count, embedder"
 )
 
 UPSERT_MEMORY = """
 INSERT INTO soma_memories (namespace, coord_key, coord, dimensions, payload, memory_type, importance,
-    created_at, updated_at, access_count, search_text, folded_text, string_values, folded_values)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    created_at, updated_at, access_count, search_text, folded_text, string_values, folded_values, embedder)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (namespace, coord_key) DO UPDATE SET
     payload = EXCLUDED.payload, memory_type = EXCLUDED.memory_type, importance = EXCLUDED.importance,
     updated_at = EXCLUDED.updated_at, search_text = EXCLUDED.search_text,
     folded_text = EXCLUDED.folded_text, string_values = EXCLUDED.string_values,
-    folded_values = EXCLUDED.folded_values
+    folded_values = EXCLUDED.folded_values, embedder = EXCLUDED.embedder
 """
 
 # Before the upsert: the rows it will replace become their memory's next version (the keys are unique).
@@ -151,11 +151,12 @@ def _memory_row(memory: Memory) -> tuple[Any, ...]:
         text.casefold(),
         values,
         [value.casefold() for value in values],
+        memory.embedder,
     )
 
 
 def memory_from_row(row: TupleRow) -> Memory:
-    namespace, key, payload, memory_type, importance, created_at, updated_at, access_count = row
+    namespace, key, payload, memory_type, importance, created_at, updated_at, access_count, embedder = row
     return Memory(
         namespace=namespace,
         coordinate=coordinate_from_key(key),
@@ -165,6 +166,7 @@ def memory_from_row(row: TupleRow) -> Memory:
         created_at=created_at,
         updated_at=updated_at,
         access_count=access_count,
+        embedder=embedder,
     )
 
 
@@ -526,6 +528,21 @@ class PostgresStore:
                 (namespace, count),
             ).fetchall()
         return [coordinate_from_key(row[0]) for row in rows]
+
+    def mark_embedder(self, namespace: str, coordinates: Sequence[Coordinate], embedder: str) -> None:
+        with self.connection() as conn:
+            conn.execute(
+                "UPDATE soma_memories SET embedder = %s WHERE namespace = %s AND coord_key = ANY(%s)",
+                (embedder, namespace, [coordinate_key(coordinate) for coordinate in coordinates]),
+            )
+
+    def embedder_counts(self, namespace: str) -> dict[str | None, int]:
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT embedder, count(*) FROM soma_memories WHERE namespace = %s GROUP BY embedder",
+                (namespace,),
+            ).fetchall()
+        return {row[0]: int(row[1]) for row in rows}
 
     def iter_memories(self, namespace: str) -> Iterator[Memory]:
         """Keyset pagination: no transaction stays open while the caller consumes the stream."""

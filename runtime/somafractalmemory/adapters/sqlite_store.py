@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS memories (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     access_count INTEGER NOT NULL DEFAULT 0,
+    embedder TEXT,
     UNIQUE (namespace, coord_key)
 );
 CREATE INDEX IF NOT EXISTS memories_by_range ON memories (namespace, dims, c0, c1, c2);
@@ -157,6 +158,8 @@ SCHEMA = (
 MEMORY_COLUMNS = (
     "namespace, coord_key, memory_type, payload, importance, created_at, updated_at, access_count"
 )
+# What the store reads: a snapshot of a file made before the embedder column reads MEMORY_COLUMNS.
+STORED_COLUMNS = MEMORY_COLUMNS + ", embedder"
 
 
 def memory_from_row(row: sqlite3.Row) -> Memory:
@@ -169,6 +172,7 @@ def memory_from_row(row: sqlite3.Row) -> Memory:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         access_count=row["access_count"],
+        embedder=row["embedder"] if "embedder" in row.keys() else None,  # noqa: SIM118 (`in` reads values)
     )
 
 
@@ -186,6 +190,7 @@ def _memory_row(memory: Memory) -> tuple[Any, ...]:
         memory.created_at,
         memory.updated_at,
         memory.access_count,
+        memory.embedder,
     )
 
 
@@ -295,6 +300,7 @@ class SQLiteStore:
         self._db = self._file.db
         self._lock = self._file.lock
         self._transaction = self._file.transaction
+        self._add_embedder_column()
         if not journaled:
             self._journal_every_namespace()
         self._fill_word_index()
@@ -312,6 +318,14 @@ class SQLiteStore:
                 with self._transaction() as db:
                     self._clear_applied(db)
         self._file.close()
+
+    def _add_embedder_column(self) -> None:
+        """A file made before memories recorded their embedder gets the column: null, unknown."""
+        with self._transaction() as db:
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(memories)")}
+            if "embedder" not in columns:
+                db.execute("ALTER TABLE memories ADD COLUMN embedder TEXT")
+                log.info("memories record their embedder from now on (older ones: unknown)")
 
     def _fill_word_index(self) -> None:
         """Build the word index from the rows when it does not hold exactly one entry per memory."""
@@ -395,11 +409,12 @@ class SQLiteStore:
             db.executemany(
                 """
                 INSERT INTO memories (namespace, coord_key, dims, c0, c1, c2, memory_type, payload, text,
-                                      importance, created_at, updated_at, access_count)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      importance, created_at, updated_at, access_count, embedder)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (namespace, coord_key) DO UPDATE SET
                     memory_type = excluded.memory_type, payload = excluded.payload, text = excluded.text,
-                    importance = excluded.importance, updated_at = excluded.updated_at
+                    importance = excluded.importance, updated_at = excluded.updated_at,
+                    embedder = excluded.embedder
                 """,
                 rows,
             )
@@ -468,7 +483,7 @@ class SQLiteStore:
     def ordered(
         self, namespace: str, order: MemoryOrder, limit: int, memory_type: MemoryType | None
     ) -> list[Memory]:
-        query = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE namespace = ?"
+        query = f"SELECT {STORED_COLUMNS} FROM memories WHERE namespace = ?"
         params: list[Any] = [namespace]
         if memory_type is not None:
             query += " AND memory_type = ?"
@@ -522,7 +537,7 @@ class SQLiteStore:
         with self._lock:
             for chunk in _chunks(keys):
                 rows = self._db.execute(
-                    f"SELECT {MEMORY_COLUMNS} FROM memories "
+                    f"SELECT {STORED_COLUMNS} FROM memories "
                     f"WHERE namespace = ? AND coord_key IN ({_placeholders(len(chunk))})",
                     (namespace, *chunk),
                 ).fetchall()
@@ -672,7 +687,7 @@ class SQLiteStore:
             rows = {
                 row["id"]: row
                 for row in self._db.execute(
-                    f"SELECT id, {MEMORY_COLUMNS} FROM memories WHERE id IN ({_placeholders(len(chunk))})",
+                    f"SELECT id, {STORED_COLUMNS} FROM memories WHERE id IN ({_placeholders(len(chunk))})",
                     [rowid for rowid, _ in chunk],
                 )
             }
@@ -788,12 +803,29 @@ class SQLiteStore:
             ).fetchall()
         return [coordinate_from_key(row[0]) for row in rows]
 
+    def mark_embedder(self, namespace: str, coordinates: Sequence[Coordinate], embedder: str) -> None:
+        keys = [coordinate_key(coordinate) for coordinate in coordinates]
+        with self._transaction() as db:
+            for chunk in _chunks(keys):
+                db.execute(
+                    "UPDATE memories SET embedder = ? "
+                    f"WHERE namespace = ? AND coord_key IN ({_placeholders(len(chunk))})",
+                    (embedder, namespace, *chunk),
+                )
+
+    def embedder_counts(self, namespace: str) -> dict[str | None, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT embedder, count(*) FROM memories WHERE namespace = ? GROUP BY embedder", (namespace,)
+            ).fetchall()
+        return {row[0]: row[1] for row in rows}
+
     def iter_memories(self, namespace: str) -> Iterator[Memory]:
         last_id = 0
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    f"SELECT id, {MEMORY_COLUMNS} FROM memories "
+                    f"SELECT id, {STORED_COLUMNS} FROM memories "
                     "WHERE namespace = ? AND id > ? ORDER BY id LIMIT ?",
                     (namespace, last_id, SQL_VARIABLE_CHUNK),
                 ).fetchall()

@@ -1,5 +1,6 @@
-"""`soma reindex`: embed every memory of namespaces again with the configured embedder and rewrite
-their vectors (after a change of embedder, or of its dimensions)."""
+"""`soma reindex`: embed the memories of namespaces again with the configured embedder and rewrite
+their vectors (after a change of embedder, or of its dimensions): those another embedder made (or an
+unknown one), or every one with ``--all`` or when the embedded index is rebuilt."""
 
 import argparse
 import logging
@@ -70,7 +71,10 @@ def rebuilt_index(settings: Settings, dimensions: int) -> Iterator[VectorIndex]:
 
 
 @contextmanager
-def vector_index(settings: Settings, dimensions: int, every_namespace: bool) -> Iterator[VectorIndex]:
+def vector_index(
+    settings: Settings, dimensions: int, every_namespace: bool
+) -> Iterator[tuple[VectorIndex, bool]]:
+    """The index to write, and whether it is a new one (which every memory must go into)."""
     mismatch = None
     try:
         index = build_index(settings, dimensions)
@@ -85,10 +89,10 @@ def vector_index(settings: Settings, dimensions: int, every_namespace: bool) -> 
             )
         log.warning("%s: the vector index is rebuilt with %d dimensions", mismatch, dimensions)
         with rebuilt_index(settings, dimensions) as rebuilt:
-            yield rebuilt
+            yield rebuilt, True
         return
     try:
-        yield index
+        yield index, False
     finally:
         index.close()
 
@@ -98,15 +102,18 @@ def reindex(
     index: VectorIndex,
     embedder: Embedder,
     namespaces: list[str],
+    *,
+    every: bool,
     batch: int,
     quiet: bool,
 ) -> dict[str, int]:
+    """The number of memories embedded per namespace (the progress bar counts the memories read)."""
     total = sum(store.stats(namespace).total_memories for namespace in namespaces)
     counts: dict[str, int] = {}
     with progress(total=total, unit="memory", description="reindex", quiet=quiet) as bar:
         for namespace in namespaces:
             counts[namespace] = reindex_namespace(
-                store, index, embedder, namespace, batch_size=batch, progress=bar.update
+                store, index, embedder, namespace, every=every, batch_size=batch, progress=bar.update
             )
     return counts
 
@@ -118,28 +125,34 @@ def run(args: argparse.Namespace) -> int:
     store = build_store(settings)
     try:
         namespaces = namespaces_to_reindex(store, args.namespaces or [])
-        with vector_index(settings, embedder.dimensions, not args.namespaces) as index:
-            counts = reindex(store, index, embedder, namespaces, args.batch_size, args.quiet)
+        with vector_index(settings, embedder.dimensions, not args.namespaces) as (index, new):
+            every = args.all or new
+            counts = reindex(
+                store, index, embedder, namespaces, every=every, batch=args.batch_size, quiet=args.quiet
+            )
     finally:
         store.close()
     result: dict[str, Any] = {
         "embedder": settings.embedding_provider,
+        "embedder_id": embedder.identity,
+        "all": every,
         "dimensions": embedder.dimensions,
         "namespaces": counts,
         "memories": sum(counts.values()),
         "seconds": round(time.perf_counter() - started, 2),
     }
     if not args.quiet:
-        note(f"reindexed {result['memories']} memories of {len(counts)} namespaces")
+        note(f"embedded {result['memories']} memories of {len(counts)} namespaces again")
     write_json(result)
     return 0
 
 
 def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
     summary = (
-        "Embed every memory of the namespaces again with the configured embedder ($SOMA_EMBEDDING_PROVIDER) "
-        "and rewrite their vectors: after a change of embedder or of its dimensions. Reads the store in "
-        "batches; safe while the API serves; running it again gives the same index. Prints a JSON summary."
+        "Embed the memories of the namespaces again with the configured embedder ($SOMA_EMBEDDING_PROVIDER) "
+        "and rewrite their vectors: after a change of embedder or of its dimensions. Only memories another "
+        "embedder (or an unknown one) embedded, unless --all. Reads the store in batches; safe while the API "
+        "serves; running it again embeds nothing. Prints a JSON summary."
     )
     parser = subparsers.add_parser("reindex", parents=[logging_options()], help=summary, description=summary)
     data_dir_option(parser)
@@ -156,6 +169,11 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
         default=DEFAULT_BATCH,
         metavar="N",
         help=f"memories embedded and written at a time (default: {DEFAULT_BATCH})",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="embed every memory again, also those the configured embedder already embedded",
     )
     quiet_option(parser)
     parser.set_defaults(func=run, default_log_level=QUIET_LOG_LEVEL)

@@ -45,6 +45,7 @@ class Memory:
     created_at: float
     updated_at: float
     access_count: int = 0
+    embedder: str | None = None  # id of the embedder that made its vector; None: unknown (older)
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,6 +129,12 @@ class DocumentStore(Backend, Protocol):
 
     def iter_memories(self, namespace: str) -> Iterator[Memory]: ...
 
+    def mark_embedder(self, namespace: str, coordinates: Sequence[Coordinate], embedder: str) -> None:
+        """Record that these memories' vectors are now ``embedder``'s (nothing else of them changes)."""
+
+    def embedder_counts(self, namespace: str) -> dict[str | None, int]:
+        """How many memories of the namespace each embedder id embedded (None: unknown)."""
+
     def add_link(self, link: Link) -> None:
         """Insert or replace the edge (namespace, source, target, link_type)."""
 
@@ -195,6 +201,10 @@ class VectorIndex(Backend, Protocol):
 class Embedder(Protocol):
     @property
     def dimensions(self) -> int: ...
+
+    @property
+    def identity(self) -> str:
+        """Names the vectors it makes (provider, model, dimensions): equal ids, comparable vectors."""
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """One L2-normalised float32 row per text."""

@@ -196,7 +196,9 @@ def record_line(record: dict[str, Any]) -> bytes:
 
 
 def encode_memory(memory: Memory) -> bytes:
-    return json.dumps(memory_to_record(memory), separators=(",", ":")).encode()
+    """A cache entry: the memory's record and its embedder (which export leaves out: import embeds anew)."""
+    record = {**memory_to_record(memory), "embedder": memory.embedder}
+    return json.dumps(record, separators=(",", ":")).encode()
 
 
 def decode_memory(namespace: str, data: bytes) -> Memory:
@@ -211,6 +213,7 @@ def decode_memory(namespace: str, data: bytes) -> Memory:
         created_at=record["created_at"],
         updated_at=record["updated_at"],
         access_count=record["access_count"],
+        embedder=record.get("embedder"),
     )
 
 

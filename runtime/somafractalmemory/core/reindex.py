@@ -1,8 +1,10 @@
 """Re-embedding the memories of namespaces with an embedder, through the ports only.
 
 Memories are read from the document store as a stream, embedded a batch at a time and upserted into
-the vector index, so memory stays bounded by one batch. A re-upsert replaces a point, so running it
-again gives the same index.
+the vector index, so memory stays bounded by one batch. Only the stale ones are embedded: those whose
+recorded embedder is not this one (or unknown, written before memories recorded it), unless every
+memory is asked for. Each embedded batch is then recorded as this embedder's, so running it again
+embeds nothing; a re-upsert replaces a point, so the index is the same either way.
 
 Safe beside a serving API that writes the store before the index: after each batch is upserted the
 batch is read again, a memory deleted meanwhile leaves the index again and a memory replaced meanwhile
@@ -48,23 +50,35 @@ def _settle(store: DocumentStore, index: VectorIndex, embedder: Embedder, batch:
         index.upsert(vector_points(embedder, changed))
 
 
+def _to_embed(memories: Iterable[Memory], current: str | None, progress: Progress | None) -> Iterator[Memory]:
+    """The memories another embedder than ``current`` (or an unknown one) embedded, every one when
+    ``current`` is None; ``progress`` counts every memory read."""
+    for memory in memories:
+        if progress is not None:
+            progress(1)
+        if current is None or memory.embedder != current:
+            yield memory
+
+
 def reindex_namespace(
     store: DocumentStore,
     index: VectorIndex,
     embedder: Embedder,
     namespace: str,
     *,
+    every: bool = False,
     batch_size: int = DEFAULT_BATCH,
     progress: Progress | None = None,
 ) -> int:
-    """Embed every memory of ``namespace`` again; the number of memories read."""
+    """Embed the stale memories of ``namespace`` again (``every``: all of them); how many were embedded."""
+    current = None if every else embedder.identity
+    memories = _to_embed(store.iter_memories(namespace), current, progress)
     done = 0
-    for batch in batched(store.iter_memories(namespace), batch_size):
+    for batch in batched(memories, batch_size):
         index.upsert(vector_points(embedder, batch))
         _settle(store, index, embedder, batch)
+        store.mark_embedder(namespace, [memory.coordinate for memory in batch], embedder.identity)
         done += len(batch)
-        if progress is not None:
-            progress(len(batch))
     return done
 
 

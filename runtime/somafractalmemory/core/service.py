@@ -190,6 +190,7 @@ class MemoryService:
             importance=normalise_importance(payload.get("importance")),
             created_at=now,
             updated_at=now,
+            embedder=self.embedder.identity,
         )
 
     def _trail(self, action: AuditAction, memories: Sequence[tuple[str, Coordinate]]) -> AuditTrail | None:
@@ -201,6 +202,7 @@ class MemoryService:
         return AuditTrail(entries, self.audit_retention)
 
     def _write(self, memories: Sequence[Memory], action: AuditAction = AuditAction.STORE) -> None:
+        memories = [dataclasses.replace(m, embedder=self.embedder.identity) for m in memories]
         memories = self.encryption.sealed(memories)  # encrypted fields are never indexed nor stored in clear
         points = vector_points(self.embedder, memories) if self.index_inline else []
         trail = self._trail(action, [(m.namespace, m.coordinate) for m in memories])
@@ -573,6 +575,9 @@ class MemoryService:
 
     def stats(self, namespace: str) -> Stats:
         return self.store.stats(namespace)
+
+    def embedder_counts(self, namespace: str) -> dict[str | None, int]:
+        return self.store.embedder_counts(namespace)
 
     # --- graph --------------------------------------------------------------------------------
 

@@ -6,6 +6,10 @@ nothing else: with no IDF to weigh them down, they would count as much as the wo
 Signed hashing keeps collisions from only ever adding up. crc32 is used rather than ``hash()`` because it
 is the same in every process. A word's features are computed once and cached: real text repeats its
 words, so most tokens cost one dictionary lookup.
+
+Its id (``identity``) carries a digest of its rules (token pattern, weights, seed, stop words and
+``FEATURES_VERSION``, to be raised when the feature code itself changes): vectors made under other rules
+are another embedder's, and ``soma reindex`` embeds their memories again.
 """
 
 import functools
@@ -16,13 +20,27 @@ from collections.abc import Sequence
 import numpy as np
 
 from somafractalmemory.core.ports import Vectors
-from somafractalmemory.core.stop_words import content_words
+from somafractalmemory.core.stop_words import STOP_WORDS, content_words
 
 TOKEN_PATTERN = re.compile(r"\w+", re.UNICODE)
 WORD_WEIGHT = 1.0
 TRIGRAM_WEIGHT = 0.5
 TRIGRAM_SEED = 0x5EED
 CACHED_WORDS = 200_000
+FEATURES_VERSION = 1
+
+
+def rules_digest() -> str:
+    """Eight hex digits that change with any rule deciding which vector a text gets."""
+    rules = [
+        TOKEN_PATTERN.pattern,
+        WORD_WEIGHT,
+        TRIGRAM_WEIGHT,
+        TRIGRAM_SEED,
+        FEATURES_VERSION,
+        *sorted(STOP_WORDS),
+    ]
+    return f"{zlib.crc32(repr(rules).encode()):08x}"
 
 
 @functools.lru_cache(maxsize=CACHED_WORDS)
@@ -48,6 +66,10 @@ class HashingEmbedder:
     @property
     def dimensions(self) -> int:
         return self._dimensions
+
+    @property
+    def identity(self) -> str:
+        return f"hashing:rules-{rules_digest()}:{self._dimensions}"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         dims = self._dimensions

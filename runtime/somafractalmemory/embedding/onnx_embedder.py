@@ -11,6 +11,8 @@ exported to ONNX, laid out as the model hubs publish it:
   ``1_Pooling/config.json`` (CLS pooling when ``pooling_mode_cls_token`` is true, else mean pooling).
 
 Texts are embedded in batches, shortest first so that a batch pads little, and each row is L2-normalised.
+Its id names the model: the ``model`` of the directory's ``soma-model.json`` (written by ``soma models
+fetch``), else the directory's name.
 """
 
 import json
@@ -25,6 +27,7 @@ from somafractalmemory.core.ports import Vectors
 
 MODEL_FILES = ("model.onnx", "onnx/model.onnx")
 TOKENIZER_FILE = "tokenizer.json"
+MANIFEST_FILE = "soma-model.json"
 DEFAULT_MAX_TOKENS = 256
 DEFAULT_BATCH_SIZE = 32
 
@@ -70,10 +73,15 @@ class OnnxEmbedder:
         self._inputs = {node.name for node in self._session.get_inputs()}
         self._batch_size = batch_size
         self._dimensions = int(self._session.get_outputs()[0].shape[-1])
+        self._model = str(_json(model_dir / MANIFEST_FILE).get("model") or model_dir.name)
 
     @property
     def dimensions(self) -> int:
         return self._dimensions
+
+    @property
+    def identity(self) -> str:
+        return f"onnx:{self._model}:{self._dimensions}"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         encodings = self._tokenizer.encode_batch(list(texts))

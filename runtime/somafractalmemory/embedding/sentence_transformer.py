@@ -1,7 +1,9 @@
 """An optional neural embedder on sentence-transformers (``pip install 'somafractalmemory[embeddings]'``,
-which pulls torch): a model name the library resolves, or a directory holding the model's files."""
+which pulls torch): a model name the library resolves, or a directory holding the model's files (its id
+names the model by that name, or by the directory's name)."""
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,10 +22,15 @@ class SentenceTransformerEmbedder:
         if dimensions is None:
             raise InvalidInput(f"the sentence-transformers model {model} does not say its dimensions")
         self._dimensions = int(dimensions)
+        self._model = Path(model).name if Path(model).is_dir() else model
 
     @property
     def dimensions(self) -> int:
         return self._dimensions
+
+    @property
+    def identity(self) -> str:
+        return f"sentence-transformers:{self._model}:{self._dimensions}"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         vectors = self._model.encode(

@@ -52,6 +52,7 @@ def memory_resource(memory: Memory) -> MemoryResource:
         created_at=memory.created_at,
         updated_at=memory.updated_at,
         access_count=memory.access_count,
+        embedder=memory.embedder,
     )
 
 

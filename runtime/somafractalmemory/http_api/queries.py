@@ -10,7 +10,9 @@ from somafractalmemory.core.fusion import Ranking
 from somafractalmemory.core.json_text import decode_json
 from somafractalmemory.core.models import Memory, MemoryType, ScoredMemory
 from somafractalmemory.core.service import MemoryService
-from somafractalmemory.http_api.schemas import KeywordQuery, StatsResponse
+from somafractalmemory.http_api.schemas import KeywordQuery, NamespaceStatsResponse, StatsResponse
+
+UNKNOWN_EMBEDDER = "unknown"
 
 
 def stored_type(name: str) -> MemoryType:
@@ -95,3 +97,10 @@ def stats(service: MemoryService, namespace: str) -> StatsResponse:
     return StatsResponse(
         total_memories=counts.total_memories, episodic=counts.episodic, semantic=counts.semantic
     )
+
+
+def namespace_stats(service: MemoryService, namespace: str) -> NamespaceStatsResponse:
+    """The counts by type and by embedder (null, memories written before ids: 'unknown')."""
+    counts = service.embedder_counts(namespace)
+    embedders = {name or UNKNOWN_EMBEDDER: count for name, count in counts.items()}
+    return NamespaceStatsResponse(**stats(service, namespace).model_dump(), embedders=embedders)

@@ -331,6 +331,12 @@ class StatsResponse(BaseModel):
     semantic: int
 
 
+class NamespaceStatsResponse(StatsResponse):
+    embedders: dict[str, int] = Field(
+        description="memories per embedder id ('unknown': written before memories recorded it)"
+    )
+
+
 class RootResponse(BaseModel):
     message: str
     metrics: str
@@ -400,6 +406,9 @@ class MemoryResource(BaseModel):
     created_at: float
     updated_at: float
     access_count: int
+    embedder: str | None = Field(
+        description="the embedder that made its vector (provider:model:dimensions); null: unknown"
+    )
 
 
 class ItemOutcome(BaseModel):

@@ -43,6 +43,7 @@ from somafractalmemory.http_api.schemas import (
     MemoriesResponseV1,
     MemoryBody,
     MemoryResource,
+    NamespaceStatsResponse,
     NewMemoryBody,
     OutcomeBodyV1,
     OutcomeResponseV1,
@@ -53,7 +54,6 @@ from somafractalmemory.http_api.schemas import (
     SearchRequestV1,
     SelectionBodyV1,
     ShareBodyV1,
-    StatsResponse,
     VersionsResponseV1,
 )
 from somafractalmemory.http_api.version_presenter import versions_resource
@@ -348,8 +348,8 @@ async def shortest_path(
 
 
 @router.get("/stats")
-async def stats(namespace: NamespacePath, service: ServiceDep, run: RunDep) -> StatsResponse:
-    return await run(queries.stats, service, namespace)
+async def stats(namespace: NamespacePath, service: ServiceDep, run: RunDep) -> NamespaceStatsResponse:
+    return await run(queries.namespace_stats, service, namespace)
 
 
 @router.get(
