@@ -13,6 +13,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from somafractalmemory.core.audit import DEFAULT_AUDIT_RETENTION
 from somafractalmemory.core.budget import DEFAULT_BATCH_RESULTS, DEFAULT_BULK_ITEMS, DEFAULT_SCAN_ROWS
+from somafractalmemory.core.consolidation import DEFAULT_MIN_MEMORIES, Consolidating
+from somafractalmemory.core.decay import (
+    DEFAULT_FORGET_AFTER_SECONDS,
+    DecayRule,
+    Forgetting,
+    parse_decay_rules,
+)
+from somafractalmemory.core.maintenance import MaintenancePolicy
 from somafractalmemory.core.versions import DEFAULT_MAX_VERSIONS
 
 DEFAULT_PORT = 9595
@@ -118,6 +126,40 @@ class Settings(BaseSettings):
         description="rows one keyword search examines (most important first), one coordinate range "
         "may hold, or one shortest-path search may follow",
     )
+
+    # --- maintenance: decay, forgetting, consolidation (soma maintain; docs/lifecycle.md) -------
+    decay_rules: Annotated[tuple[DecayRule, ...], NoDecode] = Field(
+        (),
+        description='JSON list of {"after_seconds": N, "drop": [payload keys]}: from that age on, '
+        "the keys are dropped; empty: no field decay",
+    )
+    forget_below_importance: float | None = Field(
+        None, ge=0, le=1, description="memories less important than this (and old enough) are deleted"
+    )
+    forget_after_seconds: float = Field(
+        DEFAULT_FORGET_AFTER_SECONDS, ge=0, description="only memories at least this old are forgotten"
+    )
+    consolidation_window_seconds: float = Field(
+        0, ge=0, description="episodic memories of one window of this length become one semantic; 0: off"
+    )
+    consolidation_min_memories: int = Field(
+        DEFAULT_MIN_MEMORIES, ge=1, description="the fewest memories of a window that are consolidated"
+    )
+
+    @field_validator("decay_rules", mode="before")
+    @classmethod
+    def _decay_rules(cls, value: object) -> tuple[DecayRule, ...]:
+        return parse_decay_rules(value)
+
+    def maintenance_policy(self) -> MaintenancePolicy:
+        """What ``soma maintain`` and the maintain route do, from these settings."""
+        forgetting = None
+        if self.forget_below_importance is not None:
+            forgetting = Forgetting(self.forget_below_importance, self.forget_after_seconds)
+        consolidating = None
+        if self.consolidation_window_seconds > 0:
+            consolidating = Consolidating(self.consolidation_window_seconds, self.consolidation_min_memories)
+        return MaintenancePolicy(self.decay_rules, forgetting, consolidating)
 
     # --- production backends (empty: the embedded default) ------------------------------------
     postgres_url: SecretStr | None = Field(None, validation_alias=_alias("POSTGRES_URL", "postgres_url"))

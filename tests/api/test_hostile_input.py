@@ -270,7 +270,7 @@ def json_routes(client: TestClient) -> list[tuple[str, str]]:
 
 def test_every_json_route_refuses_duplicate_keys_and_non_utf8(client: TestClient) -> None:
     routes = json_routes(client)
-    assert len(routes) == 20
+    assert len(routes) == 22
     for method, path in routes:
         duplicated = client.request(
             method,

@@ -10,11 +10,14 @@ from somafractalmemory.core.audit import set_actor
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.filters import parse_filters
 from somafractalmemory.core.importance import MemoryOrder
+from somafractalmemory.core.maintenance import Maintenance, Progress
 from somafractalmemory.core.models import MemoryType
 from somafractalmemory.core.records import parse_ndjson, record_line
+from somafractalmemory.core.review import Review
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api.audit_presenter import audit_resource
 from somafractalmemory.http_api.batch_presenter import batch_resource, selection_of
+from somafractalmemory.http_api.maintenance_presenter import maintenance_resource
 from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
 from somafractalmemory.http_api.schemas import ImportResponseV1, OutcomeResponseV1
 from somafractalmemory.http_api.version_presenter import versions_resource
@@ -143,6 +146,16 @@ class EmbeddedTarget:
 
     def listed(self, order: MemoryOrder, limit: int, memory_type: str | None) -> JSONObject:
         found = self._service.listed(self.namespace, order, limit, MemoryType.parse(memory_type))
+        return {"results": [memory_resource(memory).model_dump(mode="json") for memory in found]}
+
+    def maintain(self, every_namespace: bool, dry_run: bool, progress: Progress | None) -> JSONObject:
+        maintenance = Maintenance(self._service, self._runtime.settings.maintenance_policy())
+        namespaces = maintenance.namespaces() if every_namespace else [self.namespace]
+        summary = maintenance.run(namespaces, dry_run=dry_run, progress=progress)
+        return maintenance_resource(summary).model_dump(mode="json")
+
+    def review(self, review: Review, limit: int) -> JSONObject:
+        found = self._service.listed(self.namespace, review.order, limit, review.memory_type)
         return {"results": [memory_resource(memory).model_dump(mode="json") for memory in found]}
 
     def export_lines(self) -> Iterator[bytes]:

@@ -12,6 +12,8 @@ from somafractalmemory.cli.target import JSONObject, RecallQuery
 from somafractalmemory.core.coordinates import Coordinate, coordinate_key
 from somafractalmemory.core.errors import InvalidInput, NotFound
 from somafractalmemory.core.importance import MemoryOrder
+from somafractalmemory.core.maintenance import Progress
+from somafractalmemory.core.review import Review
 from somafractalmemory.core.service import NewMemory
 
 BAD_INPUT_STATUSES = frozenset({400, 413, 422})
@@ -184,6 +186,15 @@ class HttpTarget:
         if memory_type is not None:
             params["type"] = memory_type
         return self._json("GET", f"/{order.value}", params=params)
+
+    def maintain(self, every_namespace: bool, dry_run: bool, progress: Progress | None) -> JSONObject:
+        """The pass runs on the server (``progress`` is not told of it); --timeout bounds the wait."""
+        del progress
+        path = f"{self.url}/v1/maintain" if every_namespace else "/maintain"
+        return self._json("POST", path, json={"dry_run": dry_run})
+
+    def review(self, review: Review, limit: int) -> JSONObject:
+        return self._json("GET", f"/{review.value}", params={"limit": limit})
 
     def export_lines(self) -> Iterator[bytes]:
         try:

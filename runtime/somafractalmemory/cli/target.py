@@ -15,6 +15,8 @@ from somafractalmemory.cli.errors import UsageError
 from somafractalmemory.cli.options import settings_from
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.importance import MemoryOrder
+from somafractalmemory.core.maintenance import Progress
+from somafractalmemory.core.review import Review
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.settings import Settings
 from somafractalmemory.tokens import GENERATED_TOKEN_FILE, resolve_token
@@ -89,6 +91,15 @@ class MemoryTarget(Protocol):
 
     def listed(self, order: MemoryOrder, limit: int, memory_type: str | None) -> JSONObject:
         """``{"results": [...]}``, the most recent or most important memories."""
+        ...
+
+    def maintain(self, every_namespace: bool, dry_run: bool, progress: Progress | None) -> JSONObject:
+        """One maintenance pass over this namespace (or every one), as ``MaintenanceResponseV1``;
+        ``progress`` hears of each namespace done (where the pass runs in this process)."""
+        ...
+
+    def review(self, review: Review, limit: int) -> JSONObject:
+        """``{"results": [...]}``, the replay or reflect list."""
         ...
 
     def export_lines(self) -> Iterator[bytes]:

@@ -29,6 +29,9 @@ class AuditAction(StrEnum):
     SET_IMPORTANCE = "set_importance"
     REPORT_OUTCOME = "report_outcome"
     SHARE = "share"  # a copy from another namespace, logged in the namespace it was copied into
+    DECAY = "decay"  # payload keys dropped by age (maintenance)
+    FORGET = "forget"  # deleted by maintenance: old and below the importance floor
+    CONSOLIDATE = "consolidate"  # a semantic memory summarising episodic ones, and each source marked
 
 
 @dataclass(frozen=True, slots=True)

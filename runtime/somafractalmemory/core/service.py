@@ -724,3 +724,34 @@ class MemoryService:
         if self.cache is not None:
             found.append(self.cache)
         return found
+
+    # --- maintenance: read, decide and write with no write of this process in between -----------
+
+    def revise(
+        self,
+        namespace: str,
+        coordinates: Sequence[Coordinate],
+        change: Callable[[list[Memory]], Sequence[Memory]],
+        action: AuditAction,
+    ) -> list[Memory]:
+        """Write what ``change`` makes of the current memories at ``coordinates`` (those still there,
+        read from the store under the writer lock): one write like any other (versions kept, the index
+        or the outbox follows), audited as ``action``. Answers what was written ([] for nothing)."""
+        with self.writing:
+            found = self.store.get_many(namespace, coordinates)
+            written = list(change([found[c] for c in coordinates if c in found]))
+            if written:
+                self._write(written, action)
+        return written
+
+    def delete_if(
+        self,
+        namespace: str,
+        coordinate: Coordinate,
+        condition: Callable[[Memory], bool],
+        action: AuditAction,
+    ) -> bool:
+        """Delete the memory when its current state (read under the writer lock) meets ``condition``."""
+        with self.writing:
+            current = self.store.get(namespace, coordinate)
+            return current is not None and condition(current) and self.delete(namespace, coordinate, action)

@@ -13,7 +13,7 @@ from somafractalmemory.http_api.auth import TokenCheck
 from somafractalmemory.http_api.errors import install_error_handlers
 from somafractalmemory.http_api.guard import RequestGuard
 from somafractalmemory.http_api.metrics import ApiMetrics, MetricsMiddleware
-from somafractalmemory.http_api.routes import compat, health, v1
+from somafractalmemory.http_api.routes import compat, health, maintenance, v1
 from somafractalmemory.http_api.runner import Runner
 from somafractalmemory.settings import Settings
 from somafractalmemory.tokens import resolve_token
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, runtime_factory: RuntimeFactory
     app.include_router(health.router)
     app.include_router(compat.router)
     app.include_router(v1.router)
+    app.include_router(maintenance.router)
     app.add_middleware(RequestGuard, settings=active)
     if active.cors_origins:
         app.add_middleware(

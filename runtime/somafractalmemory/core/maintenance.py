@@ -1,0 +1,190 @@
+"""One maintenance pass over namespaces: forget, decay, consolidate (in that order: a forgotten memory
+is not decayed, and a group is summarised from its memories as decay left them).
+
+Each namespace is read once to decide what to change; each change is then applied through the service
+on the memories as they are at that moment (read again under the writer lock), as a write like any
+other: versions are kept, the index follows (directly, or through the outbox when eventing is on) and
+the audit log records ``forget``, ``decay`` or ``consolidate``. A pass is idempotent: a key already
+dropped is not dropped again, a forgotten memory is gone, and a consolidated source carries
+``consolidated_into``, so a second pass over unchanged memories changes nothing.
+"""
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from somafractalmemory.core.audit import AuditAction
+from somafractalmemory.core.consolidation import (
+    CONSOLIDATED_LINK,
+    Consolidating,
+    consolidate,
+    groups,
+)
+from somafractalmemory.core.coordinates import Coordinate
+from somafractalmemory.core.decay import DecayRule, Forgetting, decayed_payload, forgettable
+from somafractalmemory.core.models import Memory
+from somafractalmemory.core.service import MemoryService
+
+log = logging.getLogger(__name__)
+
+WRITE_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenancePolicy:
+    decay: tuple[DecayRule, ...] = ()
+    forgetting: Forgetting | None = None
+    consolidating: Consolidating | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.decay) or self.forgetting is not None or self.consolidating is not None
+
+
+@dataclass(slots=True)
+class MaintenanceSummary:
+    """What a pass changed (or, on a dry run, would change): ``decayed`` memories lost keys,
+    ``forgotten`` were deleted, ``consolidated`` episodic memories went into ``created`` semantic ones."""
+
+    namespaces: int = 0
+    decayed: int = 0
+    forgotten: int = 0
+    consolidated: int = 0
+    created: int = 0
+    dry_run: bool = False
+
+    def add(self, other: "MaintenanceSummary") -> None:
+        self.namespaces += other.namespaces
+        self.decayed += other.decayed
+        self.forgotten += other.forgotten
+        self.consolidated += other.consolidated
+        self.created += other.created
+
+
+@dataclass(slots=True)
+class Plan:
+    """What one reading of a namespace found to change."""
+
+    forget: list[Coordinate] = field(default_factory=list)
+    decay: list[Coordinate] = field(default_factory=list)
+    windows: dict[int, list[Coordinate]] = field(default_factory=dict)
+
+
+Progress = Callable[[str, MaintenanceSummary], None]
+
+
+class Maintenance:
+    """Passes of ``policy`` over the memories of ``service``; ``clock`` is the service's."""
+
+    def __init__(self, service: MemoryService, policy: MaintenancePolicy) -> None:
+        self.service = service
+        self.policy = policy
+
+    def namespaces(self) -> list[str]:
+        """Every namespace that holds memories."""
+        return sorted(self.service.store.all_stats())
+
+    def run(
+        self, namespaces: Sequence[str], *, dry_run: bool, progress: Progress | None = None
+    ) -> MaintenanceSummary:
+        total = MaintenanceSummary(dry_run=dry_run)
+        for namespace in namespaces:
+            done = self.namespace(namespace, dry_run=dry_run)
+            total.add(done)
+            if progress is not None:
+                progress(namespace, done)
+        return total
+
+    def namespace(self, namespace: str, *, dry_run: bool) -> MaintenanceSummary:
+        summary = MaintenanceSummary(namespaces=1, dry_run=dry_run)
+        if not self.policy.active:
+            return summary
+        now = self.service.clock()
+        plan = self._plan(namespace, now)
+        if dry_run:
+            summary.forgotten, summary.decayed = len(plan.forget), len(plan.decay)
+            summary.created = len(plan.windows)
+            summary.consolidated = sum(len(coords) for coords in plan.windows.values())
+        else:
+            summary.forgotten = self._forget(namespace, plan.forget, now)
+            summary.decayed = self._decay(namespace, plan.decay, now)
+            if (consolidating := self.policy.consolidating) is not None:
+                for window, coords in sorted(plan.windows.items()):
+                    sources = self._consolidate(namespace, consolidating, window, coords, now)
+                    summary.consolidated += sources
+                    summary.created += 1 if sources else 0
+        log.info(
+            "maintenance of %s%s: forgot %d, decayed %d, consolidated %d into %d",
+            namespace,
+            " (dry run)" if dry_run else "",
+            summary.forgotten,
+            summary.decayed,
+            summary.consolidated,
+            summary.created,
+        )
+        return summary
+
+    def _plan(self, namespace: str, now: float) -> Plan:
+        plan = Plan()
+        kept: list[Memory] = []
+        for memory in self.service.store.iter_memories(namespace):
+            if forgettable(memory, self.policy.forgetting, now):
+                plan.forget.append(memory.coordinate)
+                continue
+            if decayed_payload(memory, self.policy.decay, now) is not None:
+                plan.decay.append(memory.coordinate)
+            kept.append(memory)
+        if self.policy.consolidating is not None:
+            plan.windows = groups(kept, self.policy.consolidating, now)
+        return plan
+
+    def _forget(self, namespace: str, coordinates: list[Coordinate], now: float) -> int:
+        def still(memory: Memory) -> bool:
+            return forgettable(memory, self.policy.forgetting, now)
+
+        return sum(
+            self.service.delete_if(namespace, coordinate, still, AuditAction.FORGET)
+            for coordinate in coordinates
+        )
+
+    def _decay(self, namespace: str, coordinates: list[Coordinate], now: float) -> int:
+        def decayed(current: list[Memory]) -> list[Memory]:
+            changed = []
+            for memory in current:
+                payload = decayed_payload(memory, self.policy.decay, now)
+                if payload is not None:
+                    changed.append(dataclasses.replace(memory, payload=payload, updated_at=now))
+            return changed
+
+        return sum(
+            len(self.service.revise(namespace, batch, decayed, AuditAction.DECAY))
+            for batch in batches(coordinates)
+        )
+
+    def _consolidate(
+        self,
+        namespace: str,
+        consolidating: Consolidating,
+        window: int,
+        coordinates: list[Coordinate],
+        now: float,
+    ) -> int:
+        """Consolidate one window's group: the semantic memory and the marked sources in one write,
+        then a ``consolidated`` link from it to each source. Answers how many sources it took."""
+
+        def consolidated(current: list[Memory]) -> list[Memory]:
+            found = consolidate(current, window, consolidating, now)
+            return [] if found is None else [found.semantic, *found.sources]
+
+        written = self.service.revise(namespace, coordinates, consolidated, AuditAction.CONSOLIDATE)
+        if not written:
+            return 0
+        semantic, sources = written[0], written[1:]
+        for source in sources:
+            self.service.link(namespace, semantic.coordinate, source.coordinate, CONSOLIDATED_LINK)
+        return len(sources)
+
+
+def batches(coordinates: list[Coordinate]) -> list[list[Coordinate]]:
+    return [coordinates[i : i + WRITE_BATCH] for i in range(0, len(coordinates), WRITE_BATCH)]
