@@ -17,7 +17,7 @@ key ``consolidated_into`` (the semantic memory's coordinate): a marked memory is
 import dataclasses
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -55,14 +55,10 @@ def candidate(memory: Memory, consolidating: Consolidating, now: float) -> bool:
     return memory.memory_type is MemoryType.EPISODIC and CONSOLIDATED_INTO not in memory.payload and ended
 
 
-def groups(
-    memories: Iterable[Memory], consolidating: Consolidating, now: float
+def full_windows(
+    found: dict[int, list[Coordinate]], consolidating: Consolidating
 ) -> dict[int, list[Coordinate]]:
-    """The candidates' coordinates by window, for windows that hold at least ``min_memories``."""
-    found: dict[int, list[Coordinate]] = {}
-    for memory in memories:
-        if candidate(memory, consolidating, now):
-            found.setdefault(window_of(memory, consolidating.window_seconds), []).append(memory.coordinate)
+    """The windows of candidates' coordinates that hold at least ``min_memories``."""
     return {window: coords for window, coords in found.items() if len(coords) >= consolidating.min_memories}
 
 

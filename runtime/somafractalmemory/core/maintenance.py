@@ -18,8 +18,10 @@ from somafractalmemory.core.audit import AuditAction
 from somafractalmemory.core.consolidation import (
     CONSOLIDATED_LINK,
     Consolidating,
+    candidate,
     consolidate,
-    groups,
+    full_windows,
+    window_of,
 )
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.decay import DecayRule, Forgetting, decayed_payload, forgettable
@@ -126,17 +128,22 @@ class Maintenance:
         return summary
 
     def _plan(self, namespace: str, now: float) -> Plan:
+        """One reading of the namespace: what to forget, what to decay, the windows to consolidate
+        (of the memories not forgotten), keeping only coordinates."""
         plan = Plan()
-        kept: list[Memory] = []
+        consolidating = self.policy.consolidating
+        windows: dict[int, list[Coordinate]] = {}
         for memory in self.service.store.iter_memories(namespace):
             if forgettable(memory, self.policy.forgetting, now):
                 plan.forget.append(memory.coordinate)
                 continue
             if decayed_payload(memory, self.policy.decay, now) is not None:
                 plan.decay.append(memory.coordinate)
-            kept.append(memory)
-        if self.policy.consolidating is not None:
-            plan.windows = groups(kept, self.policy.consolidating, now)
+            if consolidating is not None and candidate(memory, consolidating, now):
+                window = window_of(memory, consolidating.window_seconds)
+                windows.setdefault(window, []).append(memory.coordinate)
+        if consolidating is not None:
+            plan.windows = full_windows(windows, consolidating)
         return plan
 
     def _forget(self, namespace: str, coordinates: list[Coordinate], now: float) -> int:
