@@ -257,3 +257,20 @@ def test_label_rows_grow_with_the_labels_and_unknown_labels_have_no_row() -> Non
     rows.set(np.array([], dtype=np.int64), np.array([], dtype=np.int64))
     assert rows.of(np.array([5000, 3, 4])).tolist() == [8, 7, -1]
     assert rows.of(np.array([3])).dtype == np.int64
+
+
+def test_filters_read_the_payloads_from_the_file_after_deletes_and_reopening(tmp_path: Path) -> None:
+    index, vectors = filled(tmp_path / "v.sqlite")
+    assert index._shards["ns"].shard.payloads == []  # the texts stay in the file
+    gone = set(range(1, POINTS, 4))
+    index.delete("ns", [(float(n),) for n in sorted(gone)])  # moves rows, with their labels
+    big = 2**60 + 1  # beyond a float64's exact integers: decided from the payload text itself
+    index.upsert([VectorPoint("ns", (float(POINTS),), vectors[3], MemoryType.EPISODIC, {"big": big})])
+    query = clustered(1, 11)[0]
+    odd = {n for n in range(POINTS) if n % 2 and n not in gone}
+    assert found(index, query, 10, filters={"even": False}) == exact(vectors, query, 10, odd)
+    assert found(index, vectors[3], 5, filters={"big": big}) == [POINTS]
+    index.close()
+    reopened = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    assert found(reopened, query, 10, filters={"even": False}) == exact(vectors, query, 10, odd)
+    assert found(reopened, vectors[3], 5, filters={"big": big}) == [POINTS]

@@ -244,3 +244,15 @@ def test_an_import_keeps_envelopes_a_key_decrypts_and_refuses_others(vault: Memo
         "the first key, run `soma encryption rotate`, then remove it)"
     ]
     assert vault.get(NS, (1.0,)).payload == {"secret": SECRET}
+
+
+def test_an_imported_version_is_stored_encrypted(vault: MemoryService, tmp_path: Path) -> None:
+    version = {"number": 3, "type": "episodic", "importance": 0.5, "updated_at": 1.0, "replaced_at": 2.0}
+    lines = [
+        (1, {"kind": "memory", "coord": [1.0], "payload": {"text": "now"}, "type": "episodic"}),
+        (2, {"kind": "version", "coord": [1.0], "payload": {"text": "then", "secret": SECRET}, **version}),
+    ]
+    report = vault.import_records(NS, lines)
+    assert (report.memories, report.versions, report.errors) == (1, 1, [])
+    assert SECRET not in str(raw_rows(tmp_path, "SELECT payload FROM memory_versions"))
+    assert [v.payload for v in vault.versions(NS, (1.0,))] == [{"text": "then", "secret": SECRET}]

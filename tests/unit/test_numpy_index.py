@@ -102,15 +102,18 @@ def test_large_shards_search_by_sketch_then_rank_exactly(
     assert found / 200 >= 0.9
 
 
-def test_rows_added_in_bulk_join_the_filter_columns_already_built() -> None:
-    shard = Shard(DIMS, sketch_words=0)
-    shard.put(VectorPoint("ns", (0.0,), unit(0), MemoryType.EPISODIC, {"n": 0}), '{"n":0}', np.empty(0))
-    assert shard.passing(None, parse_filters({"n": 5})) is not None  # builds the column for "n"
+def test_rows_added_in_bulk_rebuild_the_filter_columns_from_their_source() -> None:
+    texts = ['{"n":0}']
+    shard = Shard(DIMS, sketch_words=0, payload_source=texts)
+    shard.put(VectorPoint("ns", (0.0,), unit(0), MemoryType.EPISODIC, {"n": 0}), '{"n":0}', np.empty(0), 100)
+    assert shard.payloads == []  # the texts stay with their source
+    first = shard.passing(None, parse_filters({"n": 0}))  # builds the column for "n"
+    assert first is not None and np.flatnonzero(first).tolist() == [0]
+    texts += [f'{{"n":{n}}}' for n in range(1, 2000)]
     shard.extend(
         [(float(n),) for n in range(1, 2000)],
         np.zeros(1999, dtype=np.int8),
         np.stack([unit(n) for n in range(1, 2000)]),
-        [f'{{"n":{n}}}' for n in range(1, 2000)],
         np.arange(101, 2100),
     )
     assert shard.size == 2000 and len(shard.vectors) == 2048
@@ -119,9 +122,11 @@ def test_rows_added_in_bulk_join_the_filter_columns_already_built() -> None:
     assert shard.row_of[(1500.0,)] == 1500
     hits = shard.search(unit(1234), np.empty(0, dtype=np.uint64), 1, None, ())
     assert [h.coordinate for h in hits] == [(1234.0,)]
-    assert shard.ids[[0, 1, 1999]].tolist() == [0, 101, 2099]
+    assert shard.ids[[0, 1, 1999]].tolist() == [100, 101, 2099]
     assert shard.remove((1.0,)) == 1  # the last row's point moves into the hole, with its id
     assert (shard.coordinates[1], int(shard.ids[1]), shard.size) == ((1999.0,), 2099, 1999)
     assert shard.remove((1999.0,)) == 1
     assert shard.remove((1997.0,)) == 1997  # the last row itself: nothing moves
     assert shard.remove((1.0,)) is None
+    with pytest.raises(TypeError, match="only to a shard that reads its payloads from a file"):
+        Shard(DIMS).extend([(1.0,)], np.zeros(1, dtype=np.int8), unit(1)[None, :], np.ones(1, dtype=np.int64))

@@ -30,12 +30,12 @@ import logging
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -92,7 +92,6 @@ class _Rows:
     coordinates: list[Coordinate]
     types: np.ndarray[Any, np.dtype[np.int8]]
     vectors: Vectors
-    payloads: list[str]
 
 
 class LabelRows:
@@ -118,6 +117,41 @@ class LabelRows:
         return rows
 
 
+class _FilePayloads(Sequence[str]):
+    """A shard's payload texts in row order, read from the file (in the lock a search holds) when a
+    filter column is built: they are 200 MB and more at a million points, for the first filter on
+    each field."""
+
+    def __init__(self, db: sqlite3.Connection, namespace: str, shard: Shard, rows: LabelRows) -> None:
+        self._db, self._namespace, self._shard, self._rows = db, namespace, shard, rows
+
+    def __len__(self) -> int:
+        return self._shard.size
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self[row] for row in range(*index.indices(len(self)))]
+        label = int(self._shard.ids[index])
+        text = self._db.execute("SELECT payload FROM points WHERE label = ?", (label,)).fetchone()[0]
+        return str(text)
+
+    def __iter__(self) -> Iterator[str]:
+        cursor = self._db.cursor()
+        cursor.row_factory = None
+        found = cursor.execute(
+            "SELECT label, payload FROM points WHERE namespace = ?", (self._namespace,)
+        ).fetchall()
+        texts = [""] * self._shard.size
+        rows = self._rows.of(np.fromiter((label for label, _ in found), dtype=np.int64, count=len(found)))
+        for row, (_, text) in zip(rows.tolist(), found, strict=True):
+            texts[row] = text
+        return iter(texts)
+
+
 @dataclass
 class _AnnShard:
     """A numpy shard and the IVF index over its points, joined by labels (the shard's row ids)."""
@@ -140,7 +174,7 @@ class _AnnShard:
         """Rows of coordinates the shard does not hold yet (opening: the reconciliation that follows
         decides which labels the IVF index still needs)."""
         start = self.shard.size
-        self.shard.extend(rows.coordinates, rows.types, rows.vectors, rows.payloads, rows.labels)
+        self.shard.extend(rows.coordinates, rows.types, rows.vectors, rows.labels)
         self.rows.set(rows.labels, np.arange(start, self.shard.size))
         self.map_if_large(threshold)
 
@@ -277,9 +311,7 @@ class AnnIndex:
     def _load(self) -> None:
         cursor = self._file.db.cursor()
         cursor.row_factory = None  # plain tuples: a million sqlite3.Row objects cost seconds
-        cursor.execute(
-            "SELECT label, namespace, coord_key, memory_type, vector, payload FROM points ORDER BY label"
-        )
+        cursor.execute("SELECT label, namespace, coord_key, memory_type, vector FROM points ORDER BY label")
         while rows := cursor.fetchmany(LOAD_BATCH):
             for namespace, group in groupby(rows, key=itemgetter(1)):
                 self._shard(namespace).extend(self._loaded_rows(list(group)), self.threshold)
@@ -298,7 +330,7 @@ class AnnIndex:
             orphan.unlink()  # a namespace whose every point was deleted
 
     def _loaded_rows(self, rows: Sequence[tuple[Any, ...]]) -> "_Rows":
-        """The columns of rows read from the file: labels, coordinates, type codes, vectors, payloads."""
+        """The columns of rows read from the file: labels, coordinates, type codes, vectors."""
         width = self.dimensions * np.dtype(np.float32).itemsize
         for row in rows:
             if len(row[4]) != width:
@@ -312,7 +344,6 @@ class AnnIndex:
             [coordinate_from_key(row[2]) for row in rows],
             np.fromiter((TYPE_CODE_OF_VALUE[row[3]] for row in rows), dtype=np.int8, count=len(rows)),
             vectors.reshape(len(rows), self.dimensions),
-            [row[5] for row in rows],
         )
 
     def _add(self, batch: Sequence[tuple[VectorPoint, str, int]]) -> None:
@@ -332,6 +363,7 @@ class AnnIndex:
             path = self._folder / f"{digest}{INDEX_SUFFIX}"
             ivf = IvfLists.load(path) if path.exists() else None
             shard = Shard(self.dimensions, sketch_words=0)
+            shard.payload_source = _FilePayloads(self._file.db, namespace, shard, self._label_rows)
             ann = self._shards[namespace] = _AnnShard(shard, ivf, path, self._label_rows)
         return ann
 

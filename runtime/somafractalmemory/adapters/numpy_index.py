@@ -75,7 +75,10 @@ class Shard:
     types: np.ndarray[Any, np.dtype[np.int8]] = field(init=False)
     ids: np.ndarray[Any, np.dtype[np.int64]] = field(init=False)  # the caller's id of each row (0: none)
     coordinates: list[Coordinate] = field(default_factory=list)
-    payloads: list[str] = field(default_factory=list)  # JSON text
+    payloads: list[str] = field(default_factory=list)  # JSON text, unless ``payload_source`` is set
+    # The rows' payload texts in row order, read from where they are kept when a filter column is
+    # built, instead of ``payloads`` (a million texts are 200 MB of memory for the rare such build).
+    payload_source: Sequence[str] | None = None
     row_of: dict[Coordinate, int] = field(default_factory=dict)
     columns: PayloadColumns = field(init=False)
     backing: MappedRows | None = None  # the vectors' file once they are mapped (``map_vectors``)
@@ -114,21 +117,21 @@ class Shard:
         coordinates: Sequence[Coordinate],
         types: np.ndarray[Any, np.dtype[np.int8]],
         vectors: Vectors,
-        payloads: Sequence[str],
         ids: np.ndarray[Any, np.dtype[np.int64]],
     ) -> None:
         """Append rows for coordinates the shard does not hold yet, in bulk (an index opening its file:
-        a row at a time cost most of a start at a million points, when no filter column exists yet)."""
+        a row at a time cost most of a start at a million points). Only a shard whose payload texts
+        stay in a file (``payload_source``): its filter columns are dropped, to be built again from
+        there when a filter next needs one."""
+        if self.payload_source is None:
+            raise TypeError("rows are added in bulk only to a shard that reads its payloads from a file")
         start, stop = self.size, self.size + len(coordinates)
         self._reserve(stop)
         self.vectors[start:stop] = vectors
         self.types[start:stop] = types
         self.ids[start:stop] = ids
-        if len(self.columns):
-            for row, text in zip(range(start, stop), payloads, strict=True):
-                self.columns.put(row, json.loads(text))
+        self.columns = PayloadColumns(len(self.vectors))
         self.coordinates.extend(coordinates)
-        self.payloads.extend(payloads)
         self.row_of.update(zip(coordinates, range(start, stop), strict=True))
         self.size = stop
 
@@ -140,8 +143,9 @@ class Shard:
             self.size += 1
             self.row_of[point.coordinate] = row
             self.coordinates.append(point.coordinate)
-            self.payloads.append(payload_text)
-        else:
+            if self.payload_source is None:
+                self.payloads.append(payload_text)
+        elif self.payload_source is None:
             self.payloads[row] = payload_text
         self.columns.put(row, point.payload)
         self.vectors[row] = point.vector
@@ -164,10 +168,12 @@ class Shard:
             self.ids[row] = self.ids[last]
             self.columns.move(row, last)
             self.coordinates[row] = moved
-            self.payloads[row] = self.payloads[last]
+            if self.payload_source is None:
+                self.payloads[row] = self.payloads[last]
             self.row_of[moved] = row
         self.coordinates.pop()
-        self.payloads.pop()
+        if self.payload_source is None:
+            self.payloads.pop()
         self.size = last
         return row
 
@@ -182,7 +188,8 @@ class Shard:
         if memory_type is not None:
             passing &= self.types[: self.size] == TYPE_CODES[memory_type]
         if conditions:
-            passing &= self.columns.mask(conditions, self.payloads)
+            texts = self.payloads if self.payload_source is None else self.payload_source
+            passing &= self.columns.mask(conditions, texts)
         return passing
 
     def search(

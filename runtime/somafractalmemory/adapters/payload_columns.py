@@ -106,10 +106,6 @@ class PayloadColumns:
         self._capacity = capacity
         self._columns: OrderedDict[str, _Column] = OrderedDict()
 
-    def __len__(self) -> int:
-        """How many filter columns are built (none until a filter first asks for one)."""
-        return len(self._columns)
-
     def put(self, row: int, payload: Mapping[str, Any]) -> None:
         for column in self._columns.values():
             column.set(row, payload)

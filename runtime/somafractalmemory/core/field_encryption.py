@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from somafractalmemory.core.envelope import ENVELOPE_KEY, is_envelope
 from somafractalmemory.core.errors import InvalidInput, SomaError
 from somafractalmemory.core.filters import MemoryFilter
-from somafractalmemory.core.models import Memory, MemoryVersion
+from somafractalmemory.core.models import Link, Memory, MemoryVersion, StoredVersion
 
 Payload = dict[str, Any]
 
@@ -143,13 +143,25 @@ class FieldEncryption:
                     "reserved for encrypted fields"
                 )
 
-    def check_restorable(self, payload: Payload, where: str) -> None:
-        """An imported record (a restore of a backup, which holds the store's envelopes) may hold
-        envelopes that a configured key decrypts, and no other."""
+    def _check_restorable(self, payload: Payload, where: str) -> None:
         try:
             self.open(payload, where)
         except UndecryptableField as error:
             raise InvalidInput(str(error)) from None
+
+    def imported(self, record: Memory | Link | StoredVersion) -> Memory | Link | StoredVersion:
+        """An imported record as the store takes it. A record (of a backup, which holds the store's
+        envelopes) may hold envelopes that a configured key decrypts, and no other; a version, which the
+        store takes as it is, is sealed here (a memory is sealed by the write)."""
+        if isinstance(record, Memory):
+            self._check_restorable(record.payload, f"the record at {list(record.coordinate)}")
+        elif isinstance(record, StoredVersion):
+            version = record.version
+            where = f"version {version.number} of the record at {list(record.coordinate)}"
+            self._check_restorable(version.payload, where)
+            sealed = dataclasses.replace(version, payload=self.seal(version.payload))
+            return dataclasses.replace(record, version=sealed)
+        return record
 
     def check_filters(self, conditions: MemoryFilter) -> None:
         """A filter on an encrypted field could never match: refused rather than answered empty."""

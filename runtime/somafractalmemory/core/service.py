@@ -664,11 +664,7 @@ class MemoryService:
             try:
                 if isinstance(record, InvalidInput):
                     raise record
-                checked = from_record(namespace, record, now)
-                if isinstance(checked, Memory):
-                    self.encryption.check_restorable(
-                        checked.payload, f"the record at {list(checked.coordinate)}"
-                    )
+                checked = self.encryption.imported(from_record(namespace, record, now))
             except InvalidInput as error:
                 report.errors.append(f"line {line}: {error}")
                 continue
