@@ -129,36 +129,46 @@ def test_forgetting_deletes_only_old_memories_below_the_floor(serve: Any) -> Non
     assert server.client.get(f"{BASE}/stats").json()["total_memories"] == 1
 
 
-def test_consolidation_summarises_a_window_and_links_its_sources(serve: Any) -> None:
+def test_consolidation_summarises_each_ended_window_and_links_its_sources(serve: Any) -> None:
     server = serve(consolidation_window_seconds=100)
-    server.put("1", {"text": "opened the ticket"}, T0)
-    server.put("2", {"text": "fixed the bug", "n": 2}, T0 + 99.5)
+    server.put("2", {"text": "opened the ticket"}, T0)
+    server.put("1", {"text": "fixed the bug", "n": 2, "importance": 0.8}, T0 + 99.5)
     server.put("3", {"text": "next window"}, T0 + 100)  # a window's end starts the next one
+    server.put("6", {"text": "next window too"}, T0 + 150)
     server.put("4", {"fact": "not episodic"}, T0 + 10, "semantic")
     server.put("5", {"text": "window still open"}, T0 + 250)
-    assert server.maintain(T0 + 299) == summary(consolidated=2, created=1)
-    (semantic,) = server.client.get(f"{BASE}/reflect").json()["results"][:1]
-    assert semantic["type"] == "semantic"
-    assert semantic["coord"][:2] == [T0, T0 + 100]
+    server.put("7", {"text": "window still open too"}, T0 + 260)
+    assert server.maintain(T0 + 299) == summary(consolidated=4, created=2)
+    into = server.payload("1")["consolidated_into"]
+    assert server.payload("2")["consolidated_into"] == into
+    coord = ",".join(str(x) for x in into)
+    semantic = server.client.get(f"{BASE}/memories/{coord}").json()
+    assert (semantic["type"], semantic["importance"], into[:2]) == ("semantic", 0.8, [T0, T0 + 100])
     assert semantic["payload"] == {
         "fact": "2 episodic memories from 1970-01-12T13:46:40Z to 1970-01-12T13:48:20Z",
-        "consolidated_from": [[1.0], [2.0]],
+        "consolidated_from": [[2.0], [1.0]],
         "texts": ["opened the ticket", "fixed the bug"],
         "window": [T0, T0 + 100],
     }
-    assert semantic["importance"] == 0.5
-    coord = ",".join(str(x) for x in semantic["coord"])
     links = server.client.get(f"{BASE}/memories/{coord}/links").json()["links"]
     assert sorted((link["to"], link["type"]) for link in links) == [
         ([1.0], "consolidated"),
         ([2.0], "consolidated"),
     ]
-    assert server.payload("1") == {"text": "opened the ticket", "consolidated_into": semantic["coord"]}
-    assert "consolidated_into" not in server.payload("3")
+    assert server.payload("1") == {
+        "text": "fixed the bug",
+        "n": 2,
+        "importance": 0.8,
+        "consolidated_into": into,
+    }
+    second = server.payload("3")["consolidated_into"]
+    assert second[:2] == [T0 + 100, T0 + 200] and server.payload("6")["consolidated_into"] == second
+    assert ["consolidated_into" in server.payload(c) for c in ("4", "5", "7")] == [False, False, False]
     assert server.actions("1") == ["consolidate", "store"]
     assert server.actions(coord) == ["consolidate"]
     assert server.maintain(T0 + 299) == summary()  # consolidated sources are not consolidated again
-    assert server.client.get(f"{BASE}/stats").json()["semantic"] == 2
+    assert server.client.get(f"{BASE}/stats").json()["semantic"] == 3
+    assert server.maintain(T0 + 300) == summary(consolidated=2, created=1)  # the window of 5 and 7 ended
 
 
 def test_consolidation_needs_min_memories_in_a_window(serve: Any) -> None:
