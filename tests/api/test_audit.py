@@ -36,10 +36,12 @@ def test_every_change_is_logged_newest_first(client: TestClient) -> None:
     client.delete(f"{BASE}/memories/2")
     client.post(f"{BASE}/import", content=b'{"kind": "memory", "coord": [3], "payload": {"t": 1}}\n')
     entries = log(client)["entries"]
-    corrective = entries[2]["coord"]
+    corrective = entries[3]["coord"]
+    assert entries[2]["to"] == corrective
     assert [(e["action"], e["coord"]) for e in entries] == [
         ("import", [3.0]),
         ("delete", [2.0]),
+        ("link", [1.0]),  # from the mispredicted memory to its corrective one
         ("store", corrective),  # the corrective memory of the misprediction
         ("report_outcome", [1.0]),
         ("set_importance", [2.0]),

@@ -18,8 +18,8 @@ def test_migrate_applies_the_schema_once(postgres_server: PostgresServer, unique
     url = postgres_server.create_database(unique)
     first, second = migrate(url), migrate(url)
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout) == {"applied": [1, 2, 3, 4, 5, 6], "schema_version": 6}
-    assert json.loads(second.stdout) == {"applied": [], "schema_version": 6}
+    assert json.loads(first.stdout) == {"applied": [1, 2, 3, 4, 5, 6, 7], "schema_version": 7}
+    assert json.loads(second.stdout) == {"applied": [], "schema_version": 7}
 
 
 def test_migrate_without_a_database_url_is_a_usage_error() -> None:

@@ -182,6 +182,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE soma_memories ADD COLUMN embedder text;
         """,
     ),
+    Migration(
+        7,
+        "the audit log names the memory a link points to",
+        """
+        ALTER TABLE soma_audit_log ADD COLUMN target_key text;
+        CREATE INDEX soma_audit_log_target ON soma_audit_log (namespace, target_key, id)
+            WHERE target_key IS NOT NULL;
+        """,
+    ),
 )
 
 

@@ -560,9 +560,11 @@ class PostgresStore:
             after = (rows[-1][5], rows[-1][1])
 
     # Links.
-    def add_link(self, link: Link) -> None:
-        with self.connection() as conn:
-            conn.execute(
+    def add_link(self, link: Link, *, audit: AuditTrail | None = None) -> None:
+        with self.connection() as conn, conn.cursor() as cur:
+            if audit is not None:
+                postgres_audit.append(cur, audit)
+            cur.execute(
                 UPSERT_LINK,
                 (
                     link.namespace,

@@ -1,8 +1,11 @@
 """The embedded store's audit log: appended and trimmed inside the writing transaction, read newest first.
 
 Entry ids come from AUTOINCREMENT, so an id is never given twice, even after the oldest are trimmed.
+An entry about a link also names the memory it points to (``target_key``, null otherwise): the log of
+a memory lists the links to it as well as its own changes.
 """
 
+import logging
 import sqlite3
 from typing import Any
 
@@ -16,17 +19,43 @@ CREATE TABLE IF NOT EXISTS audit_log (
     actor TEXT NOT NULL,
     action TEXT NOT NULL,
     namespace TEXT NOT NULL,
-    coord_key TEXT NOT NULL
+    coord_key TEXT NOT NULL,
+    target_key TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_by_namespace ON audit_log (namespace, id);
 CREATE INDEX IF NOT EXISTS audit_by_memory ON audit_log (namespace, coord_key, id);
 """
 
+log = logging.getLogger(__name__)
+
+TARGET_INDEX = "CREATE INDEX IF NOT EXISTS audit_by_target ON audit_log (namespace, target_key, id)"
+
+
+def add_target_column(db: sqlite3.Connection) -> None:
+    """A log made before links were audited gets the column (null: its entries name one memory) and
+    its index."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}
+    if "target_key" not in columns:
+        db.execute("ALTER TABLE audit_log ADD COLUMN target_key TEXT")
+        log.info("the audit log names the memory each link points to from now on")
+    db.execute(TARGET_INDEX)
+
 
 def append(db: sqlite3.Connection, trail: AuditTrail) -> None:
     db.executemany(
-        "INSERT INTO audit_log (at, actor, action, namespace, coord_key) VALUES (?, ?, ?, ?, ?)",
-        [(e.at, e.actor, e.action.value, e.namespace, coordinate_key(e.coordinate)) for e in trail.entries],
+        "INSERT INTO audit_log (at, actor, action, namespace, coord_key, target_key)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                e.at,
+                e.actor,
+                e.action.value,
+                e.namespace,
+                coordinate_key(e.coordinate),
+                None if e.target is None else coordinate_key(e.target),
+            )
+            for e in trail.entries
+        ],
     )
     db.execute("DELETE FROM audit_log WHERE id <= (SELECT max(id) FROM audit_log) - ?", (trail.keep,))
 
@@ -37,8 +66,8 @@ def entries(
     query = "SELECT * FROM audit_log WHERE namespace = ?"
     params: list[Any] = [namespace]
     if coordinate is not None:
-        query += " AND coord_key = ?"
-        params.append(coordinate_key(coordinate))
+        query += " AND (coord_key = ? OR target_key = ?)"
+        params.extend([coordinate_key(coordinate)] * 2)
     if before is not None:
         query += " AND id < ?"
         params.append(before)
@@ -51,6 +80,7 @@ def entries(
             namespace=row["namespace"],
             coordinate=coordinate_from_key(row["coord_key"]),
             entry=row["id"],
+            target=None if row["target_key"] is None else coordinate_from_key(row["target_key"]),
         )
         for row in rows
     ]

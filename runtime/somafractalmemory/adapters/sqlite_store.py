@@ -301,6 +301,8 @@ class SQLiteStore:
         self._lock = self._file.lock
         self._transaction = self._file.transaction
         self._add_embedder_column()
+        with self._transaction() as db:
+            sqlite_audit.add_target_column(db)
         if not journaled:
             self._journal_every_namespace()
         self._fill_word_index()
@@ -836,8 +838,10 @@ class SQLiteStore:
 
     # --- links --------------------------------------------------------------------------------
 
-    def add_link(self, link: Link) -> None:
+    def add_link(self, link: Link, *, audit: AuditTrail | None = None) -> None:
         with self._transaction() as db:
+            if audit is not None:
+                sqlite_audit.append(db, audit)
             db.execute(
                 """
                 INSERT INTO links (namespace, source_key, target_key, link_type, weight, created_at)

@@ -29,6 +29,7 @@ class AuditAction(StrEnum):
     SET_IMPORTANCE = "set_importance"
     REPORT_OUTCOME = "report_outcome"
     SHARE = "share"  # a copy from another namespace, logged in the namespace it was copied into
+    LINK = "link"  # a link made or replaced: the entry's coordinate is its source, ``target`` where it points
     DECAY = "decay"  # payload keys dropped by age (maintenance)
     FORGET = "forget"  # deleted by maintenance: old and below the importance floor
     CONSOLIDATE = "consolidate"  # a semantic memory summarising episodic ones, and each source marked
@@ -36,7 +37,9 @@ class AuditAction(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One change; ``entry`` is its number in the log (0 until the store appends it)."""
+    """One change; ``entry`` is its number in the log (0 until the store appends it). A change to a
+    link names both memories: ``coordinate`` the one it starts from, ``target`` the one it points to
+    (None for a change to one memory)."""
 
     at: float
     actor: str
@@ -44,6 +47,7 @@ class AuditEntry:
     namespace: str
     coordinate: Coordinate
     entry: int = 0
+    target: Coordinate | None = None
 
 
 @dataclass(frozen=True, slots=True)

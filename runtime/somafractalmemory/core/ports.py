@@ -135,8 +135,9 @@ class DocumentStore(Backend, Protocol):
     def embedder_counts(self, namespace: str) -> dict[str | None, int]:
         """How many memories of the namespace each embedder id embedded (None: unknown)."""
 
-    def add_link(self, link: Link) -> None:
-        """Insert or replace the edge (namespace, source, target, link_type)."""
+    def add_link(self, link: Link, *, audit: AuditTrail | None = None) -> None:
+        """Insert or replace the edge (namespace, source, target, link_type), and append the ``audit``
+        entries in the same transaction."""
 
     def neighbors(
         self, namespace: str, coordinate: Coordinate, link_type: str | None, limit: int | None

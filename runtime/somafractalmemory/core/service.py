@@ -193,12 +193,18 @@ class MemoryService:
             embedder=self.embedder.identity,
         )
 
-    def _trail(self, action: AuditAction, memories: Sequence[tuple[str, Coordinate]]) -> AuditTrail | None:
-        """The audit entries of a change, by the current actor (none when the log keeps nothing)."""
+    def _trail(
+        self,
+        action: AuditAction,
+        memories: Sequence[tuple[str, Coordinate]],
+        target: Coordinate | None = None,
+    ) -> AuditTrail | None:
+        """The audit entries of a change, by the current actor (none when the log keeps nothing); a
+        change to a link names the memory it points to as ``target``."""
         if self.audit_retention == 0:
             return None
         now, actor = self.clock(), current_actor()
-        entries = [AuditEntry(now, actor, action, namespace, c) for namespace, c in memories]
+        entries = [AuditEntry(now, actor, action, namespace, c, target=target) for namespace, c in memories]
         return AuditTrail(entries, self.audit_retention)
 
     def _write(self, memories: Sequence[Memory], action: AuditAction = AuditAction.STORE) -> None:
@@ -597,7 +603,7 @@ class MemoryService:
         self._require_node(namespace, source, "from")
         self._require_node(namespace, target, "to")
         link = Link(namespace, source, target, link_type, weight, self.clock())
-        self.store.add_link(link)
+        self.store.add_link(link, audit=self._trail(AuditAction.LINK, [(namespace, source)], target))
         return link
 
     def neighbors(

@@ -8,7 +8,12 @@ def audit_resource(entries: list[AuditEntry], limit: int) -> AuditResponseV1:
     """A full page may have older entries after it: its last entry's number starts the next one."""
     resources = [
         AuditEntryResource(
-            entry=e.entry, at=e.at, actor=e.actor, action=e.action.value, coord=list(e.coordinate)
+            entry=e.entry,
+            at=e.at,
+            actor=e.actor,
+            action=e.action.value,
+            coord=list(e.coordinate),
+            to=None if e.target is None else list(e.target),
         )
         for e in entries
     ]

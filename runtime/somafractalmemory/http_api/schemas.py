@@ -530,7 +530,10 @@ class AuditEntryResource(BaseModel):
     at: float
     actor: str = Field(description="'token:' and the id of the caller's token, 'local:USER' or 'system'")
     action: str
-    coord: list[float]
+    coord: list[float] = Field(description="the memory changed; for a link, the memory it starts from")
+    to: list[float] | None = Field(
+        default=None, description="for a link, the memory it points to; null for a change to one memory"
+    )
 
 
 class AuditResponseV1(BaseModel):
