@@ -40,3 +40,17 @@ def test_a_release_gives_the_written_pages_back(tmp_path: Path) -> None:
     assert resident_bytes() - before < 4 * mib
     assert float(vectors[12_345, 7]) == 1.0  # read back from the page cache
     rows.close()
+
+
+def test_rows_written_through_the_file_are_seen_by_the_mapping_and_not_resident(tmp_path: Path) -> None:
+    mib = 1024 * 1024
+    rows = MappedRows(tmp_path, 256)
+    vectors = rows.resized(64 * 1024)
+    data = np.full((32 * 1024, 256), 2.0, dtype=np.float32)
+    before = resident_bytes()
+    rows.write(10, data)  # 32 MiB from row 10 on
+    assert resident_bytes() - before < 4 * mib
+    assert float(vectors[9, 0]) == 0.0
+    assert float(vectors[10, 0]) == float(vectors[10 + 32 * 1024 - 1, 255]) == 2.0
+    assert float(vectors[10 + 32 * 1024, 0]) == 0.0
+    rows.close()

@@ -109,7 +109,7 @@ class Shard:
     def map_vectors(self, backing: MappedRows) -> None:
         """Keep the vectors in ``backing``'s file from now on (a shard too large for anonymous memory)."""
         vectors = backing.resized(len(self.vectors))
-        vectors[: self.size] = self.vectors[: self.size]
+        backing.write(0, self.vectors[: self.size])
         self.vectors, self.backing = vectors, backing
 
     def extend(
@@ -127,7 +127,10 @@ class Shard:
             raise TypeError("rows are added in bulk only to a shard that reads its payloads from a file")
         start, stop = self.size, self.size + len(coordinates)
         self._reserve(stop)
-        self.vectors[start:stop] = vectors
+        if self.backing is None:
+            self.vectors[start:stop] = vectors
+        else:
+            self.backing.write(start, vectors)
         self.types[start:stop] = types
         self.ids[start:stop] = ids
         self.columns = PayloadColumns(len(self.vectors))

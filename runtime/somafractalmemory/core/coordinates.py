@@ -75,4 +75,4 @@ def coordinate_key(coord: Sequence[float]) -> str:
 
 
 def coordinate_from_key(key: str) -> Coordinate:
-    return tuple(float(part) for part in key.split(","))
+    return tuple(map(float, key.split(",")))
