@@ -256,3 +256,27 @@ def test_an_imported_version_is_stored_encrypted(vault: MemoryService, tmp_path:
     assert (report.memories, report.versions, report.errors) == (1, 1, [])
     assert SECRET not in str(raw_rows(tmp_path, "SELECT payload FROM memory_versions"))
     assert [v.payload for v in vault.versions(NS, (1.0,))] == [{"text": "then", "secret": SECRET}]
+
+
+def test_rotation_encrypts_a_field_stored_before_it_was_listed_and_indexes_it_again(tmp_path: Path) -> None:
+    clear = open_service(tmp_path, encryption=encryption(OLD, fields=()))
+    clear.store_memory(NS, NewMemory((1.0,), {"text": "door", "secret": SECRET}))
+    assert [r.memory.coordinate for r in clear.recall(NS, SECRET, ranking=Ranking.LEXICAL)] == [(1.0,)]
+    before = clear.recall(NS, SECRET, ranking=Ranking.DENSE)[0].score
+    close_service(clear)
+    listed = open_service(tmp_path, encryption=encryption(OLD))
+    assert rotate_namespace(listed, NS) == Rotation(1, 1, 0, 0)
+    assert SECRET not in str(raw_rows(tmp_path, "SELECT payload, text FROM memories"))
+    assert listed.recall(NS, SECRET, ranking=Ranking.LEXICAL) == []
+    assert listed.keyword_search(NS, SECRET, exact=False) == []
+    after = listed.recall(NS, SECRET, ranking=Ranking.DENSE)
+    assert after[0].memory.payload == {"text": "door", "secret": SECRET}
+    assert before > 0.5  # the clear value was embedded; once encrypted, the memory is embedded again
+    assert round(after[0].score, 2) == 0.0
+    assert listed.keyword_search(NS, "door")[0].payload == {"text": "door", "secret": SECRET}
+    close_service(listed)
+
+
+def test_hybrid_recall_refuses_a_filter_on_an_encrypted_field(vault: MemoryService) -> None:
+    with pytest.raises(InvalidInput, match=r"^cannot filter on 'secret'"):
+        vault.hybrid_recall(NS, "q", conditions=parse_filters({"secret": 1}))
