@@ -40,7 +40,7 @@ class MappedRows:
         """Write rows from row ``first`` on through the file, not the mapping: a bulk write then costs
         no page fault per page, and leaves nothing resident (the mapping sees the same pages)."""
         data = np.ascontiguousarray(vectors, dtype=np.float32)
-        os.pwrite(self._file.fileno(), memoryview(data), first * self._row_bytes)
+        os.pwrite(self._file.fileno(), data.data, first * self._row_bytes)
 
     def release(self) -> None:
         """Drop the mapped pages from the process's resident memory; the next read maps them again."""
