@@ -128,3 +128,15 @@ def test_the_commands_over_url_get_the_field_in_clear(
             "(SOMA_ENCRYPTED_FIELDS), so the store cannot compare its value\n"
         )
     assert SECRET.encode() not in b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+
+
+def test_serve_refuses_fields_without_a_key_before_the_port_opens(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SOMA_ENCRYPTION_KEYS")
+    result = run_soma(["serve", "--port", "19599"], capsys)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.endswith(
+        "soma serve: error: SOMA_ENCRYPTED_FIELDS is set but no key is: set SOMA_ENCRYPTION_KEYS or "
+        "SOMA_ENCRYPTION_KEYS_FILE (`soma encryption new-key` prints one)\n"
+    )

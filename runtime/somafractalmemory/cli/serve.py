@@ -11,6 +11,7 @@ from somafractalmemory.cli.options import (
     logging_options,
     settings_from,
 )
+from somafractalmemory.encryption_config import field_encryption
 from somafractalmemory.settings import DEFAULT_PORT, Settings
 from somafractalmemory.tokens import GENERATED_TOKEN_FILE, resolve_token
 
@@ -31,6 +32,7 @@ def serve(args: argparse.Namespace) -> int:
     if settings.api_token is None and settings.api_token_file is None and token_file.exists():
         log.info("the API token is in %s", token_file)
     resolve_token(settings)  # a bad token setting fails here, before the port opens; a new one is logged
+    field_encryption(settings)  # and so does a bad encryption key setting
     log.info("memories are kept in %s", settings.data_dir)
     uvicorn.run(
         create_app(settings),

@@ -122,8 +122,9 @@ class FieldEncryption:
     def memories(self, memories: Iterable[Memory]) -> list[Memory]:
         return [self.memory(m) for m in memories]
 
-    def version(self, version: MemoryVersion, memory: str) -> MemoryVersion:
-        payload = self.open(version.payload, f"version {version.number} of {memory}")
+    def version(self, version: MemoryVersion, where: str) -> MemoryVersion:
+        """A kept version of the memory ``where`` names, as a reader sees it."""
+        payload = self.open(version.payload, f"version {version.number} of {where}")
         return dataclasses.replace(version, payload=payload)
 
     def sealed(self, memories: Sequence[Memory]) -> Sequence[Memory]:
