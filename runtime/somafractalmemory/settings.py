@@ -96,11 +96,14 @@ class Settings(BaseSettings):
         description="entries the audit log keeps, over all namespaces (the oldest go); 0 keeps no log",
     )
     cache_ttl_seconds: int = Field(300, ge=1)
-    # Fused recall's defaults are measured with the default (hashing) embedder, itself lexical and weaker
-    # than BM25 (docs/retrieval.md); with a neural embedder, equal weights and k 60 are the usual start.
-    recall_dense_weight: float = Field(1.0, ge=0, description="weight of the dense leg in fused recall")
-    recall_lexical_weight: float = Field(3.0, ge=0, description="weight of the lexical leg in fused recall")
-    recall_rrf_k: int = Field(20, ge=1, description="reciprocal rank fusion's k")
+    # Fused recall: unset, each takes the embedding provider's default (core/fusion.py, docs/retrieval.md).
+    recall_dense_weight: float | None = Field(
+        None, ge=0, description="weight of the dense leg in fused recall"
+    )
+    recall_lexical_weight: float | None = Field(
+        None, ge=0, description="weight of the lexical leg in fused recall"
+    )
+    recall_rrf_k: int | None = Field(None, ge=1, description="reciprocal rank fusion's k")
 
     # --- encryption at rest of chosen payload fields (docs/encryption.md) -----------------------
     encrypted_fields: Annotated[list[str], NoDecode] = Field(

@@ -9,7 +9,7 @@ from somafractalmemory.adapters.memory_cache import MemoryCache
 from somafractalmemory.adapters.memory_rate_limiter import MemoryRateLimiter
 from somafractalmemory.adapters.sqlite_store import SQLiteStore
 from somafractalmemory.core.budget import WorkBudget
-from somafractalmemory.core.fusion import FusionWeights
+from somafractalmemory.core.fusion import fusion_for
 from somafractalmemory.core.index_recovery import IndexRecovery
 from somafractalmemory.core.ports import (
     Backend,
@@ -144,8 +144,11 @@ def build_runtime(settings: Settings, *, start_recovery: bool = True) -> Runtime
         cache_ttl_seconds=settings.cache_ttl_seconds,
         journal=journal,
         budget=budget(settings),
-        fusion=FusionWeights(
-            settings.recall_dense_weight, settings.recall_lexical_weight, settings.recall_rrf_k
+        fusion=fusion_for(
+            settings.embedding_provider,
+            settings.recall_dense_weight,
+            settings.recall_lexical_weight,
+            settings.recall_rrf_k,
         ),
         encryption=encryption,
     )

@@ -49,3 +49,25 @@ def reciprocal_rank_fusion(legs: Sequence[tuple[Sequence[Key], float]], k: int) 
 
 
 DEFAULT_FUSION = FusionWeights()
+
+# The defaults per embedder provider, chosen on LoCoMo conversations 26, 30 and 41 and checked on the other
+# seven (docs/retrieval.md). The hashing embedder is itself lexical and weaker than BM25: the lexical leg
+# weighs three times as much. A neural embedder's dense leg finds what shares no word with the query:
+# both legs weigh alike, and a small k lets the first ranks of each decide.
+PROVIDER_FUSION = {
+    "hashing": FusionWeights(dense=1.0, lexical=3.0, k=20),
+    "onnx": FusionWeights(dense=1.0, lexical=1.0, k=10),
+    "sentence-transformers": FusionWeights(dense=1.0, lexical=1.0, k=10),
+}
+
+
+def fusion_for(
+    provider: str, dense: float | None = None, lexical: float | None = None, k: int | None = None
+) -> FusionWeights:
+    """The provider's defaults, with each value given in its place."""
+    default = PROVIDER_FUSION.get(provider, DEFAULT_FUSION)
+    return FusionWeights(
+        default.dense if dense is None else dense,
+        default.lexical if lexical is None else lexical,
+        default.k if k is None else k,
+    )
