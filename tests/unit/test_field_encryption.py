@@ -280,3 +280,12 @@ def test_rotation_encrypts_a_field_stored_before_it_was_listed_and_indexes_it_ag
 def test_hybrid_recall_refuses_a_filter_on_an_encrypted_field(vault: MemoryService) -> None:
     with pytest.raises(InvalidInput, match=r"^cannot filter on 'secret'"):
         vault.hybrid_recall(NS, "q", conditions=parse_filters({"secret": 1}))
+
+
+def test_the_key_file_the_operator_generates_is_read_as_it_writes_it(tmp_path: Path) -> None:
+    from soma_operator.builders.encryption import KEYS_FILE, fernet_key
+
+    assert KEYS_FILE == "/etc/soma/encryption/keys"
+    keys = tmp_path / "keys"
+    keys.write_text(f"{fernet_key()}\n")  # the Secret's content, one key and a newline
+    assert field_encryption(settings(tmp_path, encrypted_fields="secret", encryption_keys_file=keys)).enabled
