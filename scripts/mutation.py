@@ -67,7 +67,7 @@ GROUPS = {
     "operator": Group(
         "operator",
         "soma_operator",
-        ("builders/*.py", "status.py", "backup_status.py", "cron.py"),
+        ("builders/*.py", "status.py", "backup_status.py", "maintenance_status.py", "cron.py"),
         (
             "tests/operator/test_operator_builders.py",
             "tests/operator/test_datastores_upstream.py",
@@ -79,6 +79,8 @@ GROUPS = {
             "tests/operator/test_operator_cli.py",
             "tests/operator/test_backup_builders.py",
             "tests/operator/test_backup_status.py",
+            "tests/operator/test_maintenance_builders.py",
+            "tests/operator/test_maintenance_status.py",
         ),
     ),
 }
