@@ -76,6 +76,24 @@ def test_rows_and_versions_hold_neither_the_clear_value_nor_the_token(
     assert [v.payload for v in vault.versions(NS, (1.0,))] == [{"text": "first draft", "secret": SECRET}]
 
 
+def test_in_evented_mode_the_outbox_carries_the_envelope_and_a_rotation_reaches_it(
+    evented_store: PostgresStore, postgres_url: str, tmp_path: Path
+) -> None:
+    evented = service(evented_store, tmp_path, OLD)
+    evented.index_inline = False
+    evented.store_memory(NS, NewMemory((1.0,), {"text": "door", "secret": SECRET}))
+    events = rows(postgres_url, "SELECT event FROM soma_outbox ORDER BY id")
+    assert len(events) == 1
+    assert SECRET.encode() not in bytes(events[0][0])  # type: ignore[arg-type]
+    assert ENVELOPE_KEY.encode() in bytes(events[0][0])  # type: ignore[arg-type]
+    both = service(evented_store, tmp_path, NEW, OLD)
+    both.index_inline = False
+    assert rotate_namespace(both, NS) == Rotation(1, 1, 0, 0)
+    assert len(rows(postgres_url, "SELECT event FROM soma_outbox")) == 2  # the consumers follow
+    for opened in (evented, both):
+        opened.index.close()
+
+
 def test_rotation_rewrites_memories_and_versions_in_place(
     vault: MemoryService, store: PostgresStore, postgres_url: str, tmp_path: Path
 ) -> None:
