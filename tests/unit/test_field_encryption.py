@@ -21,6 +21,7 @@ from somafractalmemory.core.field_encryption import (
 from somafractalmemory.core.filters import parse_filters
 from somafractalmemory.core.fusion import Ranking
 from somafractalmemory.core.key_rotation import Rotation, rotate_namespace
+from somafractalmemory.core.models import MemoryType
 from somafractalmemory.core.selection import Selection
 from somafractalmemory.core.service import MemoryService, NewMemory
 from somafractalmemory.core.text import payload_text
@@ -289,3 +290,17 @@ def test_the_key_file_the_operator_generates_is_read_as_it_writes_it(tmp_path: P
     keys = tmp_path / "keys"
     keys.write_text(f"{fernet_key()}\n")  # the Secret's content, one key and a newline
     assert field_encryption(settings(tmp_path, encrypted_fields="secret", encryption_keys_file=keys)).enabled
+
+
+def test_share_importance_and_outcome_writes_keep_the_field_encrypted(
+    vault: MemoryService, tmp_path: Path
+) -> None:
+    vault.store_memory(NS, NewMemory((1.0,), {"text": "t", "secret": SECRET}))
+    vault.set_importance(NS, (1.0,), 0.9)
+    vault.report_outcome(NS, (1.0,), "worked")
+    shared = vault.share(NS, "elsewhere", Selection((), MemoryType.EPISODIC), dry_run=False)
+    assert shared.applied == 1
+    for namespace in (NS, "elsewhere"):
+        assert vault.get(namespace, (1.0,)).payload["secret"] == SECRET
+    assert SECRET not in str(raw_rows(tmp_path, "SELECT payload FROM memories"))
+    assert SECRET not in str(raw_rows(tmp_path, "SELECT payload FROM memory_versions"))
