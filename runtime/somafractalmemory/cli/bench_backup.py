@@ -2,7 +2,8 @@
 
     python -m somafractalmemory.cli.bench_backup --memories 100000
 
-Fills a temporary data directory through the service (in a process of its own), then runs `soma backup`
+Fills a temporary data directory through the service (in a process of its own; one memory in
+REWRITTEN is written twice, so it keeps a version), then runs `soma backup`
 and `soma restore` (into a fresh data directory) each as its own process, as an operator's Job would: the
 wall time gives memories per second, the process's peak resident memory (its maximum RSS) the memory
 bound. Prints one JSON object.
@@ -27,27 +28,32 @@ from somafractalmemory.wiring import build_runtime
 
 WORDS = ("river", "lamp", "orbit", "cedar", "signal", "harvest", "copper", "meadow", "echo", "quartz")
 FILL_BATCH = 1000
+REWRITTEN = 4  # every 4th memory is written again: it keeps one version
 KIB = 1024
 MIB = 1024 * 1024
+
+
+def bench_memory(index: int, draft: bool = False) -> NewMemory:
+    text = " ".join(WORDS[(index * k) % len(WORDS)] for k in range(1, 12)) + f" #{index}"
+    return NewMemory(
+        (float(index), float(index % 97), float(index % 13)),
+        {"text": ("draft: " if draft else "") + text, "importance": (index % 10) / 10},
+        MemoryType.EPISODIC,
+    )
+
+
+def versions_of(memories: int) -> int:
+    return len(range(0, memories, REWRITTEN))
 
 
 def fill(data_dir: Path, memories: int, namespaces: int) -> None:
     runtime = build_runtime(Settings(data_dir=data_dir))
     try:
         for start in range(0, memories, FILL_BATCH):
-            batch = [
-                NewMemory(
-                    (float(index), float(index % 97), float(index % 13)),
-                    {
-                        "text": " ".join(WORDS[(index * k) % len(WORDS)] for k in range(1, 12))
-                        + f" #{index}",
-                        "importance": (index % 10) / 10,
-                    },
-                    MemoryType.EPISODIC,
-                )
-                for index in range(start, min(start + FILL_BATCH, memories))
-            ]
-            runtime.service.store_many(f"bench-{start // FILL_BATCH % namespaces}", batch)
+            indexes = range(start, min(start + FILL_BATCH, memories))
+            namespace = f"bench-{start // FILL_BATCH % namespaces}"
+            runtime.service.store_many(namespace, [bench_memory(i, draft=True) for i in indexes[::REWRITTEN]])
+            runtime.service.store_many(namespace, [bench_memory(i) for i in indexes])
     finally:
         runtime.close()
 
@@ -86,7 +92,13 @@ def run(memories: int, namespaces: int, workdir: Path) -> dict[str, Any]:
     (folder,) = dest.iterdir()
     backup["bytes"] = sum(path.stat().st_size for path in folder.iterdir())
     restore = measured(["restore", "--data-dir", str(target), "--from", str(dest)], memories)
-    return {"memories": memories, "namespaces": namespaces, "backup": backup, "restore": restore}
+    return {
+        "memories": memories,
+        "versions": versions_of(memories),
+        "namespaces": namespaces,
+        "backup": backup,
+        "restore": restore,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
