@@ -1,6 +1,7 @@
 """Export and import records pinned to their values: the fields written, the defaults read, each check at
 its boundary with its message, and NDJSON line handling."""
 
+import dataclasses
 import json
 import math
 
@@ -62,7 +63,11 @@ def test_records_round_trip() -> None:
     assert from_record("ns", memory_to_record(MEMORY), NOW) == MEMORY
     assert from_record("ns", link_to_record(LINK), NOW) == LINK
     assert decode_memory("ns", encode_memory(MEMORY)) == MEMORY
-    assert encode_memory(MEMORY) == json.dumps(memory_to_record(MEMORY), separators=(",", ":")).encode()
+    cached = {**memory_to_record(MEMORY), "embedder": None}  # a cache entry also keeps the embedder
+    assert encode_memory(MEMORY) == json.dumps(cached, separators=(",", ":")).encode()
+    embedded = dataclasses.replace(MEMORY, embedder="hashing:rules-1b13d4b8:384")
+    assert decode_memory("ns", encode_memory(embedded)) == embedded
+    assert "embedder" not in memory_to_record(embedded)  # export leaves it out: an import embeds anew
 
 
 def test_a_memory_record_fills_what_it_leaves_out() -> None:
