@@ -17,6 +17,7 @@ MEMORY_KEYS = {
     "created_at",
     "updated_at",
     "access_count",
+    "embedder",
 }
 LINK_KEYS = {"from", "to", "type", "weight", "created_at"}
 
@@ -72,7 +73,12 @@ def test_range_and_stats(soma: Soma) -> None:
     soma.ok("store", "9,9,9", CHEN)
     assert soma.ok("range", "0,0,0", "5,5,5") == {"coords": [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]}
     assert soma.ok("range", "0,0,0", "5,5,5", "--type", "semantic") == {"coords": [[2.0, 2.0, 2.0]]}
-    assert soma.ok("stats") == {"total_memories": 3, "episodic": 2, "semantic": 1}
+    assert soma.ok("stats") == {
+        "total_memories": 3,
+        "episodic": 2,
+        "semantic": 1,
+        "embedders": {"hashing:rules-1b13d4b8:384": 3},
+    }
 
 
 def test_link_neighbors_path(soma: Soma) -> None:

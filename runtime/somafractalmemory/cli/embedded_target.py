@@ -1,6 +1,5 @@
 """The memories of one namespace in the embedded store of a data directory, through the service."""
 
-import dataclasses
 import getpass
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from somafractalmemory.http_api.audit_presenter import audit_resource
 from somafractalmemory.http_api.batch_presenter import batch_resource, selection_of
 from somafractalmemory.http_api.maintenance_presenter import maintenance_resource
 from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
+from somafractalmemory.http_api.queries import namespace_stats
 from somafractalmemory.http_api.schemas import ImportResponseV1, OutcomeResponseV1
 from somafractalmemory.http_api.version_presenter import versions_resource
 from somafractalmemory.settings import Settings
@@ -95,7 +95,7 @@ class EmbeddedTarget:
         return {"coords": [list(coordinate) for coordinate in found]}
 
     def stats(self) -> JSONObject:
-        return dataclasses.asdict(self._service.stats(self.namespace))
+        return namespace_stats(self._service, self.namespace).model_dump(mode="json")
 
     def link(self, source: Coordinate, target: Coordinate, link_type: str, weight: float) -> JSONObject:
         link = self._service.link(self.namespace, source, target, link_type, weight)
