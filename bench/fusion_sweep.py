@@ -9,7 +9,7 @@ own weights reproduce ``soma eval``'s numbers. Run from the repository root:
     .venv/bin/python bench/fusion_sweep.py bench/eval/sample.jsonl locomo-26.jsonl ... > sweep.json
 
 It prints one JSON object: per setting ("dense:lexical:k"), recall@10, MRR and nDCG@10 over the queries of
-all the datasets given (each dataset in a store of its own), and "dense only" and "lexical only".
+all the datasets given (each dataset in a store of its own), and "dense leg" and "lexical leg" alone.
 """
 
 import argparse
@@ -91,8 +91,10 @@ def main(argv: Sequence[str]) -> int:
         for w in LEXICAL_WEIGHTS
         for k in RRF_KS
     }
-    grid["dense only"] = scored(all_legs, 1.0, 0.0, 60)
-    grid["lexical only"] = scored(all_legs, 0.0, 1.0, 60)
+    # Each leg alone, as recall ranks with it (ranking dense or lexical): a weight of 0 would still let
+    # the other leg's candidates fill the ten after this leg's own.
+    grid["dense leg"] = scored([(dense, [], relevant) for dense, _, relevant in all_legs], 1.0, 0.0, 60)
+    grid["lexical leg"] = scored([([], lexical, relevant) for _, lexical, relevant in all_legs], 0.0, 1.0, 60)
     weights = fusion_for(
         settings.embedding_provider,
         settings.recall_dense_weight,
