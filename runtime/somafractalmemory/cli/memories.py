@@ -136,5 +136,7 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
     _add_type(parser, "only memories of this type", None)
     parser.set_defaults(func=with_target(coordinate_range))
 
-    parser = data_command(subparsers, "stats", "Count the memories of the namespace, in total, by type and by embedder.")
+    parser = data_command(
+        subparsers, "stats", "Count the memories of the namespace, in total, by type and by embedder."
+    )
     parser.set_defaults(func=with_target(stats))
