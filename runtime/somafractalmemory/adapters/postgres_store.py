@@ -123,14 +123,38 @@ def _phrase_query(placeholder: str) -> str:
     return f"phraseto_tsquery('{WORDS_CONFIGURATION}', {placeholder})"
 
 
-def _held_count(count: int) -> str:
-    """How many of ``count`` phrases, given as positional parameters, a text's ``search_words`` hold."""
-    return "(" + " + ".join([f"(search_words @@ {_phrase_query('%s')})::int"] * count) + ")"
+# Texts counted per term for its document frequency: a term in more is as common as one in this many.
+FREQUENCY_CAP = 3001
+
+
+def _term_weights(count: int) -> str:
+    """A row ``w`` of ``w0 .. w{count-1}``: BM25's inverse document frequency of each phrase %(tN)s among the
+    texts of namespace %(namespace)s, ln(1 + (N - n + 0.5) / (n + 0.5)) (n counted up to FREQUENCY_CAP)."""
+    frequencies = ", ".join(
+        f"(SELECT count(*) FROM (SELECT 1 FROM soma_memories WHERE namespace = %(namespace)s"
+        f" AND search_words @@ {_phrase_query(f'%(t{n})s')} LIMIT {FREQUENCY_CAP}) AS held) AS n{n}"
+        for n in range(count)
+    )
+    weights = ", ".join(f"ln(1 + (total - n{n} + 0.5) / (n{n} + 0.5)) AS w{n}" for n in range(count))
+    total = (
+        "(SELECT coalesce(sum(episodic + semantic), 0) FROM soma_namespace_counters"
+        " WHERE namespace = %(namespace)s) AS total"
+    )
+    return f"w AS (SELECT {weights} FROM (SELECT {total}, {frequencies}) AS frequencies)"
+
+
+def _held_weight(count: int) -> str:
+    """The weights (``_term_weights``) of the phrases a text's ``search_words`` hold, summed."""
+    return (
+        "("
+        + " + ".join(f"w.w{n} * (search_words @@ {_phrase_query(f'%(t{n})s')})::int" for n in range(count))
+        + ")"
+    )
 
 
 def _any_of(count: int) -> str:
-    """A tsquery matching any of ``count`` phrases given as positional parameters."""
-    return " || ".join([_phrase_query("%s")] * count)
+    """A tsquery matching any of ``count`` phrases, the parameters %(t0)s .. %(t{count-1})s."""
+    return " || ".join(_phrase_query(f"%(t{n})s") for n in range(count))
 
 
 def _memory_row(memory: Memory) -> tuple[Any, ...]:
@@ -449,27 +473,30 @@ class PostgresStore:
         conditions: MemoryFilter,
         limit: int,
     ) -> list[ScoredMemory]:
-        """Over the GIN-indexed ``search_words``: the number of the terms a text holds, then ``ts_rank``
-        (length-normalised, and scaled into [0, 1) by flag 32) among texts holding as many. PostgreSQL
-        knows no IDF, so without the count one short text holding one term outranks a longer one holding
-        every term, where BM25 on the embedded default ranks the other way. The conditions are checked in
-        rank order until ``limit`` memories pass, examining at most ``scan_rows``."""
+        """Over the GIN-indexed ``search_words``: the terms a text holds, each weighed by its inverse
+        document frequency in the namespace (as BM25 weighs them: a rare name counts more than a common
+        word), then ``ts_rank`` (length-normalised, and scaled into [0, 1) by flag 32) among texts holding
+        as much. ``ts_rank`` alone knows no IDF, and one short text holding one common term would outrank
+        a longer one holding every term. The conditions are checked in rank order until ``limit`` memories
+        pass, examining at most ``scan_rows``."""
         phrases = [term for term in terms if term and VALUE_SEPARATOR not in term]
         if not phrases:
             return []
-        type_condition = "" if memory_type is None else " AND memory_type = %s"
-        params: list[Any] = [*phrases, *phrases, namespace]
-        if memory_type is not None:
-            params.append(memory_type.value)
-        params.append(self._scan_rows if conditions else limit)
+        type_condition = "" if memory_type is None else " AND memory_type = %(memory_type)s"
+        params: dict[str, Any] = {f"t{n}": phrase for n, phrase in enumerate(phrases)}
+        params.update(
+            namespace=namespace,
+            memory_type=None if memory_type is None else memory_type.value,
+            limit=self._scan_rows if conditions else limit,
+        )
         with self.connection() as conn:
             rows = conn.execute(
-                f"WITH q AS (SELECT {_any_of(len(phrases))} AS query)"
+                f"WITH q AS (SELECT {_any_of(len(phrases))} AS query), {_term_weights(len(phrases))}"
                 f" SELECT {MEMORY_COLUMNS},"
-                f" {_held_count(len(phrases))} + ts_rank(search_words, q.query, 33) AS rank"
-                " FROM soma_memories, q"
-                f" WHERE namespace = %s AND search_words @@ q.query{type_condition}"
-                " ORDER BY rank DESC, coord_key LIMIT %s",
+                f" {_held_weight(len(phrases))} + ts_rank(search_words, q.query, 33) AS rank"
+                " FROM soma_memories, q, w"
+                f" WHERE namespace = %(namespace)s AND search_words @@ q.query{type_condition}"
+                " ORDER BY rank DESC, coord_key LIMIT %(limit)s",
                 params,
             ).fetchall()
         found: list[ScoredMemory] = []
