@@ -8,6 +8,7 @@ import pytest
 from cli_harness import TOKEN, Result, run_soma
 
 from somafractalmemory.cli.server_process import ServerProcess
+from somafractalmemory.embedding.hashing import HashingEmbedder
 from somafractalmemory.tokens import GENERATED_TOKEN_FILE
 
 
@@ -25,7 +26,7 @@ def test_first_start_generates_an_owner_only_token_and_says_where(
         # A client on the same machine finds the generated token through --data-dir.
         result = run_soma(["stats", "--url", server.url, "--data-dir", str(data_dir)], capsys)
         assert result.code == 0, result.err
-        assert result.json == {"total_memories": 0, "episodic": 0, "semantic": 0}
+        assert result.json == {"total_memories": 0, "episodic": 0, "semantic": 0, "embedders": {}}
     entries = [json.loads(line) for line in log_path.read_text().splitlines()]
     generated = [e for e in entries if str(token_file) in e["message"]]
     assert generated
@@ -50,7 +51,12 @@ def test_data_survives_a_restart(
         assert soma(server.url, "delete", "3,3").code == 0
     with ServerProcess(data_dir, token=TOKEN) as restarted:
         url = restarted.url
-        assert soma(url, "stats").json == {"total_memories": 2, "episodic": 2, "semantic": 0}
+        assert soma(url, "stats").json == {
+            "total_memories": 2,
+            "episodic": 2,
+            "semantic": 0,
+            "embedders": {HashingEmbedder().identity: 2},
+        }
         recalled = soma(url, "recall", "gardens", "--top-k", "1").json
         assert recalled["results"][0]["memory"]["payload"] == {"text": "a memory about gardens"}
         assert soma(url, "path", "1,1", "2,2").json == {"path": [[1.0, 1.0], [2.0, 2.0]], "found": True}

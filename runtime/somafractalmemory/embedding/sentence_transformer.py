@@ -22,7 +22,7 @@ class SentenceTransformerEmbedder:
         if dimensions is None:
             raise InvalidInput(f"the sentence-transformers model {model} does not say its dimensions")
         self._dimensions = int(dimensions)
-        self._model = Path(model).name if Path(model).is_dir() else model
+        self._name = Path(model).name if Path(model).is_dir() else model
 
     @property
     def dimensions(self) -> int:
@@ -30,7 +30,7 @@ class SentenceTransformerEmbedder:
 
     @property
     def identity(self) -> str:
-        return f"sentence-transformers:{self._model}:{self._dimensions}"
+        return f"sentence-transformers:{self._name}:{self._dimensions}"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         vectors = self._model.encode(
