@@ -26,6 +26,7 @@ from somafractalmemory.cli.main import main
 from somafractalmemory.core.backup_format import backup_id, parse_backup_id, rfc3339
 from somafractalmemory.core.models import MemoryType
 from somafractalmemory.core.service import MemoryService, NewMemory
+from somafractalmemory.embedding.hashing import HashingEmbedder
 from support.backup_data import (
     LINKS_PER_NAMESPACE,
     MEMORIES_PER_NAMESPACE,
@@ -125,17 +126,31 @@ def test_backup_then_restore_gives_every_memory_link_and_recall_back(
     )
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["schema_version"] == 2
+    hashing = HashingEmbedder(384).identity
     assert manifest["namespaces"] == {
-        "alpha": {"file": "namespace-00001.ndjson.gz", "memories": 60, "links": 20, "versions": 19},
-        "beta": {"file": "namespace-00002.ndjson.gz", "memories": 60, "links": 20, "versions": 19},
+        "alpha": {
+            "file": "namespace-00001.ndjson.gz",
+            "memories": 60,
+            "links": 20,
+            "versions": 19,
+            "embedders": {hashing: 60},
+        },
+        "beta": {
+            "file": "namespace-00002.ndjson.gz",
+            "memories": 60,
+            "links": 20,
+            "versions": 19,
+            "embedders": {hashing: 60},
+        },
         "gamma/with slash": {
             "file": "namespace-00003.ndjson.gz",
             "memories": 60,
             "links": 20,
             "versions": 19,
+            "embedders": {hashing: 60},
         },
     }
-    assert manifest["embedder"] == "hashing/384"
+    assert manifest["embedder"] == hashing
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     assert {oct(path.stat().st_mode & 0o777) for path in folder.iterdir()} == {"0o600"}
 

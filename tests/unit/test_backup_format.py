@@ -33,7 +33,7 @@ def manifest() -> Manifest:
         "20261127T120000Z",
         "hashing/384",
         {
-            "alpha": NamespaceEntry("namespace-00001.ndjson.gz", 3, 1, 4),
+            "alpha": NamespaceEntry("namespace-00001.ndjson.gz", 3, 1, 4, {"hashing/384": 2, "unknown": 1}),
             "beta": NamespaceEntry("namespace-00002.ndjson.gz", 2, 0, 0),
         },
         {
@@ -77,8 +77,20 @@ def test_manifest_written_reads_back_equal_with_its_totals() -> None:
         "created": "2026-11-27T12:00:00Z",
         "embedder": "hashing/384",
         "namespaces": {
-            "alpha": {"file": "namespace-00001.ndjson.gz", "memories": 3, "links": 1, "versions": 4},
-            "beta": {"file": "namespace-00002.ndjson.gz", "memories": 2, "links": 0, "versions": 0},
+            "alpha": {
+                "file": "namespace-00001.ndjson.gz",
+                "memories": 3,
+                "links": 1,
+                "versions": 4,
+                "embedders": {"hashing/384": 2, "unknown": 1},
+            },
+            "beta": {
+                "file": "namespace-00002.ndjson.gz",
+                "memories": 2,
+                "links": 0,
+                "versions": 0,
+                "embedders": {},
+            },
         },
         "files": {
             "namespace-00001.ndjson.gz": {"sha256": SHA, "bytes": 120},
@@ -98,7 +110,7 @@ def test_manifest_written_reads_back_equal_with_its_totals() -> None:
 def test_a_version_1_manifest_is_read_as_a_backup_without_versions() -> None:
     old = document(schema_version=1)
     for entry in old["namespaces"].values():
-        del entry["versions"]
+        del entry["versions"], entry["embedders"]
     read = parse_manifest(json.dumps(old).encode())
     assert read.namespaces["alpha"] == NamespaceEntry("namespace-00001.ndjson.gz", 3, 1, 0)
     assert (read.memories, read.links, read.versions) == (5, 1, 0)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from somafractalmemory.adapters.sqlite_store import (
     MEMORY_COLUMNS,
+    STORED_COLUMNS,
     link_from_row,
     memory_from_row,
     version_from_row,
@@ -27,6 +28,14 @@ WAL = "wal"
 class SQLiteSnapshot:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self._columns: str | None = None
+
+    def _memory_columns(self) -> str:
+        """With the memories' embedder, unless the file was made before memories recorded it."""
+        if self._columns is None:
+            names = {row[1] for row in self._db.execute("PRAGMA table_info(memories)")}
+            self._columns = STORED_COLUMNS if "embedder" in names else MEMORY_COLUMNS
+        return self._columns
 
     def namespaces(self) -> list[str]:
         rows = self._db.execute(
@@ -36,7 +45,7 @@ class SQLiteSnapshot:
 
     def memories(self, namespace: str) -> Iterator[Memory]:
         rows = self._db.execute(
-            f"SELECT {MEMORY_COLUMNS} FROM memories WHERE namespace = ? ORDER BY id", (namespace,)
+            f"SELECT {self._memory_columns()} FROM memories WHERE namespace = ? ORDER BY id", (namespace,)
         )
         yield from (memory_from_row(row) for row in rows)
 

@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +27,12 @@ from somafractalmemory.cli.options import (
 )
 from somafractalmemory.cli.output import note, progress
 from somafractalmemory.core.backup_format import (
+    UNKNOWN_EMBEDDER,
     FileEntry,
     Manifest,
     NamespaceEntry,
     backup_id,
+    commonest_embedder,
     data_file_name,
     expired,
 )
@@ -46,11 +49,13 @@ class _Counted:
 
     def __init__(self, snapshot: StoreSnapshot, namespace: str, bar: "tqdm[Any]") -> None:
         self.memories = self.links = self.versions = 0
+        self.embedders: Counter[str] = Counter()
         self._snapshot, self._namespace, self._bar = snapshot, namespace, bar
 
     def __iter__(self) -> Iterator[bytes]:
         for memory in self._snapshot.memories(self._namespace):
             self.memories += 1
+            self.embedders[memory.embedder or UNKNOWN_EMBEDDER] += 1
             self._bar.update()
             yield record_line(memory_to_record(memory))
         for link in self._snapshot.links(self._namespace):
@@ -66,15 +71,18 @@ class _Counted:
 def write_backup(
     snapshot: StoreSnapshot, folder: Path, identifier: str, embedder: str, bar: "tqdm[Any]"
 ) -> Manifest:
-    """The snapshot's namespaces as files in ``folder``; answers their manifest."""
+    """The snapshot's namespaces as files in ``folder``; answers their manifest, whose embedder is the
+    memories' commonest (``embedder``, the configured one, when none recorded one)."""
     namespaces: dict[str, NamespaceEntry] = {}
     files: dict[str, FileEntry] = {}
     for position, namespace in enumerate(snapshot.namespaces(), start=1):
         name = data_file_name(position)
         records = _Counted(snapshot, namespace, bar)
         files[name] = write_lines(folder / name, records)
-        namespaces[namespace] = NamespaceEntry(name, records.memories, records.links, records.versions)
-    return Manifest(identifier, embedder, namespaces, files)
+        namespaces[namespace] = NamespaceEntry(
+            name, records.memories, records.links, records.versions, dict(sorted(records.embedders.items()))
+        )
+    return Manifest(identifier, commonest_embedder(namespaces.values(), embedder), namespaces, files)
 
 
 def take(settings: Settings, target: Destination, started: datetime, quiet: bool) -> Manifest:

@@ -1,5 +1,5 @@
 """What `soma backup` and `soma restore` work on, from the settings and the command line: the store's
-snapshot, the embedder's id, and the destination (a directory or s3://bucket/prefix)."""
+snapshot, the configured embedder's id, and the destination (a directory or s3://bucket/prefix)."""
 
 import os
 from contextlib import AbstractContextManager
@@ -13,6 +13,7 @@ from somafractalmemory.adapters.backup_destinations import (
 )
 from somafractalmemory.cli.errors import UsageError
 from somafractalmemory.core.snapshot import StoreSnapshot
+from somafractalmemory.embedding.hashing import HashingEmbedder
 from somafractalmemory.settings import Settings
 from somafractalmemory.wiring import DOCUMENT_FILE
 
@@ -46,9 +47,23 @@ def store_snapshot(settings: Settings) -> AbstractContextManager[StoreSnapshot]:
 
 
 def embedder_id(settings: Settings) -> str:
-    """The embedder whose vectors the memories had: a restore re-embeds with its own one."""
+    """The id of the embedder the settings select, in the format memories record
+    (``hashing:rules-<digest>:384``), without loading a model (a backup Job need not mount the
+    model volume): a neural provider's id then stops before its dimensions
+    (``onnx:all-MiniLM-L6-v2``), which only loading the model tells."""
     if settings.embedding_provider == "hashing":
-        return f"hashing/{settings.embedding_dimensions}"
-    # A neural model is named by its directory when it has one (the operator's model volume).
-    model = settings.embedding_model_dir.name if settings.embedding_model_dir else settings.embedding_model
-    return f"{settings.embedding_provider}/{model}"
+        return HashingEmbedder(settings.embedding_dimensions).identity
+    if settings.embedding_provider == "onnx":
+        from somafractalmemory.embedding.onnx_embedder import model_name
+
+        model = (
+            model_name(settings.embedding_model_dir)
+            if settings.embedding_model_dir
+            else settings.embedding_model
+        )
+        return f"onnx:{model}"
+    from somafractalmemory.embedding.sentence_transformer import model_name as named
+
+    # A model directory is named by its name, mounted or not.
+    directory = settings.embedding_model_dir
+    return f"{settings.embedding_provider}:{directory.name if directory else named(settings.embedding_model)}"

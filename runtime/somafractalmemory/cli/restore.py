@@ -25,7 +25,7 @@ from somafractalmemory.cli.options import (
 )
 from somafractalmemory.cli.output import note, progress
 from somafractalmemory.cli.target import MemoryTarget, client_token
-from somafractalmemory.core.backup_format import Manifest, NamespaceEntry
+from somafractalmemory.core.backup_format import Manifest, NamespaceEntry, made_by
 from somafractalmemory.core.records import MEMORY_KIND
 from somafractalmemory.settings import Settings
 
@@ -158,12 +158,18 @@ def restore(args: argparse.Namespace, attempt: Attempt) -> dict[str, Any]:
         manifest = read_manifest(folder, identifier)
         namespaces = selected(manifest, args.namespaces)
         verify(folder, manifest, namespaces)
-        if manifest.embedder != embedder_id(settings):
+        configured = embedder_id(settings)
+        others = {
+            name: count
+            for name, count in manifest.embedders(namespaces).items()
+            if not made_by(name, configured)
+        }
+        if others:
             log.warning(
-                "backup %s was taken with embedder %s; its memories are embedded again with %s",
+                "backup %s holds memories another embedder made (%s); they are embedded again with %s",
                 identifier,
-                manifest.embedder,
-                embedder_id(settings),
+                ", ".join(f"{name}: {count}" for name, count in others.items()),
+                configured,
             )
         restored: list[Counts] = []
         total = sum(_records(manifest.namespaces[n]) for n in namespaces)

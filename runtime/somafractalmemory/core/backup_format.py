@@ -7,15 +7,17 @@ without a manifest is incomplete (still running, or failed) and is never restore
 retention.
 
 The manifest names the format and its schema version, the backup's id and creation time, the embedder
-the vectors were made with, the counts of every namespace and the sha256 and size of every file.
+the vectors were made with (the memories' commonest, as they record it), the counts of every namespace
+(its memories also per embedder id) and the sha256 and size of every file.
 Schema version 2 added the versions; a version 1 backup (none) is still read. Everything here is pure:
 no file is opened.
 """
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +38,8 @@ ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z$")
 # "../x") is refused before a file is opened.
 FILE_PATTERN = re.compile(r"^namespace-\d{5}\.ndjson\.gz$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+# The embedder key of memories that recorded none (made before memories recorded their embedder).
+UNKNOWN_EMBEDDER = "unknown"
 
 
 class BackupRefused(SomaError):
@@ -77,6 +81,25 @@ class NamespaceEntry:
     memories: int
     links: int
     versions: int = 0
+    # The memories per embedder id; empty in a manifest written before it was recorded.
+    embedders: dict[str, int] = field(default_factory=dict)
+
+
+def commonest_embedder(namespaces: Iterable[NamespaceEntry], fallback: str) -> str:
+    """The embedder id most memories recorded (the first in name order on a tie); ``fallback`` when
+    none recorded one."""
+    counts: Counter[str] = Counter()
+    for entry in namespaces:
+        counts.update({name: n for name, n in entry.embedders.items() if name != UNKNOWN_EMBEDDER})
+    if not counts:
+        return fallback
+    return min(counts, key=lambda name: (-counts[name], name))
+
+
+def made_by(recorded: str, configured: str) -> bool:
+    """Whether a memory's embedder id names the configured embedder: the same id, or, for a configured
+    id without dimensions (a neural model not loaded), the id with any dimensions."""
+    return recorded == configured or recorded.rpartition(":")[0] == configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +127,15 @@ class Manifest:
     def versions(self) -> int:
         return sum(entry.versions for entry in self.namespaces.values())
 
+    def embedders(self, namespaces: Iterable[str]) -> dict[str, int]:
+        """The memories of these namespaces per embedder id; a manifest without the counts (older) gives
+        all of a namespace's memories to its one ``embedder``."""
+        counts: Counter[str] = Counter()
+        for name in namespaces:
+            entry = self.namespaces[name]
+            counts.update(entry.embedders or {self.embedder: entry.memories})
+        return {name: count for name, count in sorted(counts.items()) if count}
+
     @property
     def total_bytes(self) -> int:
         return sum(entry.bytes for entry in self.files.values())
@@ -121,6 +153,7 @@ class Manifest:
                     "memories": entry.memories,
                     "links": entry.links,
                     "versions": entry.versions,
+                    "embedders": entry.embedders,
                 }
                 for name, entry in self.namespaces.items()
             },
@@ -169,7 +202,22 @@ def _namespace_entry(name: str, value: Any, files: dict[str, FileEntry], schema:
     if file not in files:
         raise _damaged(f"namespace {name!r} names file {file[:80]!r}, which 'files' does not list")
     versions = 0 if schema == WITHOUT_VERSIONS else _count(value, "versions", where)
-    return NamespaceEntry(file, _count(value, "memories", where), _count(value, "links", where), versions)
+    memories = _count(value, "memories", where)
+    embedders = _embedders(value.get("embedders", {}), f"{where}'embedders'")
+    if embedders and sum(embedders.values()) != memories:
+        raise _damaged(
+            f"{where}'embedders' counts {sum(embedders.values())} memories, 'memories' says {memories}"
+        )
+    return NamespaceEntry(file, memories, _count(value, "links", where), versions, embedders)
+
+
+def _embedders(value: Any, where: str) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise _damaged(f"{where} is not an object")
+    for name, count in value.items():
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise _damaged(f"{where}[{name[:80]!r}] is not a count")
+    return dict(value)
 
 
 def parse_manifest(data: bytes) -> Manifest:

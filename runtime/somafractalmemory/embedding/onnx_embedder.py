@@ -46,6 +46,11 @@ def _json(path: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def model_name(model_dir: Path) -> str:
+    """The name the embedder's id gives the model of ``model_dir``, read without loading the model."""
+    return str(_json(model_dir / MANIFEST_FILE).get("model") or model_dir.name)
+
+
 class OnnxEmbedder:
     def __init__(self, model_dir: Path, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         import onnxruntime
@@ -73,7 +78,7 @@ class OnnxEmbedder:
         self._inputs = {node.name for node in self._session.get_inputs()}
         self._batch_size = batch_size
         self._dimensions = int(self._session.get_outputs()[0].shape[-1])
-        self._model = str(_json(model_dir / MANIFEST_FILE).get("model") or model_dir.name)
+        self._model = model_name(model_dir)
 
     @property
     def dimensions(self) -> int:

@@ -12,6 +12,11 @@ from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.ports import Vectors
 
 
+def model_name(model: str) -> str:
+    """The name the embedder's id gives ``model`` (a name, or a directory: its name)."""
+    return Path(model).name if Path(model).is_dir() else model
+
+
 class SentenceTransformerEmbedder:
     def __init__(self, model: str, batch_size: int) -> None:
         from sentence_transformers import SentenceTransformer  # heavy: imported only when chosen
@@ -22,7 +27,7 @@ class SentenceTransformerEmbedder:
         if dimensions is None:
             raise InvalidInput(f"the sentence-transformers model {model} does not say its dimensions")
         self._dimensions = int(dimensions)
-        self._name = Path(model).name if Path(model).is_dir() else model
+        self._name = model_name(model)
 
     @property
     def dimensions(self) -> int:
