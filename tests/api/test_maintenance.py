@@ -78,6 +78,8 @@ def summary(decayed: int = 0, forgotten: int = 0, consolidated: int = 0, created
         "consolidated": consolidated,
         "created": created,
         "dry_run": False,
+        "retried": 0,
+        "skipped": 0,
     }
 
 

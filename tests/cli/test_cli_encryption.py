@@ -81,7 +81,14 @@ def test_store_backup_rotate_and_read_with_the_new_key_alone(
     assert b"quetzal" not in backed_up
 
     monkeypatch.setenv("SOMA_ENCRYPTION_KEYS", f"{NEW},{OLD}")
-    counts = {"memories": 1, "memories_rotated": 1, "versions": 1, "versions_rotated": 1}
+    counts = {
+        "memories": 1,
+        "memories_rotated": 1,
+        "versions": 1,
+        "versions_rotated": 1,
+        "retried": 0,
+        "skipped": 0,
+    }
     dry = run_soma(["encryption", "rotate", "--dry-run"], capsys)
     assert dry.json == {"dry_run": True, "namespaces": {"default": counts}, **counts}
     assert dry.err == "default: 1 of 1 memories and 1 of 1 versions to rotate\n"

@@ -136,7 +136,14 @@ def test_the_cli_rotates_and_backs_up_postgresql(
     assert SECRET.encode() not in backed_up
     monkeypatch.setenv("SOMA_ENCRYPTION_KEYS", f"{NEW},{OLD}")
     code, out, err = soma("encryption", "rotate", "--namespace", NS)
-    counts = {"memories": 1, "memories_rotated": 1, "versions": 0, "versions_rotated": 0}
+    counts = {
+        "memories": 1,
+        "memories_rotated": 1,
+        "versions": 0,
+        "versions_rotated": 0,
+        "retried": 0,
+        "skipped": 0,
+    }
     assert (code, json.loads(out), err) == (
         0,
         {"dry_run": False, "namespaces": {NS: counts}, **counts},

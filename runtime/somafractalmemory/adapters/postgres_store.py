@@ -6,7 +6,7 @@ write and its outbox event commit together or not at all. Every connection failu
 """
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -302,16 +302,53 @@ class PostgresStore:
         # One pipeline: the statements go out together instead of one round trip each.
         with self.connection() as conn, conn.pipeline(), conn.cursor() as cur:
             cur.execute(LOCK_COUNTERS, (sorted({memory.namespace for memory in rows}),))
-            if keep_versions > 0:
-                namespaces = [memory.namespace for memory in rows]
-                keys = [coordinate_key(memory.coordinate) for memory in rows]
-                cur.execute(ARCHIVE_VERSIONS, (namespaces, keys, [memory.updated_at for memory in rows]))
-                cur.execute(TRIM_VERSIONS, (namespaces, keys, keep_versions))
-            cur.executemany(UPSERT_MEMORY, [_memory_row(memory) for memory in rows])
-            if audit is not None:
-                postgres_audit.append(cur, audit)
-            if self.evented:
-                cur.executemany(OUTBOX_INSERT, outbox_rows_for_put(rows))
+            self._put(cur, rows, keep_versions, audit)
+
+    def put_if_unchanged(
+        self,
+        namespace: str,
+        memories: Sequence[Memory],
+        read: Mapping[Coordinate, float],
+        *,
+        keep_versions: int = 0,
+        audit: AuditTrail | None = None,
+    ) -> list[Coordinate]:
+        """The rows read are locked (FOR UPDATE, after the counter row, in key order like every writer)
+        and their updated_at compared in the transaction that writes: a write of another connection
+        either committed before (and is seen) or waits for this one to commit."""
+        rows = _last_per_key(memories)
+        keys = {coordinate_key(coordinate): coordinate for coordinate in read}
+        with self.connection() as conn, conn.cursor() as cur:
+            cur.execute(LOCK_COUNTERS, ([namespace],))
+            stored = dict(
+                cur.execute(
+                    "SELECT coord_key, updated_at FROM soma_memories WHERE namespace = %s"
+                    " AND coord_key = ANY(%s) ORDER BY coord_key FOR UPDATE",
+                    (namespace, sorted(keys)),
+                ).fetchall()
+            )
+            changed = [coordinate for key, coordinate in keys.items() if stored.get(key) != read[coordinate]]
+            if changed:
+                conn.rollback()
+            elif rows:
+                self._put(cur, rows, keep_versions, audit)
+        return changed
+
+    def _put(
+        self, cur: psycopg.Cursor[TupleRow], rows: list[Memory], keep_versions: int, audit: AuditTrail | None
+    ) -> None:
+        """The versions, the rows, the audit entries and the outbox events, in the caller's transaction
+        (which holds the counter rows' lock)."""
+        if keep_versions > 0:
+            namespaces = [memory.namespace for memory in rows]
+            keys = [coordinate_key(memory.coordinate) for memory in rows]
+            cur.execute(ARCHIVE_VERSIONS, (namespaces, keys, [memory.updated_at for memory in rows]))
+            cur.execute(TRIM_VERSIONS, (namespaces, keys, keep_versions))
+        cur.executemany(UPSERT_MEMORY, [_memory_row(memory) for memory in rows])
+        if audit is not None:
+            postgres_audit.append(cur, audit)
+        if self.evented:
+            cur.executemany(OUTBOX_INSERT, outbox_rows_for_put(rows))
 
     def add_versions(self, versions: Sequence[StoredVersion]) -> int:
         if not versions:
@@ -386,13 +423,24 @@ class PostgresStore:
         found = {row[1]: memory_from_row(row) for row in rows}
         return {coord: found[key] for coord, key in zip(coordinates, keys, strict=True) if key in found}
 
-    def delete(self, namespace: str, coordinate: Coordinate, *, audit: AuditTrail | None = None) -> bool:
+    def delete(
+        self,
+        namespace: str,
+        coordinate: Coordinate,
+        *,
+        audit: AuditTrail | None = None,
+        if_updated_at: float | None = None,
+    ) -> bool:
         key = coordinate_key(coordinate)
+        condition, params = ("", ()) if if_updated_at is None else (" AND updated_at = %s", (if_updated_at,))
         with self.connection() as conn:
             conn.execute(LOCK_COUNTERS, ([namespace],))
             deleted = conn.execute(
-                "DELETE FROM soma_memories WHERE namespace = %s AND coord_key = %s", (namespace, key)
+                f"DELETE FROM soma_memories WHERE namespace = %s AND coord_key = %s{condition}",
+                (namespace, key, *params),
             ).rowcount
+            if if_updated_at is not None and not deleted:
+                return False
             conn.execute(
                 "DELETE FROM soma_links WHERE namespace = %s AND (source_key = %s OR target_key = %s)",
                 (namespace, key, key),
@@ -588,19 +636,27 @@ class PostgresStore:
 
     # Links.
     def add_link(self, link: Link, *, audit: AuditTrail | None = None) -> None:
-        with self.connection() as conn, conn.cursor() as cur:
+        self.add_links([link], audit=audit)
+
+    def add_links(self, links: Sequence[Link], *, audit: AuditTrail | None = None) -> None:
+        if not links:
+            return
+        with self.connection() as conn, conn.pipeline(), conn.cursor() as cur:
             if audit is not None:
                 postgres_audit.append(cur, audit)
-            cur.execute(
+            cur.executemany(
                 UPSERT_LINK,
-                (
-                    link.namespace,
-                    coordinate_key(link.source),
-                    coordinate_key(link.target),
-                    link.link_type,
-                    link.weight,
-                    link.created_at,
-                ),
+                [
+                    (
+                        link.namespace,
+                        coordinate_key(link.source),
+                        coordinate_key(link.target),
+                        link.link_type,
+                        link.weight,
+                        link.created_at,
+                    )
+                    for link in links
+                ],
             )
 
     def neighbors(

@@ -21,7 +21,7 @@ import math
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -401,38 +401,83 @@ class SQLiteStore:
             return
         rows = [_memory_row(memory) for memory in memories]
         with self._transaction() as db:
-            replaced = self._types_of(
-                db, [(m.namespace, row[1]) for m, row in zip(memories, rows, strict=True)]
+            self._put(db, memories, rows, keep_versions, audit)
+
+    def put_if_unchanged(
+        self,
+        namespace: str,
+        memories: Sequence[Memory],
+        read: Mapping[Coordinate, float],
+        *,
+        keep_versions: int = 0,
+        audit: AuditTrail | None = None,
+    ) -> list[Coordinate]:
+        """BEGIN IMMEDIATE holds the file's write lock from the check to the commit: no other connection,
+        of this process or another, writes in between."""
+        rows = [_memory_row(memory) for memory in memories]
+        with self._transaction() as db:
+            changed = self._changed_since(db, namespace, read)
+            if not changed and memories:
+                self._put(db, memories, rows, keep_versions, audit)
+        return changed
+
+    @staticmethod
+    def _changed_since(
+        db: sqlite3.Connection, namespace: str, read: Mapping[Coordinate, float]
+    ) -> list[Coordinate]:
+        """The coordinates of ``read`` whose stored updated_at is another (or which are gone)."""
+        keys = {coordinate_key(coordinate): coordinate for coordinate in read}
+        stored: dict[str, float] = {}
+        for chunk in _chunks(list(keys)):
+            stored.update(
+                db.execute(
+                    "SELECT coord_key, updated_at FROM memories "
+                    f"WHERE namespace = ? AND coord_key IN ({_placeholders(len(chunk))})",
+                    (namespace, *chunk),
+                ).fetchall()
             )
-            if keep_versions > 0 and replaced:
-                self._archive(db, memories, rows, replaced, keep_versions)
-            if audit is not None:
-                sqlite_audit.append(db, audit)
-            db.executemany(
-                """
-                INSERT INTO memories (namespace, coord_key, dims, c0, c1, c2, memory_type, payload, text,
-                                      importance, created_at, updated_at, access_count, embedder)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (namespace, coord_key) DO UPDATE SET
-                    memory_type = excluded.memory_type, payload = excluded.payload, text = excluded.text,
-                    importance = excluded.importance, updated_at = excluded.updated_at,
-                    embedder = excluded.embedder
-                """,
-                rows,
+        return [coordinate for key, coordinate in keys.items() if stored.get(key) != read[coordinate]]
+
+    def _put(
+        self,
+        db: sqlite3.Connection,
+        memories: Sequence[Memory],
+        rows: Sequence[tuple[Any, ...]],
+        keep_versions: int,
+        audit: AuditTrail | None,
+    ) -> None:
+        """The versions, the rows (the text indexes follow by trigger), the counters, the journal and
+        the audit entries, in the caller's transaction."""
+        replaced = self._types_of(db, [(m.namespace, row[1]) for m, row in zip(memories, rows, strict=True)])
+        if keep_versions > 0 and replaced:
+            self._archive(db, memories, rows, replaced, keep_versions)
+        if audit is not None:
+            sqlite_audit.append(db, audit)
+        db.executemany(
+            """
+            INSERT INTO memories (namespace, coord_key, dims, c0, c1, c2, memory_type, payload, text,
+                                  importance, created_at, updated_at, access_count, embedder)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (namespace, coord_key) DO UPDATE SET
+                memory_type = excluded.memory_type, payload = excluded.payload, text = excluded.text,
+                importance = excluded.importance, updated_at = excluded.updated_at,
+                embedder = excluded.embedder
+            """,
+            rows,
+        )
+        deltas: Counter[tuple[str, str]] = Counter()
+        for (namespace, _), memory_type in replaced.items():
+            deltas[namespace, memory_type] -= 1
+        for memory in memories:
+            deltas[memory.namespace, memory.memory_type.value] += 1
+        for (namespace, memory_type), delta in deltas.items():
+            self._count(db, namespace, memory_type, delta)
+        for namespace in {memory.namespace for memory in memories}:
+            self._record(
+                db,
+                namespace,
+                [row[1] for m, row in zip(memories, rows, strict=True) if m.namespace == namespace],
             )
-            deltas: Counter[tuple[str, str]] = Counter()
-            for (namespace, _), memory_type in replaced.items():
-                deltas[namespace, memory_type] -= 1
-            for memory in memories:
-                deltas[memory.namespace, memory.memory_type.value] += 1
-            for (namespace, memory_type), delta in deltas.items():
-                self._count(db, namespace, memory_type, delta)
-            for namespace in {memory.namespace for memory in memories}:
-                self._record(
-                    db,
-                    namespace,
-                    [row[1] for m, row in zip(memories, rows, strict=True) if m.namespace == namespace],
-                )
 
     @staticmethod
     def _archive(
@@ -548,12 +593,21 @@ class SQLiteStore:
                     found[memory.coordinate] = memory
         return found
 
-    def delete(self, namespace: str, coordinate: Coordinate, *, audit: AuditTrail | None = None) -> bool:
+    def delete(
+        self,
+        namespace: str,
+        coordinate: Coordinate,
+        *,
+        audit: AuditTrail | None = None,
+        if_updated_at: float | None = None,
+    ) -> bool:
         key = coordinate_key(coordinate)
+        condition, params = ("", ()) if if_updated_at is None else (" AND updated_at = ?", (if_updated_at,))
         with self._transaction() as db:
             row = db.execute(
-                "DELETE FROM memories WHERE namespace = ? AND coord_key = ? RETURNING memory_type",
-                (namespace, key),
+                f"DELETE FROM memories WHERE namespace = ? AND coord_key = ?{condition}"
+                " RETURNING memory_type",
+                (namespace, key, *params),
             ).fetchone()
             self._record(db, namespace, [key])  # the index may hold a vector even if the store had no row
             if row is None:
@@ -839,24 +893,30 @@ class SQLiteStore:
     # --- links --------------------------------------------------------------------------------
 
     def add_link(self, link: Link, *, audit: AuditTrail | None = None) -> None:
+        self.add_links([link], audit=audit)
+
+    def add_links(self, links: Sequence[Link], *, audit: AuditTrail | None = None) -> None:
         with self._transaction() as db:
             if audit is not None:
                 sqlite_audit.append(db, audit)
-            db.execute(
+            db.executemany(
                 """
                 INSERT INTO links (namespace, source_key, target_key, link_type, weight, created_at)
                 VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (namespace, source_key, target_key, link_type) DO UPDATE SET
                     weight = excluded.weight, created_at = excluded.created_at
                 """,
-                (
-                    link.namespace,
-                    coordinate_key(link.source),
-                    coordinate_key(link.target),
-                    link.link_type,
-                    link.weight,
-                    link.created_at,
-                ),
+                [
+                    (
+                        link.namespace,
+                        coordinate_key(link.source),
+                        coordinate_key(link.target),
+                        link.link_type,
+                        link.weight,
+                        link.created_at,
+                    )
+                    for link in links
+                ],
             )
 
     def neighbors(

@@ -16,7 +16,7 @@ from somafractalmemory.cli.options import (
 )
 from somafractalmemory.cli.output import note, progress, write_json
 from somafractalmemory.core.field_encryption import new_key
-from somafractalmemory.core.key_rotation import rotate_namespace
+from somafractalmemory.core.key_rotation import Rotation, rotate_namespace
 from somafractalmemory.core.reindex import namespaces_to_reindex
 from somafractalmemory.wiring import build_runtime
 
@@ -47,6 +47,7 @@ def run_rotate(args: argparse.Namespace) -> int:
                         f"{namespace}: {rotation.memories_rotated} of {rotation.memories} memories and "
                         f"{rotation.versions_rotated} of {rotation.versions} versions "
                         f"{'to rotate' if args.dry_run else 'rotated'}"
+                        + (f", {rotation.skipped} skipped (written meanwhile)" if rotation.skipped else "")
                     )
     finally:
         runtime.close()
@@ -55,8 +56,8 @@ def run_rotate(args: argparse.Namespace) -> int:
             "dry_run": args.dry_run,
             "namespaces": counts,
             **{
-                key: sum(count[key] for count in counts.values())
-                for key in ("memories", "memories_rotated", "versions", "versions_rotated")
+                field.name: sum(count[field.name] for count in counts.values())
+                for field in dataclasses.fields(Rotation)
             },
         }
     )
@@ -78,7 +79,8 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
         "Re-encrypt every encrypted field of the memories and of their kept versions under the first key "
         "of SOMA_ENCRYPTION_KEYS (or the keys file), and encrypt listed fields stored in clear before they "
         "were listed. Timestamps, versions and the audit log stay as they are; running it again changes "
-        "nothing. Progress on stderr, a JSON summary on stdout."
+        "nothing. Safe while the API serves: a memory written meanwhile is read and rotated again "
+        "(retried), or left for a later run (skipped). Progress on stderr, a JSON summary on stdout."
     )
     rotate = commands.add_parser(
         "rotate", parents=[logging_options()], help=rotate_summary, description=rotate_summary

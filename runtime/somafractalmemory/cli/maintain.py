@@ -21,6 +21,7 @@ def progress_note(namespace: str, done: MaintenanceSummary) -> None:
     note(
         f"{namespace}: forgot {done.forgotten}, decayed {done.decayed}, "
         f"consolidated {done.consolidated} into {done.created}"
+        + (f", retried {done.retried}, skipped {done.skipped}" if done.retried or done.skipped else "")
     )
 
 
@@ -42,8 +43,10 @@ def register(subparsers: "Subparsers[argparse.ArgumentParser]") -> None:
         "Run one maintenance pass: forget old memories below SOMA_FORGET_BELOW_IMPORTANCE, drop the "
         "payload keys of SOMA_DECAY_RULES by age, consolidate the episodic memories of each "
         "SOMA_CONSOLIDATION_WINDOW_SECONDS window into a semantic memory. Every namespace, unless "
-        "--namespace names one (with --url, the server's settings apply). Prints "
-        '{"namespaces", "decayed", "forgotten", "consolidated", "created", "dry_run"}.',
+        "--namespace names one (with --url, the server's settings apply). Safe while the API serves: a "
+        "memory written meanwhile is read and decided again (retried), or left as written (skipped). "
+        'Prints {"namespaces", "decayed", "forgotten", "consolidated", "created", "dry_run", "retried", '
+        '"skipped"}.',
     )
     parser.add_argument("--dry-run", action="store_true", help="only count what the pass would change")
     quiet_option(parser)

@@ -2,9 +2,12 @@
 is not decayed, and a group is summarised from its memories as decay left them).
 
 Each namespace is read once to decide what to change; each change is then applied through the service
-on the memories as they are at that moment (read again under the writer lock), as a write like any
-other: versions are kept, the index follows (directly, or through the outbox when eventing is on) and
-the audit log records ``forget``, ``decay`` or ``consolidate``. A pass is idempotent: a key already
+on the memories as they are at that moment (read again), as a write like any other: versions are kept,
+the index follows (directly, or through the outbox when eventing is on) and the audit log records
+``forget``, ``decay`` or ``consolidate``. The write is conditional (compare-and-set on each memory's
+``updated_at``, in the store's transaction): a memory another client (another process too) wrote
+between that reading and the write is read again and the change decided again (``retried``), and after
+REVISE_ATTEMPTS readings left as that client wrote it (``skipped``). A pass is idempotent: a key already
 dropped is not dropped again, a forgotten memory is gone, and a consolidated source carries
 ``consolidated_into``, so a second pass over unchanged memories changes nothing.
 """
@@ -26,7 +29,7 @@ from somafractalmemory.core.consolidation import (
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.decay import DecayRule, Forgetting, decayed_payload, forgettable
 from somafractalmemory.core.models import Memory
-from somafractalmemory.core.service import MemoryService
+from somafractalmemory.core.service import MemoryService, Revision
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,9 @@ class MaintenancePolicy:
 @dataclass(slots=True)
 class MaintenanceSummary:
     """What a pass changed (or, on a dry run, would change): ``decayed`` memories lost keys,
-    ``forgotten`` were deleted, ``consolidated`` episodic memories went into ``created`` semantic ones."""
+    ``forgotten`` were deleted, ``consolidated`` episodic memories went into ``created`` semantic ones;
+    ``retried``: changes decided again because another client wrote their memories in the meantime;
+    ``skipped``: memories left as other clients wrote them after REVISE_ATTEMPTS readings."""
 
     namespaces: int = 0
     decayed: int = 0
@@ -55,6 +60,8 @@ class MaintenanceSummary:
     consolidated: int = 0
     created: int = 0
     dry_run: bool = False
+    retried: int = 0
+    skipped: int = 0
 
     def add(self, other: "MaintenanceSummary") -> None:
         self.namespaces += other.namespaces
@@ -62,6 +69,14 @@ class MaintenanceSummary:
         self.forgotten += other.forgotten
         self.consolidated += other.consolidated
         self.created += other.created
+        self.retried += other.retried
+        self.skipped += other.skipped
+
+    def count(self, revision: Revision) -> int:
+        """Add a change's retries and skips; answers how many memories it changed."""
+        self.retried += revision.retried
+        self.skipped += revision.skipped
+        return len(revision.changed)
 
 
 @dataclass(slots=True)
@@ -109,21 +124,23 @@ class Maintenance:
             summary.created = len(plan.windows)
             summary.consolidated = sum(len(coords) for coords in plan.windows.values())
         else:
-            summary.forgotten = self._forget(namespace, plan.forget, now)
-            summary.decayed = self._decay(namespace, plan.decay, now)
+            summary.forgotten = self._forget(namespace, plan.forget, now, summary)
+            summary.decayed = self._decay(namespace, plan.decay, now, summary)
             if (consolidating := self.policy.consolidating) is not None:
                 for window, coords in sorted(plan.windows.items()):
-                    sources = self._consolidate(namespace, consolidating, window, coords, now)
+                    sources = self._consolidate(namespace, consolidating, window, coords, now, summary)
                     summary.consolidated += sources
                     summary.created += 1 if sources else 0
         log.info(
-            "maintenance of %s%s: forgot %d, decayed %d, consolidated %d into %d",
+            "maintenance of %s%s: forgot %d, decayed %d, consolidated %d into %d (retried %d, skipped %d)",
             namespace,
             " (dry run)" if dry_run else "",
             summary.forgotten,
             summary.decayed,
             summary.consolidated,
             summary.created,
+            summary.retried,
+            summary.skipped,
         )
         return summary
 
@@ -146,16 +163,20 @@ class Maintenance:
             plan.windows = full_windows(windows, consolidating)
         return plan
 
-    def _forget(self, namespace: str, coordinates: list[Coordinate], now: float) -> int:
+    def _forget(
+        self, namespace: str, coordinates: list[Coordinate], now: float, summary: MaintenanceSummary
+    ) -> int:
         def still(memory: Memory) -> bool:
             return forgettable(memory, self.policy.forgetting, now)
 
         return sum(
-            self.service.delete_if(namespace, coordinate, still, AuditAction.FORGET)
+            summary.count(self.service.delete_if(namespace, coordinate, still, AuditAction.FORGET))
             for coordinate in coordinates
         )
 
-    def _decay(self, namespace: str, coordinates: list[Coordinate], now: float) -> int:
+    def _decay(
+        self, namespace: str, coordinates: list[Coordinate], now: float, summary: MaintenanceSummary
+    ) -> int:
         def decayed(current: list[Memory]) -> list[Memory]:
             changed = []
             for memory in current:
@@ -165,7 +186,7 @@ class Maintenance:
             return changed
 
         return sum(
-            len(self.service.revise(namespace, batch, decayed, AuditAction.DECAY))
+            summary.count(self.service.revise(namespace, batch, decayed, AuditAction.DECAY))
             for batch in batches(coordinates)
         )
 
@@ -176,20 +197,23 @@ class Maintenance:
         window: int,
         coordinates: list[Coordinate],
         now: float,
+        summary: MaintenanceSummary,
     ) -> int:
         """Consolidate one window's group: the semantic memory and the marked sources in one write,
-        then a ``consolidated`` link from it to each source. Answers how many sources it took."""
+        then a ``consolidated`` link from it to each source, all in one write. Answers how many sources
+        it took."""
 
         def consolidated(current: list[Memory]) -> list[Memory]:
             found = consolidate(current, window, consolidating, now)
             return [] if found is None else [found.semantic, *found.sources]
 
-        written = self.service.revise(namespace, coordinates, consolidated, AuditAction.CONSOLIDATE)
-        if not written:
+        revision = self.service.revise(namespace, coordinates, consolidated, AuditAction.CONSOLIDATE)
+        if not summary.count(revision):
             return 0
-        semantic, sources = written[0], written[1:]
-        for source in sources:
-            self.service.link(namespace, semantic.coordinate, source.coordinate, CONSOLIDATED_LINK)
+        semantic, sources = revision.changed[0], revision.changed[1:]
+        self.service.link_many(
+            namespace, semantic.coordinate, [s.coordinate for s in sources], CONSOLIDATED_LINK
+        )
         return len(sources)
 
 

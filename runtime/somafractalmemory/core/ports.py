@@ -4,7 +4,7 @@ Adapters raise ``BackendUnavailable`` when their backend cannot be reached, and 
 the API turns it into 503 and readiness names the backend.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +57,20 @@ class DocumentStore(Backend, Protocol):
         of it stay, in the same transaction, as do the ``audit`` entries (the log keeping its newest
         ``audit.keep``)."""
 
+    def put_if_unchanged(
+        self,
+        namespace: str,
+        memories: Sequence[Memory],
+        read: Mapping[Coordinate, float],
+        *,
+        keep_versions: int = 0,
+        audit: AuditTrail | None = None,
+    ) -> list[Coordinate]:
+        """``put_many`` of the namespace's ``memories`` on one condition, checked in the same transaction
+        (so against every process and connection): each memory of ``read`` is still stored with the
+        ``updated_at`` it had when it was read (every write stamps its own). Answers the coordinates of
+        ``read`` that were written in between or deleted; when there are any, nothing is written."""
+
     def versions(self, namespace: str, coordinate: Coordinate) -> list[MemoryVersion]:
         """The kept versions of a memory, newest first; [] when it has none."""
 
@@ -75,9 +89,18 @@ class DocumentStore(Backend, Protocol):
     def get_many(self, namespace: str, coordinates: Sequence[Coordinate]) -> dict[Coordinate, Memory]:
         """The memories that exist among ``coordinates``; missing ones are simply absent."""
 
-    def delete(self, namespace: str, coordinate: Coordinate, *, audit: AuditTrail | None = None) -> bool:
+    def delete(
+        self,
+        namespace: str,
+        coordinate: Coordinate,
+        *,
+        audit: AuditTrail | None = None,
+        if_updated_at: float | None = None,
+    ) -> bool:
         """Remove a memory, its versions and every link that touches it; False when there was nothing to
-        remove (and then nothing is audited). The ``audit`` entries go in the same transaction."""
+        remove (and then nothing is audited). The ``audit`` entries go in the same transaction. With
+        ``if_updated_at``, only a memory still stored with that ``updated_at`` is removed (checked in the
+        transaction): False when it was written since."""
 
     def audit_entries(
         self, namespace: str, coordinate: Coordinate | None, limit: int, before: int | None
@@ -138,6 +161,9 @@ class DocumentStore(Backend, Protocol):
     def add_link(self, link: Link, *, audit: AuditTrail | None = None) -> None:
         """Insert or replace the edge (namespace, source, target, link_type), and append the ``audit``
         entries in the same transaction."""
+
+    def add_links(self, links: Sequence[Link], *, audit: AuditTrail | None = None) -> None:
+        """``add_link`` of many links in one transaction (with the ``audit`` entries)."""
 
     def neighbors(
         self, namespace: str, coordinate: Coordinate, link_type: str | None, limit: int | None

@@ -6,7 +6,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +76,7 @@ MAX_TOP_K = 1000
 MAX_QUERY_LENGTH = 10_000
 HYDRATION_ROUNDS = 3
 IMPORT_BATCH = 500
+REVISE_ATTEMPTS = 3
 MIN_FUSION_POOL = 50
 FUSION_POOL_PER_RESULT = 5
 
@@ -128,6 +129,26 @@ def check_link_type(link_type: str) -> str:
     if not isinstance(link_type, str) or is_blank(link_type):
         raise InvalidInput("link type must be a non-empty string")
     return check_text(link_type, "link type")
+
+
+def _missing_end(link: Link, known: set[Coordinate]) -> str | None:
+    """Which end of the link is not among the ``known`` memories (the source first); None: neither."""
+    for role, end in (("from", link.source), ("to", link.target)):
+        if end not in known:
+            return f"{role} node {list(end)}"
+    return None
+
+
+@dataclass(slots=True)
+class Revision:
+    """How a conditional change went: ``changed``, the memories written (or the one deleted);
+    ``retried``, how many times another client wrote them between this reading and this write, so they
+    were read and the change decided again; ``skipped``, the memories still being written by others
+    after REVISE_ATTEMPTS readings, left as the others wrote them."""
+
+    changed: list[Memory] = field(default_factory=list)
+    retried: int = 0
+    skipped: int = 0
 
 
 class MemoryService:
@@ -194,48 +215,65 @@ class MemoryService:
         )
 
     def _trail(
-        self,
-        action: AuditAction,
-        memories: Sequence[tuple[str, Coordinate]],
-        target: Coordinate | None = None,
+        self, action: AuditAction, memories: Sequence[tuple[str, Coordinate, Coordinate | None]]
     ) -> AuditTrail | None:
-        """The audit entries of a change, by the current actor (none when the log keeps nothing); a
-        change to a link names the memory it points to as ``target``."""
+        """The audit entries of a change (namespace, coordinate, and for a link the memory it points to),
+        by the current actor; none when the log keeps nothing."""
         if self.audit_retention == 0:
             return None
         now, actor = self.clock(), current_actor()
-        entries = [AuditEntry(now, actor, action, namespace, c, target=target) for namespace, c in memories]
+        entries = [AuditEntry(now, actor, action, ns, c, target=target) for ns, c, target in memories]
         return AuditTrail(entries, self.audit_retention)
 
-    def _write(self, memories: Sequence[Memory], action: AuditAction = AuditAction.STORE) -> None:
+    def _write(
+        self,
+        memories: Sequence[Memory],
+        action: AuditAction = AuditAction.STORE,
+        read: Mapping[Coordinate, float] | None = None,
+    ) -> list[Coordinate]:
+        """Write the memories (one namespace's), or with ``read`` only if those memories are still as
+        they were read (``DocumentStore.put_if_unchanged``): answers the ones that changed, and then
+        nothing is written."""
+        namespace = memories[0].namespace
         memories = [dataclasses.replace(m, embedder=self.embedder.identity) for m in memories]
         memories = self.encryption.sealed(memories)  # encrypted fields are never indexed nor stored in clear
         points = vector_points(self.embedder, memories) if self.index_inline else []
-        trail = self._trail(action, [(m.namespace, m.coordinate) for m in memories])
+        trail = self._trail(action, [(m.namespace, m.coordinate, None) for m in memories])
         with self.writing:
-            self.store.put_many(memories, keep_versions=self.max_versions, audit=trail)
-            self._forget_cached(memories[0].namespace, [m.coordinate for m in memories])
+            if read is None:
+                self.store.put_many(memories, keep_versions=self.max_versions, audit=trail)
+            elif changed := self.store.put_if_unchanged(
+                namespace, memories, read, keep_versions=self.max_versions, audit=trail
+            ):
+                return changed
+            self._forget_cached(namespace, [m.coordinate for m in memories])
             if points:
                 self.index.upsert(points)
                 self._caught_up()
-        self._enforce_limit(memories[0].namespace)
+        self._enforce_limit(namespace)
+        return []
 
     def _caught_up(self) -> None:
         if self.journal is not None:
             self.journal.applied()
 
-    def rewrite(self, memories: Sequence[Memory], reindexed: Sequence[Memory]) -> None:
-        """Put stored memories back as they are given: no version, no audit entry, the same timestamps
-        (their fields re-encrypted under a new key). ``reindexed``, those whose indexed text changed,
-        are indexed again."""
+    def rewrite(self, memories: Sequence[Memory], reindexed: Sequence[Memory]) -> list[Coordinate]:
+        """Put stored memories (of one namespace) back as they are given: no version, no audit entry,
+        the same timestamps (their fields re-encrypted under a new key), on the condition that none was
+        written since it was read (its ``updated_at`` is still the one given): answers those that were,
+        and then nothing is written. ``reindexed``, those whose indexed text changed, are indexed again."""
+        namespace = memories[0].namespace
         points = vector_points(self.embedder, reindexed) if self.index_inline and reindexed else []
+        read = {memory.coordinate: memory.updated_at for memory in memories}
         with self.writing:
-            self.store.put_many(memories)
-            self._forget_cached(memories[0].namespace, [m.coordinate for m in memories])
+            if changed := self.store.put_if_unchanged(namespace, memories, read):
+                return changed
+            self._forget_cached(namespace, [m.coordinate for m in memories])
             if points:
                 self.index.upsert(points)
             if self.index_inline:
                 self._caught_up()
+        return []
 
     def store_memory(self, namespace: str, item: NewMemory) -> Memory:
         memory = self._stamp(namespace, item, self.clock())
@@ -269,11 +307,19 @@ class MemoryService:
         return self.store_memory(namespace, NewMemory(coordinate, payload, memory_type))
 
     def delete(
-        self, namespace: str, coordinate: Coordinate, action: AuditAction = AuditAction.DELETE
+        self,
+        namespace: str,
+        coordinate: Coordinate,
+        action: AuditAction = AuditAction.DELETE,
+        if_updated_at: float | None = None,
     ) -> bool:
-        trail = self._trail(action, [(namespace, coordinate)])
+        """Delete a memory; with ``if_updated_at``, only if it was not written since (False, and the
+        index untouched, when it was)."""
+        trail = self._trail(action, [(namespace, coordinate, None)])
         with self.writing:
-            removed = self.store.delete(namespace, coordinate, audit=trail)
+            removed = self.store.delete(namespace, coordinate, audit=trail, if_updated_at=if_updated_at)
+            if not removed and if_updated_at is not None:
+                return False
             self._forget_cached(namespace, [coordinate])
             if self.index_inline:
                 self.index.delete(namespace, [coordinate])
@@ -603,8 +649,27 @@ class MemoryService:
         self._require_node(namespace, source, "from")
         self._require_node(namespace, target, "to")
         link = Link(namespace, source, target, link_type, weight, self.clock())
-        self.store.add_link(link, audit=self._trail(AuditAction.LINK, [(namespace, source)], target))
+        self.store.add_link(link, audit=self._trail(AuditAction.LINK, [(namespace, source, target)]))
         return link
+
+    def link_many(
+        self, namespace: str, source: Coordinate, targets: Sequence[Coordinate], link_type: str
+    ) -> list[Link]:
+        """Link ``source`` to each of ``targets`` (weight 1) in one write, each link audited as ``link``;
+        the targets that are no memory of the namespace (nor any, when the source is none) are left out.
+        Answers the links written."""
+        link_type = check_link_type(link_type)
+        known = self._known(namespace, [source, *targets])
+        now = self.clock()
+        links = [Link(namespace, source, t, link_type, 1.0, now) for t in targets if {source, t} <= known]
+        if links:
+            trail = self._trail(AuditAction.LINK, [(namespace, source, link.target) for link in links])
+            self.store.add_links(links, audit=trail)
+        return links
+
+    def _known(self, namespace: str, coordinates: Iterable[Coordinate]) -> set[Coordinate]:
+        """Those of ``coordinates`` that are memories of the namespace (one read)."""
+        return set(self.store.get_many(namespace, list(set(coordinates))))
 
     def neighbors(
         self, namespace: str, coordinate: Coordinate, link_type: str | None = None, limit: int | None = None
@@ -683,16 +748,24 @@ class MemoryService:
             if len(batch) >= IMPORT_BATCH:
                 report.memories += self._import_batch(batch)
         report.memories += self._import_batch(batch)
-        for line, link in links:
-            try:
-                self._require_node(namespace, link.source, "from")
-                self._require_node(namespace, link.target, "to")
-            except NotFound as error:
-                report.errors.append(f"line {line}: {error}")
-                continue
-            self.store.add_link(link)
-            report.links += 1
+        for start in range(0, len(links), IMPORT_BATCH):
+            self._import_links(namespace, links[start : start + IMPORT_BATCH], report)
         self._import_versions(namespace, versions, report)
+
+    def _import_links(self, namespace: str, links: list[tuple[int, Link]], report: ImportReport) -> None:
+        """A batch of links in one write, each checked against the store (one read): a link whose end
+        is no memory of the namespace is reported by its line."""
+        known = self._known(namespace, (end for _, link in links for end in (link.source, link.target)))
+        accepted: list[Link] = []
+        for line, link in links:
+            missing = _missing_end(link, known)
+            if missing is None:
+                accepted.append(link)
+            else:
+                report.errors.append(f"line {line}: {missing} is not a memory in namespace {namespace!r}")
+        if accepted:
+            self.store.add_links(accepted)
+            report.links += len(accepted)
 
     def _import_versions(
         self, namespace: str, versions: list[tuple[int, StoredVersion]], report: ImportReport
@@ -727,7 +800,7 @@ class MemoryService:
             found.append(self.cache)
         return found
 
-    # --- maintenance: read, decide and write with no write of this process in between -----------
+    # --- maintenance: read, decide and write with no write of any client in between ---------------
 
     def revise(
         self,
@@ -735,16 +808,39 @@ class MemoryService:
         coordinates: Sequence[Coordinate],
         change: Callable[[list[Memory]], Sequence[Memory]],
         action: AuditAction,
-    ) -> list[Memory]:
-        """Write what ``change`` makes of the current memories at ``coordinates`` (those still there,
-        read from the store under the writer lock): one write like any other (versions kept, the index
-        or the outbox follows), audited as ``action``. Answers what was written ([] for nothing)."""
+    ) -> Revision:
+        """Write what ``change`` makes of the current memories at ``coordinates`` (those still there):
+        one write like any other (versions kept, the index or the outbox follows), audited as
+        ``action``, on the condition that the memories it replaces are still as read. When another
+        client (another process too) wrote one of them in between, they are read again and the change
+        decided again, up to REVISE_ATTEMPTS readings; then they are skipped."""
+        revision = Revision()
         with self.writing:
-            found = self.store.get_many(namespace, coordinates)
-            written = list(change([found[c] for c in coordinates if c in found]))
-            if written:
-                self._write(written, action)
-        return written
+            for attempt in range(1, REVISE_ATTEMPTS + 1):
+                found = self.store.get_many(namespace, coordinates)
+                written = list(change([found[c] for c in coordinates if c in found]))
+                if not written:
+                    return revision
+                read = {
+                    m.coordinate: found[m.coordinate].updated_at for m in written if m.coordinate in found
+                }
+                changed = self._write(written, action, read)
+                if not changed:
+                    revision.changed = written
+                    return revision
+                log.info(
+                    "%s of %d memories of %s: %d were written by another client since they were read (%s)",
+                    action.value,
+                    len(written),
+                    namespace,
+                    len(changed),
+                    "reading again" if attempt < REVISE_ATTEMPTS else "skipped",
+                )
+                if attempt < REVISE_ATTEMPTS:
+                    revision.retried += 1
+                else:
+                    revision.skipped = len(read)
+        return revision
 
     def delete_if(
         self,
@@ -752,8 +848,21 @@ class MemoryService:
         coordinate: Coordinate,
         condition: Callable[[Memory], bool],
         action: AuditAction,
-    ) -> bool:
-        """Delete the memory when its current state (read under the writer lock) meets ``condition``."""
+    ) -> Revision:
+        """Delete the memory when its current state meets ``condition``, on the condition that it is
+        still that state when deleted; written in between by another client, it is read and decided
+        again, up to REVISE_ATTEMPTS readings (then skipped)."""
+        revision = Revision()
         with self.writing:
-            current = self.store.get(namespace, coordinate)
-            return current is not None and condition(current) and self.delete(namespace, coordinate, action)
+            for attempt in range(1, REVISE_ATTEMPTS + 1):
+                current = self.store.get(namespace, coordinate)
+                if current is None or not condition(current):
+                    return revision
+                if self.delete(namespace, coordinate, action, if_updated_at=current.updated_at):
+                    revision.changed = [current]
+                    return revision
+                if attempt < REVISE_ATTEMPTS:
+                    revision.retried += 1
+                else:
+                    revision.skipped = 1
+        return revision

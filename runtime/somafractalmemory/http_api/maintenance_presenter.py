@@ -17,6 +17,10 @@ class MaintenanceResponseV1(BaseModel):
     consolidated: int = Field(description="episodic memories consolidated")
     created: int = Field(description="semantic memories created by consolidation")
     dry_run: bool
+    retried: int = Field(description="changes decided again: another client wrote their memories meanwhile")
+    skipped: int = Field(
+        description="memories left as other clients kept writing them (a later pass retries)"
+    )
 
 
 def maintenance_resource(summary: MaintenanceSummary) -> MaintenanceResponseV1:
@@ -27,4 +31,6 @@ def maintenance_resource(summary: MaintenanceSummary) -> MaintenanceResponseV1:
         consolidated=summary.consolidated,
         created=summary.created,
         dry_run=summary.dry_run,
+        retried=summary.retried,
+        skipped=summary.skipped,
     )
