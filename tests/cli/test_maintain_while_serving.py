@@ -5,7 +5,7 @@ rewrite), so it always lands in that window. PostgreSQL: tests/integration/test_
 """
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +24,12 @@ from somafractalmemory.core.field_encryption import FieldEncryption, new_key, pa
 from somafractalmemory.core.key_rotation import Rotation, rotate_namespace
 from somafractalmemory.core.maintenance import Maintenance, MaintenancePolicy, MaintenanceSummary
 from somafractalmemory.core.models import Memory
-from somafractalmemory.core.service import REVISE_ATTEMPTS, MemoryService, NewMemory, Revision
+from somafractalmemory.core.service import REVISE_ATTEMPTS, MemoryService, NewMemory
 from somafractalmemory.embedding.hashing import HashingEmbedder
+from support.interleaving import T0, Clock, hook_delete_if, hook_revise, hook_rewrite
 
-T0 = 1_000_000.0
 OLD_KEY, NEW_KEY = new_key(), new_key()
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-class Clock:
-    now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -98,29 +91,6 @@ def store(service: MemoryService, namespace: str, coord: float, payload: dict[st
     service.store_memory(namespace, NewMemory((coord,), payload))
 
 
-def hook_revise(service: MemoryService, write: Callable[[int], None], times: int) -> list[int]:
-    """Make ``write(reading)`` run inside the change function of the service's next ``times`` readings
-    (after the memories were read, before the write); answers the readings it ran in."""
-    original, ran = service.revise, []
-
-    def revise(
-        namespace: str,
-        coordinates: Sequence[Any],
-        change: Callable[[list[Memory]], Sequence[Memory]],
-        action: AuditAction,
-    ) -> Revision:
-        def hooked(current: list[Memory]) -> Sequence[Memory]:
-            if len(ran) < times:
-                ran.append(len(ran) + 1)
-                write(len(ran))
-            return change(current)
-
-        return original(namespace, coordinates, hooked, action)
-
-    service.revise = revise  # type: ignore[method-assign]
-    return ran
-
-
 def current(service: MemoryService, namespace: str, coord: float) -> Memory:
     found = service.store.get(namespace, (coord,))
     assert found is not None
@@ -166,20 +136,10 @@ def test_a_memory_the_server_made_important_during_forgetting_stays(
 ) -> None:
     store(service, namespace, 1.0, {"text": "low", "importance": 0.1}, T0)
     service.clock.now = T0 + 1000  # type: ignore[attr-defined]
-    original, ran = service.delete_if, []
-
-    def delete_if(namespace: str, coordinate: Any, condition: Callable[[Memory], bool], action: Any) -> Any:
-        def hooked(memory: Memory) -> bool:
-            if not ran:
-                ran.append(1)
-                served_importance(server, namespace, "1", 0.9)
-            return condition(memory)
-
-        return original(namespace, coordinate, hooked, action)
-
-    service.delete_if = delete_if  # type: ignore[method-assign]
+    ran = hook_delete_if(service, lambda: served_importance(server, namespace, "1", 0.9))
     policy = MaintenancePolicy(forgetting=Forgetting(0.5, 0))
     done = Maintenance(service, policy).run([namespace], dry_run=False)
+    assert ran == [1]
     assert done == MaintenanceSummary(namespaces=1, forgotten=0, retried=1)
     assert current(service, namespace, 1.0).importance == 0.9
 
@@ -216,17 +176,12 @@ def test_rotation_rotates_what_the_server_wrote_meanwhile_and_keeps_its_semantic
     served_put(server, namespace, "1", {"text": "one", "secret": "as read"})
     before = service.store.get(namespace, (1.0,))
     assert before is not None
-    original, ran = service.rewrite, []
-
-    def rewrite(memories: Sequence[Memory], reindexed: Sequence[Memory]) -> Any:
-        if not ran:
-            ran.append(1)
-            served_put(server, namespace, "1", {"text": "one", "secret": "written meanwhile"})
-        return original(memories, reindexed)
-
-    service.rewrite = rewrite  # type: ignore[method-assign]
+    ran = hook_rewrite(
+        service, lambda: served_put(server, namespace, "1", {"text": "one", "secret": "written meanwhile"})
+    )
     audit_before = service.audit(namespace, None, 100, None)
     rotation = rotate_namespace(service, namespace)
+    assert ran == [1]
     assert rotation == Rotation(memories=1, memories_rotated=1, versions=0, versions_rotated=1, retried=1)
     after = service.store.get(namespace, (1.0,))
     assert after is not None

@@ -96,7 +96,7 @@ def consolidate(
     )
     if len(sources) < consolidating.min_memories:
         return None
-    start = window * consolidating.window_seconds
+    start = float(window * consolidating.window_seconds)  # a coordinate's components are floats
     end = start + consolidating.window_seconds
     coordinate = semantic_coordinate(start, end, sources)
     semantic = Memory(
