@@ -6,11 +6,14 @@ from typing import Any
 
 import kopf
 
+from soma_operator.builders.context import BuildContext, Credentials
 from soma_operator.config import OperatorConfig
 from soma_operator.constants import GROUP, PLURAL, VERSION
 from soma_operator.kube import KubeClient
 from soma_operator.reconcile import Reconciler, reconcile, refresh_status, release_claims
+from soma_operator.secret_refs import note_change, watched
 from soma_operator.settings import configure
+from soma_operator.spec import MemorySystem, SpecError
 
 # Catches what no event announces: a data store pod that stops being ready after the system was Ready.
 # SOMA_STATUS_REFRESH_SECONDS sets it (OperatorConfig); kopf takes a timer's interval at registration.
@@ -54,3 +57,29 @@ async def refresh(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: k
 async def delete(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     # Children go with the MemorySystem through their ownerReferences; only the claims need a decision.
     await release_claims(_reconciler(memo, logger), body)
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def secret_users(body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """Which MemorySystems read which Secret (the keys, the token), for the Secret watch below."""
+    try:
+        system = MemorySystem.from_body(body)
+    except SpecError:
+        return {}
+    return watched(BuildContext(system, memo["config"], Credentials()))
+
+
+@kopf.on.event("", "v1", "secrets")
+async def secret_changed(
+    type: str,
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    memo: kopf.Memo,
+    **kwargs: Any,
+) -> None:
+    """An edit of a Secret the runtime reads at start (a rotated key, a new token): its users reconcile."""
+    index: kopf.Index[tuple[str, str], tuple[str, str, str]] = kwargs["secret_users"]  # by its name above
+    users = list(index.get((namespace or "", name), []))
+    if users and namespace is not None:
+        await note_change(memo["client"], namespace, None if type == "DELETED" else body, users)

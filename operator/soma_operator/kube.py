@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import kopf
 from kopf._cogs.clients import api, errors
 
-from soma_operator.constants import FIELD_MANAGER
+from soma_operator.constants import API_VERSION, FIELD_MANAGER, KIND, PLURAL
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class Kind:
 
 
 KINDS: Mapping[str, Kind] = {
+    KIND: Kind(API_VERSION, PLURAL),
     "Secret": Kind("v1", "secrets"),
     "ConfigMap": Kind("v1", "configmaps"),
     "ServiceAccount": Kind("v1", "serviceaccounts"),

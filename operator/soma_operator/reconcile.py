@@ -10,7 +10,7 @@ import asyncio
 import base64
 import datetime
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import kopf
@@ -51,6 +51,7 @@ from soma_operator.model_status import (
     reindex_condition,
 )
 from soma_operator.quantity import storage_bytes
+from soma_operator.secret_refs import SECRETS_FOUND, SecretsRead, read_secrets
 from soma_operator.spec import Component, MemorySystem, OnDelete, SpecError, shrink_errors
 from soma_operator.status import (
     READY,
@@ -363,6 +364,15 @@ async def ensure_encryption_key(r: Reconciler, body: kopf.Body, ctx: BuildContex
         r.announce(body, "Adopted", f"Secret {name}: its encryption keys are kept")
 
 
+async def check_secrets(r: Reconciler, body: kopf.Body, ctx: BuildContext) -> SecretsRead:
+    """The digests of the Secrets the runtime reads at start, and SecretsFound for those the spec names;
+    an Event when one goes missing."""
+    found = await read_secrets(r.client, ctx)
+    if found.condition is not None:
+        _announce_outcome(r, body, found.condition, SECRETS_FOUND, (Reason.SECRET_MISSING,))
+    return found
+
+
 async def ensure_restore(
     r: Reconciler,
     body: kopf.Body,
@@ -514,14 +524,18 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
     refusal = shrink_refusal(system, claims)
     if refusal is not None:
         workloads, reports = await asyncio.gather(read_workloads(r, ctx), read_schedules(r, ctx, body.status))
+        found = await check_secrets(r, body, ctx)
         restored = await ensure_restore(r, body, ctx, workloads, create=False)
         model = await ensure_model(r, body, ctx, create=False)
         reindex = await ensure_reindex(r, body, ctx, workloads, model, create=False)
-        status = _status(ctx, body, workloads, claims, refusal, reports, [restored, model], reindex)
+        gates = [restored, model, found.condition]
+        status = _status(ctx, body, workloads, claims, refusal, reports, gates, reindex)
         write_status(r, body, patch, status, reports)
         raise kopf.PermanentError(f"Refused: {refusal}")
     await hand_over_replicas(r, ctx)
     await ensure_encryption_key(r, body, ctx)
+    found = await check_secrets(r, body, ctx)
+    ctx = replace(ctx, digests=found.digests)
     applied = await apply_children(r, body, ctx)
     await remove_unused_children(r, body, ctx)
     await grow_claims(r, body, system, claims)
@@ -529,7 +543,7 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
     restored = await ensure_restore(r, body, ctx, applied, create=True)
     model = await ensure_model(r, body, ctx, create=True)
     reindex = await ensure_reindex(r, body, ctx, applied, model, create=True)
-    status = _status(ctx, body, applied, claims, None, reports, [restored, model], reindex)
+    status = _status(ctx, body, applied, claims, None, reports, [restored, model, found.condition], reindex)
     write_status(r, body, patch, status, reports)
     if status["phase"] != Phase.READY:
         [ready] = [c for c in status["conditions"] if c["type"] == READY]
@@ -546,16 +560,19 @@ async def refresh_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> N
         return  # it is Failed already, and nothing was applied for this spec
     if system.spec.paused:
         return
-    # Only names are needed: no secret is read.
+    # Only names are needed, and whether the Secrets the spec names exist: no credential is read.
     ctx = BuildContext(system, r.config, Credentials(), capabilities=await discover(r, system))
     claims, workloads, reports = await asyncio.gather(
         read_claims(r, ctx), read_workloads(r, ctx), read_schedules(r, ctx, body.status)
     )
     refusal = shrink_refusal(system, claims)
+    found = await check_secrets(r, body, ctx)
     restored = await ensure_restore(r, body, ctx, workloads, create=False)
     model = await ensure_model(r, body, ctx, create=False)
     reindex = await ensure_reindex(r, body, ctx, workloads, model, create=False)
-    status = _status(ctx, body, workloads, claims, refusal, reports, [restored, model], reindex)
+    status = _status(
+        ctx, body, workloads, claims, refusal, reports, [restored, model, found.condition], reindex
+    )
     write_status(r, body, patch, status, reports)
 
 

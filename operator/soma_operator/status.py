@@ -49,6 +49,8 @@ class Reason(enum.StrEnum):
     REINDEXING = "Reindexing"
     REINDEX_COMPLETED = "ReindexCompleted"
     REINDEX_FAILED = "ReindexFailed"
+    SECRETS_FOUND = "SecretsFound"
+    SECRET_MISSING = "SecretMissing"  # noqa: S105 - a reason
 
 
 READY = "Ready"
@@ -70,6 +72,7 @@ _BLOCKING = (
     Reason.RESTORE_FAILED,
     Reason.MODEL_FETCH_FAILED,
     Reason.REINDEX_FAILED,
+    Reason.SECRET_MISSING,
 )
 # Reasons of a change under way: Progressing, also on a system that was Ready.
 _UNDER_WAY = (Reason.ROLLING_OUT, Reason.NOT_CREATED, Reason.FETCHING_MODEL, Reason.REINDEXING)

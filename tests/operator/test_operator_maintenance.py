@@ -16,6 +16,7 @@ from operator_harness import (
     delete_system,
     eventually,
     patch_spec,
+    request,
     running_operator,
     system_status,
 )
@@ -119,6 +120,8 @@ async def test_the_key_is_never_regenerated_and_a_rotation_stays(emulator: ApiSe
 
 
 async def test_a_keys_secret_ref_is_used_and_nothing_is_generated(emulator: ApiServerEmulator) -> None:
+    keys = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "my-keys"}, "data": {"keys": "eA=="}}
+    await request(emulator, "POST", "/api/v1/namespaces/default/secrets", keys)
     async with running_operator(emulator):
         await ready_system(emulator, {"encryption": {**ENCRYPTION, "keysSecretRef": {"name": "my-keys"}}})
         assert key_secret(emulator) == {}

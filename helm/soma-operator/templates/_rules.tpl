@@ -23,6 +23,11 @@
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["delete"]
+# The runtime reads its encryption keys and API token at start only: the operator watches Secrets to roll
+# the pods when one it mounts is edited (it acts only on those its MemorySystems use).
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["list", "watch"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "create", "patch"]

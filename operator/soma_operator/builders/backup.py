@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from soma_operator.builders import cronjobs, runtime
+from soma_operator.builders import cronjobs, runtime, secret_digests
 from soma_operator.builders.context import BuildContext
 from soma_operator.builders.labels import labels
 from soma_operator.builders.pods import mount, secret_env, value_env
@@ -97,6 +97,7 @@ def job_pod(
         uid=runtime.RUNTIME_UID,
         containers=[container],
         volumes=volumes,
+        annotations=secret_digests.digest_annotations(ctx.digests),
     )
     template["spec"]["restartPolicy"] = "Never"
     return template

@@ -53,6 +53,15 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class SecretDigests:
+    """Digests of the secret files the runtime reads at start only (the encryption keys, the API token):
+    on the pod templates, so a change of one rolls the pods. Never the values themselves."""
+
+    encryption_keys: str | None = None
+    api_token: str | None = None
+
+
+@dataclass(frozen=True)
 class BuildContext:
     system: MemorySystem
     config: OperatorConfig
@@ -60,6 +69,7 @@ class BuildContext:
     # Claim template sizes of StatefulSets that exist already: templates are immutable, so they keep them.
     claim_template_sizes: Mapping[Component, str] = field(default_factory=dict)
     capabilities: Capabilities = Capabilities()
+    digests: SecretDigests = SecretDigests()
 
     @property
     def name(self) -> str:

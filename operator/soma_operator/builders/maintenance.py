@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from soma_operator.builders import cronjobs, runtime
+from soma_operator.builders import cronjobs, runtime, secret_digests
 from soma_operator.builders.context import BuildContext
 from soma_operator.builders.pods import resources, value_env
 from soma_operator.builders.workloads import pod_template
@@ -64,6 +64,7 @@ def job_pod(ctx: BuildContext, maintenance: MaintenanceSpec) -> dict[str, Any]:
         containers=[container],
         volumes=runtime.volumes(ctx),
         init_containers=runtime.model_wait(ctx),
+        annotations=secret_digests.digest_annotations(ctx.digests),
     )
     template["spec"]["restartPolicy"] = "Never"
     return template

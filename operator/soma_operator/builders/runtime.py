@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from soma_operator.builders import autoscaling, cloudnative_pg, encryption
+from soma_operator.builders import autoscaling, cloudnative_pg, encryption, secret_digests
 from soma_operator.builders.context import (
     KAFKA_PORT,
     POSTGRES_DATABASE,
@@ -137,8 +137,8 @@ def startup_probe(path: str, port: int) -> dict[str, Any]:
 
 
 def pod_annotations(ctx: BuildContext) -> dict[str, str]:
-    """A settings change rolls the runtime pods."""
-    return checksum_annotation(config_data(ctx))
+    """A change of the settings, of the encryption keys or of the API token rolls the runtime pods."""
+    return {**checksum_annotation(config_data(ctx)), **secret_digests.digest_annotations(ctx.digests)}
 
 
 def connection_env(ctx: BuildContext) -> list[dict[str, Any]]:
