@@ -30,6 +30,7 @@ CACHED_WORDS = 200_000
 FEATURES_VERSION = 1
 
 
+@functools.cache
 def rules_digest() -> str:
     """Eight hex digits that change with any rule deciding which vector a text gets."""
     rules = [
