@@ -67,7 +67,14 @@ GROUPS = {
     "operator": Group(
         "operator",
         "soma_operator",
-        ("builders/*.py", "status.py", "backup_status.py", "maintenance_status.py", "cron.py"),
+        (
+            "builders/*.py",
+            "status.py",
+            "backup_status.py",
+            "maintenance_status.py",
+            "cron.py",
+            "secret_refs.py",
+        ),
         (
             "tests/operator/test_operator_builders.py",
             "tests/operator/test_datastores_upstream.py",
@@ -81,6 +88,7 @@ GROUPS = {
             "tests/operator/test_backup_status.py",
             "tests/operator/test_maintenance_builders.py",
             "tests/operator/test_maintenance_status.py",
+            "tests/operator/test_secret_digest_builders.py",
         ),
     ),
 }
