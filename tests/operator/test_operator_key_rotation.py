@@ -7,11 +7,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from kube_emulator import DEPLOYMENTS, ApiServerEmulator
+from kube_emulator import DEPLOYMENTS, SECRETS, ApiServerEmulator
 from operator_harness import condition, create_system, eventually, request, running_operator
 from test_operator_maintenance import ENCRYPTION, NAME, body, events, ready_system, stored_keys
 
-from soma_operator.builders.secret_digests import ENCRYPTION_KEYS_ANNOTATION, digest
+from soma_operator.builders.secret_digests import API_TOKEN_ANNOTATION, ENCRYPTION_KEYS_ANNOTATION, digest
 
 SECRETS_URL = "/api/v1/namespaces/default/secrets"
 NEW_KEY = base64.urlsafe_b64encode(b"n" * 32).decode()
@@ -45,6 +45,21 @@ async def test_editing_the_generated_key_secret_rolls_the_api(emulator: ApiServe
             "the API's pod template carries the new keys' digest",
         )
         assert stored_keys(emulator) == rotated  # the operator kept the user's edit
+
+
+async def test_a_new_api_token_rolls_the_api(emulator: ApiServerEmulator) -> None:
+    """The runtime reads SOMA_API_TOKEN_FILE at start only: a new token in the generated Secret rolls it."""
+    async with running_operator(emulator):
+        await ready_system(emulator, {})
+        url = f"{SECRETS_URL}/{NAME}-api-token"
+        token = {"token": base64.b64encode(b"a-new-token").decode()}
+        await request(emulator, "PATCH", url, {"data": token}, "application/merge-patch+json")
+        await eventually(
+            lambda: api_annotations(emulator).get(API_TOKEN_ANNOTATION) == digest(b"a-new-token"),
+            "the API's pod template carries the new token's digest",
+        )
+        secret = emulator.live(SECRETS, "default", f"{NAME}-api-token") or {}
+        assert secret["data"] == token  # read back and applied as the user left it
 
 
 async def test_a_missing_keys_secret_is_reported_until_it_exists(emulator: ApiServerEmulator) -> None:
