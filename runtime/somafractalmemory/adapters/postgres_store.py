@@ -6,6 +6,7 @@ write and its outbox event commit together or not at all. Every connection failu
 """
 
 import logging
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -37,6 +38,7 @@ from somafractalmemory.core.models import (
     Stats,
     StoredVersion,
 )
+from somafractalmemory.core.terms import SCORED_ROWS, by_rarity
 from somafractalmemory.core.text import VALUE_SEPARATOR, payload_text, string_values
 
 logger = logging.getLogger(__name__)
@@ -123,38 +125,43 @@ def _phrase_query(placeholder: str) -> str:
     return f"phraseto_tsquery('{WORDS_CONFIGURATION}', {placeholder})"
 
 
-# Texts counted per term for its document frequency: a term in more is as common as one in this many.
-FREQUENCY_CAP = 3001
-
-
-def _term_weights(count: int) -> str:
-    """A row ``w`` of ``w0 .. w{count-1}``: BM25's inverse document frequency of each phrase %(tN)s among the
-    texts of namespace %(namespace)s, ln(1 + (N - n + 0.5) / (n + 0.5)) (n counted up to FREQUENCY_CAP)."""
-    frequencies = ", ".join(
+def _frequencies(count: int) -> str:
+    """The namespace's memories and the texts holding each phrase %(t0)s .. %(t{count-1})s, each count
+    stopping at %(cap)s (GIN-indexed: one bounded scan a phrase), in one row."""
+    held = ", ".join(
         f"(SELECT count(*) FROM (SELECT 1 FROM soma_memories WHERE namespace = %(namespace)s"
-        f" AND search_words @@ {_phrase_query(f'%(t{n})s')} LIMIT {FREQUENCY_CAP}) AS held) AS n{n}"
+        f" AND search_words @@ {_phrase_query(f'%(t{n})s')} LIMIT %(cap)s) AS held)"
         for n in range(count)
     )
-    weights = ", ".join(f"ln(1 + (total - n{n} + 0.5) / (n{n} + 0.5)) AS w{n}" for n in range(count))
     total = (
         "(SELECT coalesce(sum(episodic + semantic), 0) FROM soma_namespace_counters"
-        " WHERE namespace = %(namespace)s) AS total"
+        " WHERE namespace = %(namespace)s)"
     )
-    return f"w AS (SELECT {weights} FROM (SELECT {total}, {frequencies}) AS frequencies)"
+    return f"SELECT {total}, {held}"
 
 
 def _held_weight(count: int) -> str:
-    """The weights (``_term_weights``) of the phrases a text's ``search_words`` hold, summed."""
+    """The weights %(w0)s .. of the phrases %(t0)s .. a text's ``search_words`` hold, summed."""
     return (
         "("
-        + " + ".join(f"w.w{n} * (search_words @@ {_phrase_query(f'%(t{n})s')})::int" for n in range(count))
+        + " + ".join(f"%(w{n})s * (search_words @@ {_phrase_query(f'%(t{n})s')})::int" for n in range(count))
         + ")"
     )
+
+
+def _idf(total: int, held: int) -> float:
+    """BM25's inverse document frequency: ln(1 + (N - n + 0.5) / (n + 0.5))."""
+    return math.log(1 + (total - held + 0.5) / (held + 0.5))
 
 
 def _any_of(count: int) -> str:
     """A tsquery matching any of ``count`` phrases, the parameters %(t0)s .. %(t{count-1})s."""
     return " || ".join(_phrase_query(f"%(t{n})s") for n in range(count))
+
+
+def _all_of(count: int) -> str:
+    """A tsquery matching all of ``count`` phrases, the parameters %(t0)s .. %(t{count-1})s."""
+    return " && ".join(_phrase_query(f"%(t{n})s") for n in range(count))
 
 
 def _memory_row(memory: Memory) -> tuple[Any, ...]:
@@ -231,10 +238,18 @@ def _last_per_key(memories: Sequence[Memory]) -> list[Memory]:
 class PostgresStore:
     """DocumentStore on PostgreSQL. ``evented`` writes an outbox event with every put and delete."""
 
-    def __init__(self, pool: "Pool", *, evented: bool, scan_rows: int = DEFAULT_SCAN_ROWS) -> None:
+    def __init__(
+        self,
+        pool: "Pool",
+        *,
+        evented: bool,
+        scan_rows: int = DEFAULT_SCAN_ROWS,
+        scored_rows: int = SCORED_ROWS,
+    ) -> None:
         self._pool = pool
         self.evented = evented
         self._scan_rows = scan_rows
+        self._scored_rows = scored_rows
 
     @classmethod
     def connect(
@@ -521,32 +536,44 @@ class PostgresStore:
         conditions: MemoryFilter,
         limit: int,
     ) -> list[ScoredMemory]:
-        """Over the GIN-indexed ``search_words``: the terms a text holds, each weighed by its inverse
-        document frequency in the namespace (as BM25 weighs them: a rare name counts more than a common
-        word), then ``ts_rank`` (length-normalised, and scaled into [0, 1) by flag 32) among texts holding
-        as much. ``ts_rank`` alone knows no IDF, and one short text holding one common term would outrank
-        a longer one holding every term. The conditions are checked in rank order until ``limit`` memories
-        pass, examining at most ``scan_rows``."""
+        """Over the GIN-indexed ``search_words``, bounded as on SQLite (``core.terms.by_rarity``): the
+        rare terms rank the texts holding any of them, by the sum of the inverse document frequencies
+        (in the namespace, as BM25 weighs them: a rare name counts more than a common word) of the terms
+        a text holds, then ``ts_rank`` (length-normalised, and scaled into [0, 1) by flag 32) among texts
+        holding as much. ``ts_rank`` alone knows no IDF, and one short text holding one common term
+        would outrank a longer one holding every term. When every term is common, the texts holding all
+        of them come first, then those holding any, most recent first (scores 2 and 1): ranking tens of
+        thousands of texts would cost a ``ts_rank`` each. The conditions are checked in rank order until
+        ``limit`` memories pass, examining at most ``scan_rows``."""
         phrases = [term for term in terms if term and VALUE_SEPARATOR not in term]
         if not phrases:
             return []
+        wanted = self._scan_rows if conditions else limit
         type_condition = "" if memory_type is None else " AND memory_type = %(memory_type)s"
-        params: dict[str, Any] = {f"t{n}": phrase for n, phrase in enumerate(phrases)}
-        params.update(
-            namespace=namespace,
-            memory_type=None if memory_type is None else memory_type.value,
-            limit=self._scan_rows if conditions else limit,
-        )
+        params: dict[str, Any] = {
+            "namespace": namespace,
+            "memory_type": None if memory_type is None else memory_type.value,
+            "limit": wanted,
+        }
         with self.connection() as conn:
-            rows = conn.execute(
-                f"WITH q AS (SELECT {_any_of(len(phrases))} AS query), {_term_weights(len(phrases))}"
-                f" SELECT {MEMORY_COLUMNS},"
-                f" {_held_weight(len(phrases))} + ts_rank(search_words, q.query, 33) AS rank"
-                " FROM soma_memories, q, w"
-                f" WHERE namespace = %(namespace)s AND search_words @@ q.query{type_condition}"
-                " ORDER BY rank DESC, coord_key LIMIT %(limit)s",
-                params,
-            ).fetchall()
+            total, counted = self._frequencies(conn, namespace, phrases)
+            rare, common = by_rarity(counted, self._scored_rows)
+            if rare:
+                held = dict((term, count) for count, term in counted)
+                params.update({f"t{n}": term for n, term in enumerate(rare)})
+                params.update({f"w{n}": _idf(total, held[term]) for n, term in enumerate(rare)})
+                rows = conn.execute(
+                    f"WITH q AS (SELECT {_any_of(len(rare))} AS query)"
+                    f" SELECT {MEMORY_COLUMNS},"
+                    f" {_held_weight(len(rare))} + ts_rank(search_words, q.query, 33) AS rank"
+                    " FROM soma_memories, q"
+                    f" WHERE namespace = %(namespace)s AND search_words @@ q.query{type_condition}"
+                    " ORDER BY rank DESC, coord_key LIMIT %(limit)s",
+                    params,
+                ).fetchall()
+            else:  # every term common, or in no text (none then)
+                params.update({f"t{n}": term for n, term in enumerate(common)})
+                rows = self._most_recent(conn, len(common), type_condition, params) if common else []
         found: list[ScoredMemory] = []
         for row in rows:
             memory = memory_from_row(row[:-1])
@@ -555,6 +582,36 @@ class PostgresStore:
                 if len(found) == limit:
                     break
         return found
+
+    def _frequencies(
+        self, conn: "psycopg.Connection[TupleRow]", namespace: str, phrases: Sequence[str]
+    ) -> tuple[int, list[tuple[int, str]]]:
+        """The namespace's memories, and the texts holding each phrase (counted up to one past
+        ``scored_rows``: all ``by_rarity`` needs), in one statement."""
+        params: dict[str, Any] = {f"t{n}": phrase for n, phrase in enumerate(phrases)}
+        params.update(namespace=namespace, cap=self._scored_rows + 1)
+        row = conn.execute(_frequencies(len(phrases)), params).fetchone()
+        assert row is not None  # one row, always
+        return int(row[0]), [(int(count), phrase) for count, phrase in zip(row[1:], phrases, strict=True)]
+
+    @staticmethod
+    def _most_recent(
+        conn: "psycopg.Connection[TupleRow]", count: int, type_condition: str, params: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The most recent texts holding all the phrases (score 2), then those holding any (score 1), up
+        to %(limit)s, along the (namespace, created_at) index."""
+        rows: dict[Any, tuple[Any, ...]] = {}
+        for query, score in ((_all_of(count), 2.0), (_any_of(count), 1.0)):
+            if len(rows) >= params["limit"]:
+                break
+            for row in conn.execute(
+                f"SELECT {MEMORY_COLUMNS}, %(score)s::float8 FROM soma_memories"
+                f" WHERE namespace = %(namespace)s AND search_words @@ ({query}){type_condition}"
+                " ORDER BY created_at DESC, coord_key DESC LIMIT %(limit)s",
+                {**params, "score": score},
+            ):
+                rows.setdefault(row[1], row)
+        return list(rows.values())[: params["limit"]]
 
     def coordinate_range(
         self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None

@@ -46,6 +46,7 @@ from somafractalmemory.core.models import (
 )
 from somafractalmemory.core.ports import PendingWrite
 from somafractalmemory.core.scoring import term_matches
+from somafractalmemory.core.terms import SCORED_ROWS, by_rarity
 from somafractalmemory.core.text import payload_text
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,6 @@ SQL_VARIABLE_CHUNK = 500
 JOURNAL_CLEAR_EVERY = 64
 WORD_CHARACTER = re.compile(r"\w")
 BM25 = "bm25(memory_words, 1.0, 0.0)"  # the text column only: the scope is a filter, not evidence
-SCORED_ROWS = 3_000
-"""At most about this many texts get a BM25 score in one lexical search (1 to 2 µs each)."""
 
 
 def _scope_sql(row: str) -> str:
@@ -765,17 +764,11 @@ class SQLiteStore:
             return _scoped(namespace, memory_type, expression, alone=self._alone(namespace))
 
     def _by_rarity(self, terms: Sequence[str]) -> tuple[list[str], list[str]]:
-        """The terms worth a BM25 score and the common ones, from their document frequencies (counted
-        in the whole file, as ``bm25()`` counts them; each count stops at ``scored_rows`` + 1 texts, or
-        at half the texts when that is fewer; the caller holds the lock).
-
-        - A term in no text is left out.
-        - A term in half of the texts or more is left out when a rarer one is there: FTS5's BM25 gives
-          it an IDF of 1e-6 (it floors log((N - n + 0.5) / (n + 0.5))), so it only orders the texts that
-          hold nothing else, by noise, at the cost of a score for nearly every text.
-        - Rare terms are kept rarest first while the texts holding them add up to at most
-          ``scored_rows`` (the rarest is always kept): the rest are the commonest, with the lowest IDF.
-        - Common terms (in more than ``scored_rows`` texts) are returned only when no term is rare."""
+        """The rare and the common terms (``core.terms.by_rarity``), from their document frequencies
+        counted in the whole file, as ``bm25()`` counts them (each count stopping at ``scored_rows`` + 1
+        texts, or at half the texts when that is fewer; the caller holds the lock). FTS5's BM25 gives a
+        term in half of the texts or more an IDF of 1e-6 (it floors log((N - n + 0.5) / (n + 0.5))):
+        such a term is left out next to a rarer one."""
         words = [term for term in terms if WORD_CHARACTER.search(term)]
         half = math.ceil(self._db.execute("SELECT count(*) FROM memory_words_docsize").fetchone()[0] / 2)
         cap = min(half, self._scored_rows + 1)
@@ -789,16 +782,7 @@ class SQLiteStore:
             )
             for term in words
         ]
-        present = sorted(((count, term) for count, term in counted if count), key=lambda pair: pair[0])
-        informative = [(count, term) for count, term in present if count < half] or present
-        rare: list[str] = []
-        total = 0
-        for count, term in informative:
-            if count > self._scored_rows or (rare and total + count > self._scored_rows):
-                break
-            rare.append(term)
-            total += count
-        return rare, [term for _, term in informative]
+        return by_rarity(counted, self._scored_rows, negligible=half)
 
     def coordinate_range(
         self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None
