@@ -93,3 +93,18 @@ def test_a_common_term_counts_less_but_is_still_searched_next_to_a_rare_one(thre
     """No half-of-the-texts rule here: PostgreSQL's IDF of a term in most texts is small, not nil."""
     three.put_many([memory(1, "zebra"), memory(2, "horse"), memory(3, "horse")])
     assert found(three, "horse", "zebra") == [(1.0,), (2.0,), (3.0,)]
+
+
+def test_a_count_is_remembered_a_while_but_a_term_in_no_text_is_counted_every_time(
+    one: PostgresStore,
+) -> None:
+    one.put_many([memory(1, "red"), memory(2, "red"), memory(3, "blue")])
+    assert found(one, "red") == [(2.0,), (1.0,)]  # common (counted up to 2, one past the budget of 1)
+    assert (one._term_counts.get(NS, "red"), one._term_counts.get(NS, "blue")) == (2, None)
+    assert found(one, "zebra") == []
+    assert one._term_counts.get(NS, "zebra") is None
+    one.put_many([memory(4, "zebra")])
+    assert found(one, "zebra") == [(4.0,)]  # found at once
+    one.delete(NS, (1.0,))
+    # red is still remembered in 2 texts, so common: most recent first, though only one text holds it now
+    assert scored(one, "red") == [((2.0,), 2.0)]

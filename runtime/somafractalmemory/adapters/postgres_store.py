@@ -23,6 +23,7 @@ from somafractalmemory.adapters.postgres_outbox import (
     outbox_rows_for_put,
 )
 from somafractalmemory.adapters.postgres_schema import migrate
+from somafractalmemory.adapters.term_counts import TermCounts
 from somafractalmemory.core.audit import AuditEntry, AuditTrail
 from somafractalmemory.core.budget import DEFAULT_SCAN_ROWS
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
@@ -128,16 +129,16 @@ def _phrase_query(placeholder: str) -> str:
 def _frequencies(count: int) -> str:
     """The namespace's memories and the texts holding each phrase %(t0)s .. %(t{count-1})s, each count
     stopping at %(cap)s (GIN-indexed: one bounded scan a phrase), in one row."""
-    held = ", ".join(
+    held = [
         f"(SELECT count(*) FROM (SELECT 1 FROM soma_memories WHERE namespace = %(namespace)s"
         f" AND search_words @@ {_phrase_query(f'%(t{n})s')} LIMIT %(cap)s) AS held)"
         for n in range(count)
-    )
+    ]
     total = (
         "(SELECT coalesce(sum(episodic + semantic), 0) FROM soma_namespace_counters"
         " WHERE namespace = %(namespace)s)"
     )
-    return f"SELECT {total}, {held}"
+    return "SELECT " + ", ".join([total, *held])
 
 
 def _held_weight(count: int) -> str:
@@ -250,6 +251,7 @@ class PostgresStore:
         self.evented = evented
         self._scan_rows = scan_rows
         self._scored_rows = scored_rows
+        self._term_counts = TermCounts()
 
     @classmethod
     def connect(
@@ -587,12 +589,18 @@ class PostgresStore:
         self, conn: "psycopg.Connection[TupleRow]", namespace: str, phrases: Sequence[str]
     ) -> tuple[int, list[tuple[int, str]]]:
         """The namespace's memories, and the texts holding each phrase (counted up to one past
-        ``scored_rows``: all ``by_rarity`` needs), in one statement."""
-        params: dict[str, Any] = {f"t{n}": phrase for n, phrase in enumerate(phrases)}
+        ``scored_rows``: all ``by_rarity`` needs), in one statement; a phrase counted a short while ago
+        (``TermCounts``) is not counted again."""
+        known = {phrase: self._term_counts.get(namespace, phrase) for phrase in phrases}
+        counted = [phrase for phrase, count in known.items() if count is None]
+        params: dict[str, Any] = {f"t{n}": phrase for n, phrase in enumerate(counted)}
         params.update(namespace=namespace, cap=self._scored_rows + 1)
-        row = conn.execute(_frequencies(len(phrases)), params).fetchone()
+        row = conn.execute(_frequencies(len(counted)), params).fetchone()
         assert row is not None  # one row, always
-        return int(row[0]), [(int(count), phrase) for count, phrase in zip(row[1:], phrases, strict=True)]
+        for phrase, count in zip(counted, row[1:], strict=True):
+            known[phrase] = int(count)
+            self._term_counts.remember(namespace, phrase, int(count))
+        return int(row[0]), [(count or 0, phrase) for phrase, count in known.items()]
 
     @staticmethod
     def _most_recent(

@@ -1,0 +1,41 @@
+"""The document frequencies a store counted for its lexical leg, remembered per namespace for a short time.
+
+Counting a term's texts (up to the leg's budget) visits each of them: milliseconds a term on PostgreSQL,
+on every query. A store remembers each count for ``ttl`` seconds instead. A count only weighs a term (its
+inverse document frequency) and decides whether it is rare or common (``core.terms.by_rarity``), and a
+document frequency moves slowly, so a count up to ``ttl`` seconds old ranks about as the exact one. A term
+in no text is never remembered: a write may add it at any moment, and the memory just written must be
+found by its words at once.
+"""
+
+import time
+from collections.abc import Callable
+
+DEFAULT_TTL_SECONDS = 30.0
+DEFAULT_ENTRIES = 10_000
+
+
+class TermCounts:
+    def __init__(
+        self,
+        ttl: float = DEFAULT_TTL_SECONDS,
+        entries: int = DEFAULT_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._entries = entries
+        self._clock = clock
+        self._counts: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def get(self, namespace: str, term: str) -> int | None:
+        """The term's count in ``namespace`` if counted less than ``ttl`` seconds ago."""
+        entry = self._counts.get((namespace, term))
+        return entry[1] if entry is not None and self._clock() < entry[0] else None
+
+    def remember(self, namespace: str, term: str, count: int) -> None:
+        """Keep a count for ``ttl`` seconds; a count of 0 is not kept."""
+        if count <= 0:
+            return
+        if len(self._counts) >= self._entries:
+            self._counts.clear()  # bounded: start over rather than track an order
+        self._counts[(namespace, term)] = (self._clock() + self._ttl, count)
