@@ -11,7 +11,7 @@ from soma_operator.config import OperatorConfig
 from soma_operator.constants import GROUP, PLURAL, VERSION
 from soma_operator.kube import KubeClient
 from soma_operator.reconcile import Reconciler, reconcile, refresh_status, release_claims
-from soma_operator.secret_refs import note_change, watched
+from soma_operator.secret_refs import trigger_patch, watched
 from soma_operator.settings import configure
 from soma_operator.spec import MemorySystem, SpecError
 
@@ -80,6 +80,8 @@ async def secret_changed(
 ) -> None:
     """An edit of a Secret the runtime reads at start (a rotated key, a new token): its users reconcile."""
     index: kopf.Index[tuple[str, str], tuple[str, str, str]] = kwargs["secret_users"]  # by its name above
-    users = list(index.get((namespace or "", name), []))
-    if users and namespace is not None:
-        await note_change(memo["client"], namespace, None if type == "DELETED" else body, users)
+    secret = None if type == "DELETED" else body
+    for system, key, annotation in index.get((namespace or "", name), []):
+        # An unchanged digest is a no-op patch: kopf starts no reconcile for it.
+        patch = trigger_patch(secret, key, annotation)
+        await memo["client"].merge_patch("MemorySystem", namespace, system, patch)

@@ -51,7 +51,7 @@ from soma_operator.model_status import (
     reindex_condition,
 )
 from soma_operator.quantity import storage_bytes
-from soma_operator.secret_refs import SECRETS_FOUND, SecretsRead, read_secrets
+from soma_operator.secret_refs import SECRETS_FOUND, SecretsRead, secrets_read, to_read
 from soma_operator.spec import Component, MemorySystem, OnDelete, SpecError, shrink_errors
 from soma_operator.status import (
     READY,
@@ -367,7 +367,10 @@ async def ensure_encryption_key(r: Reconciler, body: kopf.Body, ctx: BuildContex
 async def check_secrets(r: Reconciler, body: kopf.Body, ctx: BuildContext) -> SecretsRead:
     """The digests of the Secrets the runtime reads at start, and SecretsFound for those the spec names;
     an Event when one goes missing."""
-    found = await read_secrets(r.client, ctx)
+    secrets = await asyncio.gather(
+        *(r.client.get("Secret", ctx.namespace, use.secret) for use in to_read(ctx))
+    )
+    found = secrets_read(ctx, secrets)
     if found.condition is not None:
         _announce_outcome(r, body, found.condition, SECRETS_FOUND, (Reason.SECRET_MISSING,))
     return found

@@ -9,14 +9,13 @@ into an annotation of each of them (secrets.memory.soma.dev/...), whose change m
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from soma_operator.builders import encryption
 from soma_operator.builders.context import BuildContext, SecretDigests
 from soma_operator.builders.secret_digests import API_TOKEN_ANNOTATION, ENCRYPTION_KEYS_ANNOTATION, digest
-from soma_operator.kube import KubeClient
 from soma_operator.status import Condition, Reason
 
 SECRETS_FOUND = "SecretsFound"
@@ -60,20 +59,23 @@ class SecretsRead:
     condition: Condition | None  # only for a spec that names a Secret of its own
 
 
-async def read_secrets(client: KubeClient, ctx: BuildContext) -> SecretsRead:
-    """The digests of the Secrets the runtime reads, and whether those the spec names exist. The generated
-    token is known already (read back or generated with the other credentials)."""
+def to_read(ctx: BuildContext) -> list[SecretUse]:
+    """The Secrets a reconcile reads: all but the generated token, which is in the credentials already (read
+    back, or generated with the other credentials)."""
+    return [use for use in uses(ctx) if use.annotation != API_TOKEN_ANNOTATION or use.ref_field is not None]
+
+
+def secrets_read(ctx: BuildContext, secrets: Sequence[Mapping[str, Any] | None]) -> SecretsRead:
+    """The digests, and whether the Secrets the spec names exist, from the Secrets of ``to_read(ctx)`` as
+    read (None for an absent one)."""
     found: dict[str, str | None] = {API_TOKEN_ANNOTATION: digest(ctx.credentials.api_token.encode())}
     missing = []
-    named = [use for use in uses(ctx) if use.ref_field is not None]
-    for use in uses(ctx):
-        if use.annotation == API_TOKEN_ANNOTATION and use.ref_field is None:
-            continue
-        secret = await client.get("Secret", ctx.namespace, use.secret)
+    for use, secret in zip(to_read(ctx), secrets, strict=True):
         found[use.annotation] = value_digest(secret, use.key)
         if use.ref_field is not None and found[use.annotation] is None:
             missing.append(missing_message(use, secret))
     digests = SecretDigests(found.get(ENCRYPTION_KEYS_ANNOTATION), found[API_TOKEN_ANNOTATION])
+    named = any(use.ref_field is not None for use in uses(ctx))
     return SecretsRead(digests, secrets_condition(missing) if named else None)
 
 
@@ -100,11 +102,6 @@ def watched(ctx: BuildContext) -> dict[tuple[str, str], tuple[str, str, str]]:
 TRIGGER_PREFIX = "secrets."
 
 
-async def note_change(
-    client: KubeClient, namespace: str, secret: Mapping[str, Any] | None, users: list[tuple[str, str, str]]
-) -> None:
-    """Write the Secret's new digest into each user's annotation (null once it is gone); an unchanged value
-    changes nothing, so kopf starts no reconcile for it."""
-    for system, key, annotation in users:
-        patch = {"metadata": {"annotations": {TRIGGER_PREFIX + annotation: value_digest(secret, key)}}}
-        await client.merge_patch("MemorySystem", namespace, system, patch)
+def trigger_patch(secret: Mapping[str, Any] | None, key: str, annotation: str) -> dict[str, Any]:
+    """The merge patch of a user's annotation: the digest of the Secret's key, or null when it is absent."""
+    return {"metadata": {"annotations": {TRIGGER_PREFIX + annotation: value_digest(secret, key)}}}

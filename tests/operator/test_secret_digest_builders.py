@@ -8,6 +8,8 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from conftest import build_context
 from soma_operator.builders import encryption, render
 from soma_operator.builders.context import Credentials, SecretDigests
@@ -19,9 +21,13 @@ from soma_operator.builders.secret_digests import (
 )
 from soma_operator.secret_refs import (
     SECRETS_FOUND,
+    TRIGGER_PREFIX,
     SecretUse,
     missing_message,
     secrets_condition,
+    secrets_read,
+    to_read,
+    trigger_patch,
     uses,
     value_digest,
     watched,
@@ -155,8 +161,62 @@ def test_a_missing_secret_is_named_with_the_field_that_names_it() -> None:
         "(the runtime pods cannot start without it)"
     )
     found = secrets_condition([])
+    assert found.type == "SecretsFound"
     assert (found.ready, found.reason, found.message) == (
         True,
         Reason.SECRETS_FOUND,
         "every Secret the spec names exists",
     )
+
+
+def keys_secret(text: str) -> dict[str, Any]:
+    return {"data": {"keys": base64.b64encode(text.encode()).decode()}}
+
+
+NAMED = system(
+    encryption={"fields": ["email"], "keysSecretRef": {"name": "my-keys"}},
+    api={"auth": {"tokenSecretRef": {"name": "my-token", "key": "bearer"}}},
+)
+
+
+def test_a_reconcile_reads_the_key_secret_and_knows_the_generated_token() -> None:
+    ctx = replace(build_context(system(**SPEC)), credentials=Credentials(api_token=TOKEN))
+    assert [use.secret for use in to_read(ctx)] == ["m-encryption"]
+    found = secrets_read(ctx, [keys_secret(KEY_FILE)])
+    assert found.digests == DIGESTS
+    assert found.condition is None  # the spec names no Secret of its own
+    assert secrets_read(build_context(system()), []).condition is None
+
+
+def test_named_secrets_are_read_and_each_missing_one_is_named() -> None:
+    ctx = build_context(NAMED)
+    assert [use.secret for use in to_read(ctx)] == ["my-keys", "my-token"]
+    token = {"data": {"bearer": base64.b64encode(TOKEN.encode()).decode()}}
+    found = secrets_read(ctx, [keys_secret(KEY_FILE), token])
+    assert found.digests == DIGESTS
+    assert found.condition == secrets_condition([])
+    with pytest.raises(ValueError, match="zip"):
+        secrets_read(ctx, [None])
+    none = secrets_read(ctx, [None, {"data": {"token": "eA=="}}])
+    assert none.digests == SecretDigests()
+    assert none.condition is not None
+    assert (none.condition.type, none.condition.ready) == ("SecretsFound", False)
+    assert none.condition.message == (
+        "Secret my-keys named by spec.encryption.keysSecretRef does not exist; "
+        "Secret my-token named by spec.api.auth.tokenSecretRef has no key bearer "
+        "(the runtime pods cannot start without it)"
+    )
+    only_token = build_context(system(api={"auth": {"tokenSecretRef": {"name": "my-token"}}}))
+    assert secrets_read(only_token, [None]).condition == secrets_condition(
+        ["Secret my-token named by spec.api.auth.tokenSecretRef does not exist"]
+    )
+
+
+def test_the_watch_writes_the_digest_outside_the_operators_prefix() -> None:
+    assert TRIGGER_PREFIX + ENCRYPTION_KEYS_ANNOTATION == "secrets.memory.soma.dev/encryption-keys-digest"
+    assert trigger_patch(keys_secret(KEY_FILE), "keys", ENCRYPTION_KEYS_ANNOTATION) == {
+        "metadata": {"annotations": {"secrets.memory.soma.dev/encryption-keys-digest": KEY_FILE_DIGEST}}
+    }
+    assert trigger_patch(None, "token", API_TOKEN_ANNOTATION) == {
+        "metadata": {"annotations": {"secrets.memory.soma.dev/api-token-digest": None}}
+    }
