@@ -4,10 +4,19 @@ the embedded SQLite store: what is written, what is refused, and that a refused 
 import pytest
 
 from somafractalmemory.core.audit import AuditAction, AuditEntry, AuditTrail
+from somafractalmemory.core.consolidation import Consolidating
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.fusion import Ranking
+from somafractalmemory.core.maintenance import (
+    WRITE_BATCH,
+    Maintenance,
+    MaintenancePolicy,
+    MaintenanceSummary,
+    window_groups,
+)
 from somafractalmemory.core.models import Link, Memory, MemoryType
 from somafractalmemory.core.service import IMPORT_BATCH, MemoryService, NewMemory
+from support.interleaving import T0, Clock, hook_revise
 
 NS = "ns"
 
@@ -45,7 +54,7 @@ def test_an_import_writes_its_links_in_batches_and_reports_each_missing_end_by_l
 def test_link_many_writes_the_links_to_memories_and_audits_each(service: MemoryService) -> None:
     for coord in (1.0, 2.0, 3.0):
         service.store_memory(NS, NewMemory((coord,), {"text": f"m{coord}"}))
-    written = service.link_many(NS, (1.0,), [(2.0,), (9.0,), (3.0,)], "consolidated")
+    written = service.link_many(NS, [((1.0,), (2.0,)), ((1.0,), (9.0,)), ((1.0,), (3.0,))], "consolidated")
     assert [(link.target, link.weight) for link in written] == [((2.0,), 1.0), ((3.0,), 1.0)]
     assert [link.target for link in service.neighbors(NS, (1.0,))] == [(2.0,), (3.0,)]
     entries = service.audit(NS, limit=2)
@@ -53,9 +62,9 @@ def test_link_many_writes_the_links_to_memories_and_audits_each(service: MemoryS
         (AuditAction.LINK, (1.0,), (2.0,)),
         (AuditAction.LINK, (1.0,), (3.0,)),
     ]
-    assert service.link_many(NS, (9.0,), [(2.0,)], "consolidated") == []  # no source: nothing
+    assert service.link_many(NS, [((9.0,), (2.0,))], "consolidated") == []  # no source: nothing
     with pytest.raises(InvalidInput, match="link type must be a non-empty string"):
-        service.link_many(NS, (1.0,), [(2.0,)], " ")
+        service.link_many(NS, [((1.0,), (2.0,))], " ")
 
 
 def test_a_conditional_write_that_lost_leaves_no_row_version_nor_audit_entry(service: MemoryService) -> None:
@@ -86,3 +95,27 @@ def test_a_conditional_delete_of_a_memory_written_since_keeps_it_its_links_and_i
     ]
     assert service.delete(NS, (1.0,), if_updated_at=stored.updated_at) is True
     assert service.store.get(NS, (1.0,)) is None
+
+
+def test_windows_are_consolidated_in_groups_of_at_most_a_write_batch() -> None:
+    sizes = {0: 300, 1: 150, 2: 100, 3: 600, 4: 10}
+    windows = {w: [(float(w), float(n)) for n in range(size)] for w, size in sizes.items()}
+    groups = window_groups(windows)
+    assert WRITE_BATCH == 500
+    assert [[window for window, _ in group] for group in groups] == [[0, 1], [2], [3], [4]]
+
+
+def test_a_pass_consolidates_many_windows_in_one_write_and_links_them_in_another(
+    service: MemoryService,
+) -> None:
+    clock = Clock()
+    service.clock = clock
+    for n in range(30):  # 10 windows of 3
+        clock.now = T0 + n * 100 / 3
+        service.store_memory(NS, NewMemory((float(n),), {"text": f"event {n}"}))
+    clock.now = T0 + 10_000
+    readings = hook_revise(service, lambda _: None, 99)
+    done = Maintenance(service, MaintenancePolicy(consolidating=Consolidating(100))).run([NS], dry_run=False)
+    assert (readings, done) == ([1], MaintenanceSummary(namespaces=1, consolidated=30, created=10))
+    assert service.stats(NS).semantic == 10
+    assert len(list(service.store.iter_links(NS))) == 30

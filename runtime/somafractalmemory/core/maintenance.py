@@ -7,7 +7,9 @@ the index follows (directly, or through the outbox when eventing is on) and the 
 ``forget``, ``decay`` or ``consolidate``. The write is conditional (compare-and-set on each memory's
 ``updated_at``, in the store's transaction): a memory another client (another process too) wrote
 between that reading and the write is read again and the change decided again (``retried``), and after
-REVISE_ATTEMPTS readings left as that client wrote it (``skipped``). A pass is idempotent: a key already
+REVISE_ATTEMPTS readings left as that client wrote it (``skipped``). Decay writes WRITE_BATCH memories
+at a time; consolidation writes windows in groups of at most WRITE_BATCH memories, then the group's
+links in one more write. A pass is idempotent: a key already
 dropped is not dropped again, a forgotten memory is gone, and a consolidated source carries
 ``consolidated_into``, so a second pass over unchanged memories changes nothing.
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 
 from somafractalmemory.core.audit import AuditAction
 from somafractalmemory.core.consolidation import (
+    CONSOLIDATED_FROM,
     CONSOLIDATED_LINK,
     Consolidating,
     candidate,
@@ -28,7 +31,7 @@ from somafractalmemory.core.consolidation import (
 )
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.decay import DecayRule, Forgetting, decayed_payload, forgettable
-from somafractalmemory.core.models import Memory
+from somafractalmemory.core.models import Memory, MemoryType
 from somafractalmemory.core.service import MemoryService, Revision
 
 log = logging.getLogger(__name__)
@@ -127,10 +130,8 @@ class Maintenance:
             summary.forgotten = self._forget(namespace, plan.forget, now, summary)
             summary.decayed = self._decay(namespace, plan.decay, now, summary)
             if (consolidating := self.policy.consolidating) is not None:
-                for window, coords in sorted(plan.windows.items()):
-                    sources = self._consolidate(namespace, consolidating, window, coords, now, summary)
-                    summary.consolidated += sources
-                    summary.created += 1 if sources else 0
+                for group in window_groups(plan.windows):
+                    self._consolidate(namespace, consolidating, group, now, summary)
         log.info(
             "maintenance of %s%s: forgot %d, decayed %d, consolidated %d into %d (retried %d, skipped %d)",
             namespace,
@@ -194,27 +195,46 @@ class Maintenance:
         self,
         namespace: str,
         consolidating: Consolidating,
-        window: int,
-        coordinates: list[Coordinate],
+        group: list[tuple[int, list[Coordinate]]],
         now: float,
         summary: MaintenanceSummary,
-    ) -> int:
-        """Consolidate one window's group: the semantic memory and the marked sources in one write,
-        then a ``consolidated`` link from it to each source, all in one write. Answers how many sources
-        it took."""
+    ) -> None:
+        """Consolidate a group of windows: each window's semantic memory and its marked sources, all in
+        one write; then a ``consolidated`` link from each semantic memory to each of its sources, all in
+        one write. Counts the sources and the semantic memories in ``summary``."""
 
         def consolidated(current: list[Memory]) -> list[Memory]:
-            found = consolidate(current, window, consolidating, now)
-            return [] if found is None else [found.semantic, *found.sources]
+            by_coordinate = {memory.coordinate: memory for memory in current}
+            written: list[Memory] = []
+            for window, coordinates in group:
+                members = [by_coordinate[c] for c in coordinates if c in by_coordinate]
+                if (found := consolidate(members, window, consolidating, now)) is not None:
+                    written += [found.semantic, *found.sources]
+            return written
 
-        revision = self.service.revise(namespace, coordinates, consolidated, AuditAction.CONSOLIDATE)
-        if not summary.count(revision):
-            return 0
-        semantic, sources = revision.changed[0], revision.changed[1:]
-        self.service.link_many(
-            namespace, semantic.coordinate, [s.coordinate for s in sources], CONSOLIDATED_LINK
-        )
-        return len(sources)
+        every = [coordinate for _, coordinates in group for coordinate in coordinates]
+        revision = self.service.revise(namespace, every, consolidated, AuditAction.CONSOLIDATE)
+        summary.count(revision)
+        semantic = [memory for memory in revision.changed if memory.memory_type is MemoryType.SEMANTIC]
+        pairs = [(s.coordinate, tuple(source)) for s in semantic for source in s.payload[CONSOLIDATED_FROM]]
+        if pairs:
+            self.service.link_many(namespace, pairs, CONSOLIDATED_LINK)
+        summary.consolidated += len(pairs)
+        summary.created += len(semantic)
+
+
+def window_groups(windows: dict[int, list[Coordinate]]) -> list[list[tuple[int, list[Coordinate]]]]:
+    """The windows in order, grouped so that a group's memories add up to at most WRITE_BATCH (a larger
+    window makes a group alone): each group is consolidated in one write."""
+    groups: list[list[tuple[int, list[Coordinate]]]] = []
+    size = 0
+    for window, coordinates in sorted(windows.items()):
+        if not groups or size + len(coordinates) > WRITE_BATCH:
+            groups.append([])
+            size = 0
+        groups[-1].append((window, coordinates))
+        size += len(coordinates)
+    return groups
 
 
 def batches(coordinates: list[Coordinate]) -> list[list[Coordinate]]:

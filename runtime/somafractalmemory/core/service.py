@@ -653,17 +653,17 @@ class MemoryService:
         return link
 
     def link_many(
-        self, namespace: str, source: Coordinate, targets: Sequence[Coordinate], link_type: str
+        self, namespace: str, pairs: Sequence[tuple[Coordinate, Coordinate]], link_type: str
     ) -> list[Link]:
-        """Link ``source`` to each of ``targets`` (weight 1) in one write, each link audited as ``link``;
-        the targets that are no memory of the namespace (nor any, when the source is none) are left out.
-        Answers the links written."""
+        """Link each (source, target) of ``pairs`` (weight 1) in one write, each link audited as
+        ``link``; a pair whose source or target is no memory of the namespace is left out. Answers the
+        links written."""
         link_type = check_link_type(link_type)
-        known = self._known(namespace, [source, *targets])
+        known = self._known(namespace, (end for pair in pairs for end in pair))
         now = self.clock()
-        links = [Link(namespace, source, t, link_type, 1.0, now) for t in targets if {source, t} <= known]
+        links = [Link(namespace, s, t, link_type, 1.0, now) for s, t in pairs if s in known and t in known]
         if links:
-            trail = self._trail(AuditAction.LINK, [(namespace, source, link.target) for link in links])
+            trail = self._trail(AuditAction.LINK, [(namespace, link.source, link.target) for link in links])
             self.store.add_links(links, audit=trail)
         return links
 
