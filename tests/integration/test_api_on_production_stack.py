@@ -9,12 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from support.servers import PostgresServer, RedisServer
 from support.stack import STACK_VARIABLE, StackAddresses
 
 TESTS = Path(__file__).resolve().parents[1]
 
 
+# The child runs the whole tests/api suite (about 300 tests, each app on a fresh database): longer than
+# the session's per-test default.
+@pytest.mark.timeout(900)
 def test_the_api_suite_passes_on_the_production_stack(
     postgres_server: PostgresServer, redis_server: RedisServer, tmp_path: Path
 ) -> None:

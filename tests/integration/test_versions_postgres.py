@@ -2,6 +2,7 @@
 memory, and a restore reaches the outbox as a write. (The /v1 behaviour runs on PostgreSQL through
 test_api_on_production_stack, which runs tests/api/test_versions.py.)"""
 
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -91,6 +92,8 @@ def test_a_restore_is_a_write_that_reaches_the_outbox(evented_store: PostgresSto
     with outbox.drain(10) as batch:
         events = [decode(entry.event) for entry in batch.entries]
     assert [(e.op, e.coordinate) for e in events] == [(IndexOp.UPSERT, COORD)] * 3
-    assert events[-1].memory == restored
+    # an event carries the memory as exported: the consumer that embeds it is the one its id names
+    assert events[-1].memory == dataclasses.replace(restored, embedder=None)
+    assert restored.embedder == HashingEmbedder(64).identity
     assert [v.payload["text"] for v in service.versions(NS, COORD)] == ["second", "first"]
     index.close()
