@@ -176,9 +176,13 @@ def test_rotation_rotates_what_the_server_wrote_meanwhile_and_keeps_its_semantic
     served_put(server, namespace, "1", {"text": "one", "secret": "as read"})
     before = service.store.get(namespace, (1.0,))
     assert before is not None
-    ran = hook_rewrite(
-        service, lambda: served_put(server, namespace, "1", {"text": "one", "secret": "written meanwhile"})
-    )
+    written: list[Memory] = []
+
+    def write() -> None:
+        served_put(server, namespace, "1", {"text": "one", "secret": "written meanwhile"})
+        written.extend(filter(None, [service.store.get(namespace, (1.0,))]))
+
+    ran = hook_rewrite(service, write)
     audit_before = service.audit(namespace, None, 100, None)
     rotation = rotate_namespace(service, namespace)
     assert ran == [1]
@@ -186,7 +190,7 @@ def test_rotation_rotates_what_the_server_wrote_meanwhile_and_keeps_its_semantic
     after = service.store.get(namespace, (1.0,))
     assert after is not None
     assert service.encryption.memory(after).payload == {"text": "one", "secret": "written meanwhile"}
-    assert after.created_at == before.created_at and after.updated_at > before.updated_at  # the server's
+    assert (after.created_at, after.updated_at) == (before.created_at, written[0].updated_at)  # the server's
     only_new = FieldEncryption(frozenset({"secret"}), tuple(parse_keys([NEW_KEY])))
     assert only_new.memory(after).payload["secret"] == "written meanwhile"  # under the new key
     versions = service.store.versions(namespace, (1.0,))

@@ -124,8 +124,12 @@ def test_rotation_rotates_the_other_clients_write_and_the_version_it_kept(
     other.store_memory(NS, NewMemory((1.0,), {"text": "one", "secret": "as read"}))
     before = ours.store.get(NS, (1.0,))
     audit_before = ours.audit(NS)
+    written: list[Memory] = []
     ran = hook_rewrite(
-        ours, lambda: other.store_memory(NS, NewMemory((1.0,), {"text": "one", "secret": "meanwhile"}))
+        ours,
+        lambda: written.append(
+            other.store_memory(NS, NewMemory((1.0,), {"text": "one", "secret": "meanwhile"}))
+        ),
     )
     rotation = rotate_namespace(ours, NS)
     assert (ran, rotation) == ([1], Rotation(memories=1, memories_rotated=1, versions_rotated=1, retried=1))
@@ -133,7 +137,7 @@ def test_rotation_rotates_the_other_clients_write_and_the_version_it_kept(
     after = ours.store.get(NS, (1.0,))
     assert after is not None and before is not None
     assert new_only.memory(after).payload == {"text": "one", "secret": "meanwhile"}
-    assert after.created_at == before.created_at
+    assert (after.created_at, after.updated_at) == (before.created_at, written[0].updated_at)  # kept
     assert [new_only.open(v.payload, "v")["secret"] for v in ours.store.versions(NS, (1.0,))] == ["as read"]
     audit_after = ours.audit(NS)
     assert ([e.action for e in audit_after[:1]], audit_after[1:]) == ([AuditAction.STORE], audit_before)
