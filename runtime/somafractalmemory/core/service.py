@@ -139,6 +139,13 @@ def _missing_end(link: Link, known: set[Coordinate]) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Raced:
+    """A conditional write that found ``memories`` of those it read written by another client since."""
+
+    memories: int
+
+
 @dataclass(slots=True)
 class Revision:
     """How a conditional change went: ``changed``, the memories written (or the one deleted);
@@ -811,36 +818,17 @@ class MemoryService:
     ) -> Revision:
         """Write what ``change`` makes of the current memories at ``coordinates`` (those still there):
         one write like any other (versions kept, the index or the outbox follows), audited as
-        ``action``, on the condition that the memories it replaces are still as read. When another
-        client (another process too) wrote one of them in between, they are read again and the change
-        decided again, up to REVISE_ATTEMPTS readings; then they are skipped."""
-        revision = Revision()
-        with self.writing:
-            for attempt in range(1, REVISE_ATTEMPTS + 1):
-                found = self.store.get_many(namespace, coordinates)
-                written = list(change([found[c] for c in coordinates if c in found]))
-                if not written:
-                    return revision
-                read = {
-                    m.coordinate: found[m.coordinate].updated_at for m in written if m.coordinate in found
-                }
-                changed = self._write(written, action, read)
-                if not changed:
-                    revision.changed = written
-                    return revision
-                log.info(
-                    "%s of %d memories of %s: %d were written by another client since they were read (%s)",
-                    action.value,
-                    len(written),
-                    namespace,
-                    len(changed),
-                    "reading again" if attempt < REVISE_ATTEMPTS else "skipped",
-                )
-                if attempt < REVISE_ATTEMPTS:
-                    revision.retried += 1
-                else:
-                    revision.skipped = len(read)
-        return revision
+        ``action``, on the condition that the memories it replaces are still as read."""
+
+        def step() -> list[Memory] | Raced:
+            found = self.store.get_many(namespace, coordinates)
+            written = list(change([found[c] for c in coordinates if c in found]))
+            if not written:
+                return []
+            read = {m.coordinate: found[m.coordinate].updated_at for m in written if m.coordinate in found}
+            return Raced(len(read)) if self._write(written, action, read) else written
+
+        return self._unraced(step, action, namespace)
 
     def delete_if(
         self,
@@ -850,19 +838,40 @@ class MemoryService:
         action: AuditAction,
     ) -> Revision:
         """Delete the memory when its current state meets ``condition``, on the condition that it is
-        still that state when deleted; written in between by another client, it is read and decided
-        again, up to REVISE_ATTEMPTS readings (then skipped)."""
+        still that state when deleted."""
+
+        def step() -> list[Memory] | Raced:
+            current = self.store.get(namespace, coordinate)
+            if current is None or not condition(current):
+                return []
+            deleted = self.delete(namespace, coordinate, action, if_updated_at=current.updated_at)
+            return [current] if deleted else Raced(1)
+
+        return self._unraced(step, action, namespace)
+
+    def _unraced(
+        self, step: Callable[[], list[Memory] | Raced], action: AuditAction, namespace: str
+    ) -> Revision:
+        """Run ``step`` (read, decide, write on the condition that what was read is unchanged) until no
+        other client (another process too) wrote in between, at most REVISE_ATTEMPTS times; after the
+        last, the memories raced are skipped."""
         revision = Revision()
         with self.writing:
             for attempt in range(1, REVISE_ATTEMPTS + 1):
-                current = self.store.get(namespace, coordinate)
-                if current is None or not condition(current):
+                outcome = step()
+                if not isinstance(outcome, Raced):
+                    revision.changed = outcome
                     return revision
-                if self.delete(namespace, coordinate, action, if_updated_at=current.updated_at):
-                    revision.changed = [current]
-                    return revision
-                if attempt < REVISE_ATTEMPTS:
-                    revision.retried += 1
+                last = attempt == REVISE_ATTEMPTS
+                log.info(
+                    "%s in %s: %d memories were written by another client since they were read (%s)",
+                    action.value,
+                    namespace,
+                    outcome.memories,
+                    "skipped" if last else "reading again",
+                )
+                if last:
+                    revision.skipped = outcome.memories
                 else:
-                    revision.skipped = 1
+                    revision.retried += 1
         return revision
