@@ -64,6 +64,7 @@ def test_kill_after_deletes_and_during_a_bulk_keeps_the_ivf_index_in_line(tmp_pa
         assert client.post("/store_bulk", json={"items": first}).json() == {"stored": ACKNOWLEDGED}
     assert server.process.terminate() in (0, -signal.SIGTERM)
     assert len(index_files(server)) == 1  # saved on the clean stop
+    assert len(list(server.data_dir.glob("vectors.sqlite.ivf/*/*.snapshot"))) == 1  # with its rows
 
     server.start()
     server.wait_ready()
@@ -90,4 +91,5 @@ def test_kill_after_deletes_and_during_a_bulk_keeps_the_ivf_index_in_line(tmp_pa
     # The deletes were never in a saved index file again: the start removed exactly those 100 labels
     # (how many of the bulk it added depends on where the kill landed; the journal replays the rest).
     assert re.search(r"namespace 'default' brought in line with its file: \d+ added, 100 removed", log)
+    assert "not usable" not in log  # the restarts read the saved rows, and from SQLite only newer ones
     assert server.process.terminate() in (0, -signal.SIGTERM)

@@ -11,8 +11,12 @@ on close. Past the threshold the shard's float32 vectors live in a memory-mapped
 (``mapped_rows``) whose pages are released after every save, opening and ``RELEASE_EVERY`` searches:
 a query rescores a few hundred of them, so at a million points they are not 1.5 GiB of resident memory.
 
-Opening reads the rows in batches of ``LOAD_BATCH`` into the shards (columns at a time, not a point
-at a time) and loads each index file, then reconciles them by label alone: labels the file holds
+Each save of a mapped shard also appends its rows newer than the last saved label to a snapshot
+(``vector_snapshot``). Opening takes a namespace's rows from its snapshot (those whose labels the file
+still holds, after comparing ``SPOT_CHECKS`` vectors with the file's) and reads from the file only the
+rows labelled after it; a namespace with no usable snapshot, or whose row count then differs from the
+file's, is read from the file whole. Rows are read in batches of ``LOAD_BATCH`` (columns at a time,
+not a point at a time). Each index file is loaded, then reconciled by label alone: labels the file holds
 but the index lacks are added, labels the index holds but the file lacks are removed. A crash between a
 commit and an index save therefore costs the re-adding of the writes since the last save, never a full
 rebuild, and a delete never comes back.
@@ -32,8 +36,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
-from operator import itemgetter
+from itertools import chain
 from pathlib import Path
 from typing import Any, overload
 
@@ -43,6 +46,7 @@ from somafractalmemory.adapters.ivf_lists import IvfLists, Labels
 from somafractalmemory.adapters.mapped_rows import MappedRows
 from somafractalmemory.adapters.numpy_index import SCHEMA, TYPE_CODES, Shard, cosine
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
+from somafractalmemory.adapters.vector_snapshot import SnapshotInvalid, SnapshotRows, VectorSnapshot
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.filters import MemoryFilter
 from somafractalmemory.core.models import MemoryType, VectorHit, VectorPoint
@@ -60,7 +64,8 @@ NO_SKETCH = np.empty(0, dtype=np.uint64)  # the shards keep no sketches: their s
 NO_LABELS = np.empty(0, dtype=np.int64)
 INITIAL_LABELS = 1024
 FOLDER_SUFFIX = ".ivf"  # the folder of the IVF index files, beside the SQLite file
-LOAD_BATCH = 10_000  # rows read from the file at a time when opening
+LOAD_BATCH = 10_000  # rows read from the file (or the snapshot) at a time when opening
+SPOT_CHECKS = 16  # snapshot vectors compared with the file's when opening
 RELEASE_EVERY = 256  # searches of a shard between two releases of its mapped vectors' pages
 TYPE_CODE_OF_VALUE = {memory_type.value: code for memory_type, code in TYPE_CODES.items()}
 
@@ -160,6 +165,7 @@ class _AnnShard:
     ivf: IvfLists | None  # trained once the shard first passes the threshold
     path: Path
     rows: LabelRows
+    snapshot: VectorSnapshot
     tail: dict[int, None] = field(default_factory=dict)  # labels not in the IVF index yet, in write order
     changes: int = 0  # since the IVF index was last saved
     searches: int = 0
@@ -235,8 +241,14 @@ class _AnnShard:
             self.save()
 
     def save(self) -> None:
+        """The IVF index, then (a mapped shard) the snapshot of its rows, trusted up to its last label."""
         if self.ivf is not None:
             self.ivf.save(self.path)
+        if self.shard.backing is not None:
+            size = self.shard.size
+            self.snapshot.save(
+                self.shard.ids[:size], self.shard.types[:size], self.shard.coordinates, self.shard.vectors
+            )
         self.changes = 0
         self.release()
 
@@ -309,12 +321,36 @@ class AnnIndex:
         self._load()
 
     def _load(self) -> None:
-        cursor = self._file.db.cursor()
-        cursor.row_factory = None  # plain tuples: a million sqlite3.Row objects cost seconds
-        cursor.execute("SELECT label, namespace, coord_key, memory_type, vector FROM points ORDER BY label")
-        while rows := cursor.fetchmany(LOAD_BATCH):
-            for namespace, group in groupby(rows, key=itemgetter(1)):
-                self._shard(namespace).extend(self._loaded_rows(list(group)), self.threshold)
+        db = self._file.db
+        namespaces = [row[0] for row in db.execute("SELECT DISTINCT namespace FROM points")]
+        live: Labels | None = None
+        for namespace in namespaces:
+            ann = self._shard(namespace)
+            if not ann.snapshot.exists():
+                self._read_rows(namespace, None)
+                continue
+            try:
+                rows = ann.snapshot.load()
+                if live is None:
+                    live = self._live_labels()
+                self._extend_from_snapshot(ann, rows, live)
+                self._read_rows(namespace, rows.last_label)
+                stored = db.execute(
+                    "SELECT count(*) FROM points WHERE namespace = ?", (namespace,)
+                ).fetchone()
+                if ann.shard.size != stored[0]:
+                    raise SnapshotInvalid(f"{ann.shard.size} rows where the file holds {stored[0]}")
+            except SnapshotInvalid as error:
+                log.warning(
+                    "the saved rows of namespace %r are not usable (%s): reading them from the file",
+                    namespace,
+                    error,
+                )
+                ann.close()
+                ann.snapshot.remove()
+                del self._shards[namespace]
+                self._shard(namespace)
+                self._read_rows(namespace, None)
         for namespace, ann in self._shards.items():
             added, removed = ann.reconcile(self.threshold)
             if added or removed:
@@ -326,8 +362,60 @@ class AnnIndex:
                 )
                 ann.save()
             ann.release()  # the vectors just written to the mapped file
-        for orphan in set(self._folder.glob(f"*{INDEX_SUFFIX}")) - {a.path for a in self._shards.values()}:
-            orphan.unlink()  # a namespace whose every point was deleted
+        kept = {ann.path.stem for ann in self._shards.values()}
+        for orphan in self._folder.iterdir():
+            if orphan.name.split(".")[0] not in kept:
+                orphan.unlink()  # a namespace whose every point was deleted, or a save's partial file
+
+    def _read_rows(self, namespace: str, after: int | None) -> None:
+        """The namespace's rows from the file, in label order: every one, or those labelled after
+        ``after`` (the rows written since its snapshot)."""
+        cursor = self._file.db.cursor()
+        cursor.row_factory = None  # plain tuples: a million sqlite3.Row objects cost seconds
+        columns = "SELECT label, namespace, coord_key, memory_type, vector FROM points"
+        if after is None:
+            cursor.execute(f"{columns} WHERE namespace = ? ORDER BY label", (namespace,))
+        else:  # the label index: the namespace's old rows are not visited
+            cursor.execute(
+                f"{columns} INDEXED BY points_label WHERE label > ? AND namespace = ? ORDER BY label",
+                (after, namespace),
+            )
+        ann = self._shards[namespace]
+        while rows := cursor.fetchmany(LOAD_BATCH):
+            ann.extend(self._loaded_rows(rows), self.threshold)
+
+    def _live_labels(self) -> Labels:
+        """Every label the file holds, ascending (from the label index alone)."""
+        cursor = self._file.db.cursor()
+        cursor.row_factory = None
+        cursor.execute("SELECT label FROM points INDEXED BY points_label ORDER BY label")
+        return np.fromiter(chain.from_iterable(cursor), dtype=np.int64)
+
+    def _extend_from_snapshot(self, ann: _AnnShard, rows: SnapshotRows, live: Labels) -> None:
+        """The snapshot's rows the file still holds (``live``: its labels, ascending), after comparing a
+        few of their vectors with the file's."""
+        found = np.searchsorted(live, rows.labels)
+        kept = (
+            np.flatnonzero(live[np.minimum(found, len(live) - 1)] == rows.labels) if len(live) else NO_LABELS
+        )
+        for position in kept[:: max(1, len(kept) // SPOT_CHECKS)][:SPOT_CHECKS].tolist():
+            stored = self._file.db.execute(
+                "SELECT vector FROM points WHERE label = ?", (int(rows.labels[position]),)
+            ).fetchone()[0]
+            if stored != rows.vectors[position].tobytes():
+                raise SnapshotInvalid(
+                    f"the vector of label {int(rows.labels[position])} differs from the file's"
+                )
+        everything = len(kept) == len(rows.labels)
+        for start in range(0, len(kept), LOAD_BATCH):
+            chunk = kept[start : start + LOAD_BATCH]
+            coordinates = (
+                rows.coordinates[start : start + len(chunk)]
+                if everything
+                else [rows.coordinates[p] for p in chunk.tolist()]
+            )
+            vectors = rows.vectors[start : start + len(chunk)] if everything else rows.vectors[chunk]
+            ann.extend(_Rows(rows.labels[chunk], coordinates, rows.types[chunk], vectors), self.threshold)
 
     def _loaded_rows(self, rows: Sequence[tuple[Any, ...]]) -> "_Rows":
         """The columns of rows read from the file: labels, coordinates, type codes, vectors."""
@@ -364,7 +452,8 @@ class AnnIndex:
             ivf = IvfLists.load(path) if path.exists() else None
             shard = Shard(self.dimensions, sketch_words=0)
             shard.payload_source = _FilePayloads(self._file.db, namespace, shard, self._label_rows)
-            ann = self._shards[namespace] = _AnnShard(shard, ivf, path, self._label_rows)
+            snapshot = VectorSnapshot(self._folder / digest, namespace, self._folder.name, self.dimensions)
+            ann = self._shards[namespace] = _AnnShard(shard, ivf, path, self._label_rows, snapshot)
         return ann
 
     def ping(self) -> None:
