@@ -1,13 +1,13 @@
 """A copy of a large shard's rows beside its IVF index, so a start reads from SQLite only the rows
 written since the last save instead of every vector (1.5 GB at a million 384-dimension points).
 
-Labels are never reused and a label's vector, type and coordinate never change (a re-upsert takes a
-new label), so the copy is append-only: each save appends the rows whose label is newer than the last
-one saved, in label order, to four files (float32 vectors, int64 labels, int8 type codes, marshalled
-coordinates), makes them durable (fsync) and only then replaces the manifest (a partial file renamed
-over it) with the new row count, last label and a CRC-32 of each of the labels, types and coordinates. Rows
-deleted since stay in the files; opening keeps only the labels SQLite still holds, and a save rewrites
-the files once more than half their rows are such garbage.
+Labels are never reused and a label's vector, type and coordinate never change (a re-upsert takes a new
+label), so the copy is append-only: each save appends the rows whose label is newer than the last one
+saved, in label order, to four files (float32 vectors, int64 labels, int8 type codes, marshalled
+coordinates, each save's after its length), makes them durable (fsync) and only then replaces the
+manifest (a partial file renamed over it) with the new row count, last label and a CRC-32 of each of the
+labels, types and coordinates. Rows deleted since stay in the files; opening keeps only the labels
+SQLite still holds, and a save rewrites the files once more than half their rows are such garbage.
 
 The SQLite file stays the truth. Whatever does not match the manifest (a file missing or shorter than
 it says, a checksum that differs, another generation, namespace or dimension, a manifest that does not
@@ -17,7 +17,6 @@ save cuts the files back to it before appending.
 """
 
 import gc
-import io
 import json
 import marshal
 import os
@@ -38,6 +37,7 @@ FORMAT = 1
 WRITE_ROWS = 65_536  # rows written at a time (a bounded copy of the shard's mapped vectors)
 SUFFIXES = (".rows", ".labels", ".types", ".coords")
 MANIFEST_SUFFIX = ".snapshot"
+LENGTH_BYTES = 8  # before each save's marshalled coordinates
 
 
 class SnapshotInvalid(Exception):
@@ -160,7 +160,8 @@ class VectorSnapshot:
         order = new[np.argsort(labels[new], kind="stable")]
         new_labels = np.ascontiguousarray(labels[order], dtype=np.int64).tobytes()
         new_types = np.ascontiguousarray(types[order], dtype=np.int8).tobytes()
-        new_coordinates = marshal.dumps([coordinates[row] for row in order.tolist()])
+        chunk = marshal.dumps([coordinates[row] for row in order.tolist()])
+        new_coordinates = len(chunk).to_bytes(LENGTH_BYTES, "little") + chunk
         appended = (new_labels, new_types, new_coordinates)
         with open(self._file(".rows"), "ab") as rows_file:
             rows_file.truncate(sizes[0])  # a save a crash interrupted appended past the manifest
@@ -201,16 +202,22 @@ def _durable(file: Any) -> None:
 
 
 def _unmarshal(data: bytes) -> list[Coordinate]:
-    """The coordinate lists of every save, joined."""
+    """The coordinate lists of every save (each after its length), joined."""
     coordinates: list[Coordinate] = []
-    stream = io.BytesIO(data)
+    view = memoryview(data)
+    offset = 0
     collecting = gc.isenabled()
     gc.disable()  # a million new tuples would start a dozen collections of everything the process holds
     try:
-        while stream.tell() < len(data):
+        while offset < len(data):
+            length = int.from_bytes(view[offset : offset + LENGTH_BYTES], "little")
+            offset += LENGTH_BYTES
+            if offset + length > len(data):
+                raise ValueError("a save's coordinates end past the file")
             # The process's own file, in an owner-only folder, its CRC checked before: marshal builds
             # plain values and never runs code.
-            chunk = marshal.load(stream)  # noqa: S302
+            chunk = marshal.loads(view[offset : offset + length])  # noqa: S302
+            offset += length
             if not isinstance(chunk, list):
                 raise TypeError("not a list of coordinates")
             coordinates.extend(chunk)
