@@ -188,3 +188,23 @@ def test_a_snapshot_of_another_dimension_is_invalid(tmp_path: Path) -> None:
     snapshot(tmp_path).save(*rows([1]))
     with pytest.raises(SnapshotInvalid, match="another file, namespace or dimension"):
         VectorSnapshot(tmp_path / "s", "ns", "gen", DIMS * 2).load()
+
+
+def test_a_snapshot_missing_a_row_the_file_holds_is_rebuilt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "v.sqlite"
+    index, _ = built(path)
+    before = answers(index)
+    ann = index._shards["big"]
+    shard = ann.shard
+    index.close()
+    keep = np.flatnonzero(shard.ids[: shard.size] != 5)  # label 5 is left out, consistently
+    ann.snapshot.remove()
+    ann.snapshot.save(
+        shard.ids[keep], shard.types[keep], [shard.coordinates[row] for row in keep], shard.vectors[keep]
+    )
+    caplog.set_level(logging.WARNING, logger="somafractalmemory.adapters.ann_index")
+    reopened = AnnIndex(path, DIMS, threshold=THRESHOLD)
+    assert f"not usable ({POINTS - 1} rows where the file holds {POINTS})" in caplog.text
+    assert answers(reopened) == before
