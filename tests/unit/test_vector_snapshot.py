@@ -4,12 +4,15 @@ same answers."""
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from somafractalmemory.adapters import mapped_rows
 from somafractalmemory.adapters.ann_index import AnnIndex
+from somafractalmemory.adapters.mapped_rows import MappedRows
 from somafractalmemory.adapters.vector_snapshot import SnapshotInvalid, VectorSnapshot
 from somafractalmemory.core.models import MemoryType, VectorPoint
 
@@ -208,3 +211,23 @@ def test_a_snapshot_missing_a_row_the_file_holds_is_rebuilt(
     reopened = AnnIndex(path, DIMS, threshold=THRESHOLD)
     assert f"not usable ({POINTS - 1} rows where the file holds {POINTS})" in caplog.text
     assert answers(reopened) == before
+
+
+@pytest.mark.parametrize("in_kernel", [True, False])
+def test_mapped_rows_copy_a_file_of_rows_with_or_without_copy_file_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_kernel: bool
+) -> None:
+    if not in_kernel:
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    monkeypatch.setattr(mapped_rows, "COPY_CHUNK", 3 * DIMS * 4)  # several reads and writes
+    source = tmp_path / "source.rows"
+    rows_written = np.arange(10 * DIMS, dtype=np.float32).reshape(10, DIMS)
+    source.write_bytes(rows_written.tobytes())
+    mapped = MappedRows(tmp_path, DIMS)
+    vectors = mapped.resized(16)
+    mapped.copy(2, source, 3, 7)
+    assert np.array_equal(vectors[2:9], rows_written[3:10])
+    assert not vectors[:2].any() and not vectors[9:].any()
+    with pytest.raises(EOFError, match=r"source\.rows ends before its rows"):
+        mapped.copy(0, source, 8, 5)
+    mapped.close()

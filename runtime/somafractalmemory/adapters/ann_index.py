@@ -187,7 +187,11 @@ class _AnnShard:
     def map_if_large(self, threshold: int) -> None:
         """Past the threshold the float32 vectors move to a mapped file: a query rescores a few hundred
         of them, so only those need be resident (``mapped_rows``)."""
-        if self.shard.backing is None and self.shard.size > threshold:
+        if self.shard.size > threshold:
+            self.map()
+
+    def map(self) -> None:
+        if self.shard.backing is None:
             self.shard.map_vectors(MappedRows(self.path.parent, self.shard.dimensions))
 
     def release(self) -> None:
@@ -407,6 +411,11 @@ class AnnIndex:
                     f"the vector of label {int(rows.labels[position])} differs from the file's"
                 )
         everything = len(kept) == len(rows.labels)
+        if everything and len(kept) > self.threshold:  # copied file to file, in the kernel
+            ann.map()
+            ann.shard.extend_from_file(rows.coordinates, rows.types, rows.labels, rows.path, 0)
+            ann.rows.set(rows.labels, np.arange(len(kept)))
+            return
         for start in range(0, len(kept), LOAD_BATCH):
             chunk = kept[start : start + LOAD_BATCH]
             coordinates = (

@@ -42,6 +42,20 @@ class MappedRows:
         data = np.ascontiguousarray(vectors, dtype=np.float32)
         os.pwrite(self._file.fileno(), data.data, first * self._row_bytes)
 
+    def copy(self, first: int, source: Path, source_row: int, rows: int) -> None:
+        """Copy ``rows`` rows of a file of float32 rows (a snapshot's) from its row ``source_row`` to
+        row ``first`` on, in the kernel (``copy_file_range``; read and write where it is missing): no
+        page of either file is mapped into the process, where reading them through a mapping cost
+        twice the time at a million rows."""
+        count = rows * self._row_bytes
+        source_at, target_at = source_row * self._row_bytes, first * self._row_bytes
+        with open(source, "rb") as opened:
+            while count > 0:
+                copied = _copy(opened.fileno(), self._file.fileno(), count, source_at, target_at)
+                if copied == 0:
+                    raise EOFError(f"{source.name} ends before its rows")
+                count, source_at, target_at = count - copied, source_at + copied, target_at + copied
+
     def release(self) -> None:
         """Drop the mapped pages from the process's resident memory; the next read maps them again."""
         if self._mapping is not None:
@@ -49,3 +63,15 @@ class MappedRows:
 
     def close(self) -> None:
         self._file.close()
+
+
+COPY_CHUNK = 64 * 1024 * 1024  # bytes a read-and-write copy moves at a time
+
+
+def _copy(source: int, target: int, count: int, source_at: int, target_at: int) -> int:
+    copy_file_range = getattr(os, "copy_file_range", None)
+    if copy_file_range is not None:
+        copied: int = copy_file_range(source, target, count, source_at, target_at)
+        return copied
+    data = os.pread(source, min(count, COPY_CHUNK), source_at)
+    return os.pwrite(target, data, target_at)

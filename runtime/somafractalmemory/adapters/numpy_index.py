@@ -123,14 +123,40 @@ class Shard:
         a row at a time cost most of a start at a million points). Only a shard whose payload texts
         stay in a file (``payload_source``): its filter columns are dropped, to be built again from
         there when a filter next needs one."""
+        start = self.size
+        self._append(coordinates, types, ids)
+        if self.backing is None:
+            self.vectors[start : self.size] = vectors
+        else:
+            self.backing.write(start, vectors)
+
+    def extend_from_file(
+        self,
+        coordinates: Sequence[Coordinate],
+        types: np.ndarray[Any, np.dtype[np.int8]],
+        ids: np.ndarray[Any, np.dtype[np.int64]],
+        source: Path,
+        source_row: int,
+    ) -> None:
+        """``extend`` with the vectors copied from a file of float32 rows, from its row ``source_row``
+        on, into the shard's mapped file (a mapped shard only)."""
+        if self.backing is None:
+            raise TypeError("vectors are copied from a file only into a mapped shard")
+        start = self.size
+        self._append(coordinates, types, ids)
+        self.backing.copy(start, source, source_row, len(coordinates))
+
+    def _append(
+        self,
+        coordinates: Sequence[Coordinate],
+        types: np.ndarray[Any, np.dtype[np.int8]],
+        ids: np.ndarray[Any, np.dtype[np.int64]],
+    ) -> None:
+        """Room for the rows and everything of them but their vectors."""
         if self.payload_source is None:
             raise TypeError("rows are added in bulk only to a shard that reads its payloads from a file")
         start, stop = self.size, self.size + len(coordinates)
         self._reserve(stop)
-        if self.backing is None:
-            self.vectors[start:stop] = vectors
-        else:
-            self.backing.write(start, vectors)
         self.types[start:stop] = types
         self.ids[start:stop] = ids
         self.columns = PayloadColumns(len(self.vectors))

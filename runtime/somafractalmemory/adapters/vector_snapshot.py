@@ -59,8 +59,9 @@ class Manifest:
 
 @dataclass
 class SnapshotRows:
-    """The rows of a snapshot, in label order; ``vectors`` is a read-only mapping of the file."""
+    """The rows of a snapshot, in label order; ``vectors`` is a read-only mapping of ``path``."""
 
+    path: Path
     last_label: int
     labels: Labels
     types: Codes
@@ -132,6 +133,7 @@ class VectorSnapshot:
             else np.empty((0, self._dimensions), dtype=np.float32)
         )
         return SnapshotRows(
+            self._file(".rows"),
             manifest.last_label,
             labels,
             np.frombuffer(types_bytes, dtype=np.int8),
