@@ -7,6 +7,7 @@ write and its outbox event commit together or not at all. Every connection failu
 
 import logging
 import math
+import select
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
 from somafractalmemory.adapters import postgres_audit
+from somafractalmemory.adapters.access_counts import AccessCounts, Key
 from somafractalmemory.adapters.postgres_outbox import (
     OUTBOX_INSERT,
     outbox_rows_for_delete,
@@ -113,7 +115,26 @@ ON CONFLICT (namespace) DO UPDATE SET namespace = EXCLUDED.namespace
 ITER_BATCH = 1000
 WORDS_CONFIGURATION = "soma_words"  # the text search configuration of search_words (schema migration 2)
 
+# The access counts a batch adds (``AccessCounts``), in key order.
+ADD_ACCESSES = """
+UPDATE soma_memories m SET access_count = m.access_count + a.accesses
+FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS a (namespace, coord_key, accesses)
+WHERE m.namespace = a.namespace AND m.coord_key = a.coord_key
+"""
+
 Pool = psycopg_pool.ConnectionPool[psycopg.Connection[TupleRow]]
+
+
+def check_when_readable(conn: psycopg.Connection[TupleRow]) -> None:
+    """The pool's check of a connection it hands out. An idle connection has nothing to read: when its
+    socket is readable the server has closed it (a terminated backend, a restart) or said something
+    unasked, and only then is it checked with a round trip (which fails for a closed one, and the pool
+    replaces it). A healthy connection is handed out without a round trip."""
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        psycopg_pool.ConnectionPool.check_connection(conn)
 
 
 def _like_pattern(term: str) -> str:
@@ -187,7 +208,8 @@ def _memory_row(memory: Memory) -> tuple[Any, ...]:
     )
 
 
-def memory_from_row(row: TupleRow) -> Memory:
+def memory_from_row(row: TupleRow, accesses: int = 0) -> Memory:
+    """The memory of a ``MEMORY_COLUMNS`` row; ``accesses`` are added to its stored access count."""
     namespace, key, payload, memory_type, importance, created_at, updated_at, access_count, embedder = row
     return Memory(
         namespace=namespace,
@@ -197,7 +219,7 @@ def memory_from_row(row: TupleRow) -> Memory:
         importance=importance,
         created_at=created_at,
         updated_at=updated_at,
-        access_count=access_count,
+        access_count=access_count + accesses,
         embedder=embedder,
     )
 
@@ -252,6 +274,7 @@ class PostgresStore:
         self._scan_rows = scan_rows
         self._scored_rows = scored_rows
         self._term_counts = TermCounts()
+        self._accesses = AccessCounts(self._add_accesses)
 
     @classmethod
     def connect(
@@ -271,7 +294,7 @@ class PostgresStore:
             max_size=max_size,
             timeout=timeout,
             open=False,
-            check=psycopg_pool.ConnectionPool.check_connection,
+            check=check_when_readable,
             kwargs={"connect_timeout": max(1, int(timeout))},
             name="soma-postgres",
         )
@@ -307,7 +330,12 @@ class PostgresStore:
                 conn.autocommit = False
 
     def close(self) -> None:
+        self._accesses.close()
         self._pool.close()
+
+    def _memory(self, row: TupleRow) -> Memory:
+        """The memory of a row, with the access counts this process has not written yet."""
+        return memory_from_row(row, self._accesses.pending((row[0], row[1])))
 
     # Memories.
     def put_many(
@@ -412,7 +440,7 @@ class PostgresStore:
             params.append(memory_type.value)
         with self.connection() as conn:
             rows = conn.execute(query + ORDER_BY[order] + " LIMIT %s", [*params, limit]).fetchall()
-        return [memory_from_row(row) for row in rows]
+        return [self._memory(row) for row in rows]
 
     def replace_version_payloads(
         self, namespace: str, coordinate: Coordinate, payloads: dict[int, dict[str, Any]]
@@ -437,7 +465,7 @@ class PostgresStore:
                 f"SELECT {MEMORY_COLUMNS} FROM soma_memories WHERE namespace = %s AND coord_key = ANY(%s)",
                 (namespace, keys),
             ).fetchall()
-        found = {row[1]: memory_from_row(row) for row in rows}
+        found = {row[1]: self._memory(row) for row in rows}
         return {coord: found[key] for coord, key in zip(coordinates, keys, strict=True) if key in found}
 
     def delete(
@@ -478,14 +506,21 @@ class PostgresStore:
             return postgres_audit.entries(conn, namespace, coordinate, limit, before)
 
     def record_access(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:
-        if not coordinates:
-            return
-        keys = sorted({coordinate_key(coord) for coord in coordinates})
-        with self.connection() as conn:
+        """Counted in process and written in batches (``AccessCounts``): the caller does not wait."""
+        self._accesses.add((namespace, key) for key in {coordinate_key(coord) for coord in coordinates})
+
+    def flush_accesses(self) -> None:
+        """Write the access counts gathered so far now (the background writer does it every 0.2 s)."""
+        self._accesses.flush()
+
+    def _add_accesses(self, accesses: Mapping[Key, int]) -> None:
+        """One statement, not waiting for the disk (a count lost in a crash is no harm)."""
+        keys = sorted(accesses)
+        with self.connection() as conn, conn.pipeline():
+            conn.execute("SET LOCAL synchronous_commit = off")
             conn.execute(
-                "UPDATE soma_memories SET access_count = access_count + 1"
-                " WHERE namespace = %s AND coord_key = ANY(%s)",
-                (namespace, keys),
+                ADD_ACCESSES,
+                ([ns for ns, _ in keys], [key for _, key in keys], [accesses[key] for key in keys]),
             )
 
     def keyword_search(
@@ -527,7 +562,7 @@ class PostgresStore:
                 " importance DESC, updated_at DESC LIMIT %(limit)s",
                 params,
             ).fetchall()
-        return [memory_from_row(row) for row in rows]
+        return [self._memory(row) for row in rows]
 
     def lexical_search(
         self,
@@ -578,7 +613,7 @@ class PostgresStore:
                 rows = self._most_recent(conn, len(common), type_condition, params) if common else []
         found: list[ScoredMemory] = []
         for row in rows:
-            memory = memory_from_row(row[:-1])
+            memory = self._memory(row[:-1])
             if matches(memory.payload, conditions):
                 found.append(ScoredMemory(memory, float(row[-1])))
                 if len(found) == limit:
@@ -694,7 +729,7 @@ class PostgresStore:
                     " AND (created_at, coord_key) > (%s, %s) ORDER BY created_at, coord_key LIMIT %s",
                     (namespace, *after, ITER_BATCH),
                 ).fetchall()
-            yield from (memory_from_row(row) for row in rows)
+            yield from (self._memory(row) for row in rows)
             if len(rows) < ITER_BATCH:
                 return
             after = (rows[-1][5], rows[-1][1])
