@@ -1,6 +1,7 @@
 """The PostgreSQL store's recall path: pooled connections handed out without a ping yet replaced when the
 server closed them, and access counts written in batches, none lost."""
 
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -108,3 +109,24 @@ def test_concurrent_recalls_lose_no_access(postgres_url: str) -> None:
         thread.join(60)
     store.close()
     assert counts(postgres_url) == {"1.0": 1200, "2.0": 600}
+
+
+# The lexical leg's counts.
+def test_the_namespace_s_memories_are_remembered_with_the_term_counts(store: PostgresStore) -> None:
+    def search() -> list[tuple[tuple[float, ...], float]]:
+        found = store.lexical_search(NS, ["red"], memory_type=None, conditions=(), limit=5)
+        return [(s.memory.coordinate, s.score) for s in found]
+
+    store.put_many(
+        [
+            Memory(NS, (float(n),), {"text": t}, MemoryType.EPISODIC, 0.5, 1.0, 1.0)
+            for n, t in enumerate(["red apple", "blue sky", "green tree"])
+        ]
+    )
+    first = search()
+    assert [coord for coord, _ in first] == [(0.0,)]
+    assert first[0][1] > math.log(1 + (3 - 1 + 0.5) / (1 + 0.5))  # the IDF with N = 3, plus a ts_rank
+    store.put_many(
+        [Memory(NS, (float(n),), {"text": "grey"}, MemoryType.EPISODIC, 0.5, 1.0, 1.0) for n in range(10, 40)]
+    )
+    assert search() == first  # N = 3 still: no counting statement while the counts are remembered

@@ -625,17 +625,23 @@ class PostgresStore:
     ) -> tuple[int, list[tuple[int, str]]]:
         """The namespace's memories, and the texts holding each phrase (counted up to one past
         ``scored_rows``: all ``by_rarity`` needs), in one statement; a phrase counted a short while ago
-        (``TermCounts``) is not counted again."""
+        (``TermCounts``) is not counted again, and nothing is counted when the phrases and the namespace's
+        memories all were."""
         known = {phrase: self._term_counts.get(namespace, phrase) for phrase in phrases}
         counted = [phrase for phrase, count in known.items() if count is None]
-        params: dict[str, Any] = {f"t{n}": phrase for n, phrase in enumerate(counted)}
-        params.update(namespace=namespace, cap=self._scored_rows + 1)
-        row = conn.execute(_frequencies(len(counted)), params).fetchone()
-        assert row is not None  # one row, always
-        for phrase, count in zip(counted, row[1:], strict=True):
-            known[phrase] = int(count)
-            self._term_counts.remember(namespace, phrase, int(count))
-        return int(row[0]), [(count or 0, phrase) for phrase, count in known.items()]
+        total = self._term_counts.total(namespace)
+        if counted or total is None:
+            params: dict[str, Any] = {f"t{n}": phrase for n, phrase in enumerate(counted)}
+            params.update(namespace=namespace, cap=self._scored_rows + 1)
+            row = conn.execute(_frequencies(len(counted)), params).fetchone()
+            assert row is not None  # one row, always
+            total = int(row[0])
+            self._term_counts.remember_total(namespace, total)
+            for phrase, count in zip(counted, row[1:], strict=True):
+                known[phrase] = int(count)
+                self._term_counts.remember(namespace, phrase, int(count))
+        held = [(count or 0, phrase) for phrase, count in known.items()]
+        return max([total, *(count for count, _ in held)]), held  # N remembered may be older than an n
 
     @staticmethod
     def _most_recent(

@@ -5,7 +5,8 @@ on every query. A store remembers each count for ``ttl`` seconds instead. A coun
 inverse document frequency) and decides whether it is rare or common (``core.terms.by_rarity``), and a
 document frequency moves slowly, so a count up to ``ttl`` seconds old ranks about as the exact one. A term
 in no text is never remembered: a write may add it at any moment, and the memory just written must be
-found by its words at once.
+found by its words at once. The namespace's number of memories, the ``N`` of the frequencies, is
+remembered alike: a lexical leg whose terms and ``N`` are all remembered makes no counting round trip.
 """
 
 import time
@@ -26,6 +27,7 @@ class TermCounts:
         self._entries = entries
         self._clock = clock
         self._counts: dict[tuple[str, str], tuple[float, int]] = {}
+        self._totals: dict[str, tuple[float, int]] = {}
 
     def get(self, namespace: str, term: str) -> int | None:
         """The term's count in ``namespace`` if counted less than ``ttl`` seconds ago."""
@@ -39,3 +41,14 @@ class TermCounts:
         if len(self._counts) >= self._entries:
             self._counts.clear()  # bounded: start over rather than track an order
         self._counts[(namespace, term)] = (self._clock() + self._ttl, count)
+
+    def total(self, namespace: str) -> int | None:
+        """The namespace's memories if counted less than ``ttl`` seconds ago."""
+        entry = self._totals.get(namespace)
+        return entry[1] if entry is not None and self._clock() < entry[0] else None
+
+    def remember_total(self, namespace: str, total: int) -> None:
+        """Keep the namespace's count of memories for ``ttl`` seconds."""
+        if len(self._totals) >= self._entries:
+            self._totals.clear()
+        self._totals[namespace] = (self._clock() + self._ttl, total)
