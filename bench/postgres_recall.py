@@ -3,9 +3,9 @@ embedded vector index, as ``soma eval`` and ``soma serve`` run with $SOMA_POSTGR
 
 It stores the ``soma bench`` workload (same seed, same texts) up to each size, then times recall with
 each ranking (fused: the default ``/recall``; dense; lexical) and hybrid recall, top 10, through the
-service, after a warm-up. A database comes from $SOMA_POSTGRES_URL (emptied first: use a scratch one),
-else a PostgreSQL is started from the test harness's embedded build (``tests/support/servers.py``).
-Run from the repository root:
+service, after a warm-up; the four take turns on each query. A database comes from $SOMA_POSTGRES_URL
+(emptied first: use a scratch one), else a PostgreSQL is started from the test harness's embedded build
+(``tests/support/servers.py``). Run from the repository root:
 
     .venv/bin/python bench/postgres_recall.py --sizes 10000,100000
 
@@ -56,25 +56,10 @@ def database() -> Iterator[str]:
         server.destroy()
 
 
-def timed(calls: int, call: Callable[[], object]) -> list[float]:
-    samples = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
-def percentiles(
-    call: Callable[[str], object], workload: Workload, warmup: int, queries: int
-) -> dict[str, float]:
-    """p50 and p95 of ``queries`` calls on the workload's queries, after ``warmup``."""
-    timed(warmup, lambda: call(workload.query()))
-    p50, p95 = np.percentile(np.asarray(timed(queries, lambda: call(workload.query()))), [50, 95])
-    return {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2)}
-
-
 def latencies(service: MemoryService, workload: Workload, warmup: int, queries: int) -> dict[str, object]:
+    """p50 and p95 of each ranking over ``queries`` workload queries, after ``warmup``. The rankings take
+    turns on each query, so that they meet the same state (the term counts remembered, the database's
+    background work after the ingest) and none is measured colder than another."""
     calls: dict[str, Callable[[str], object]] = {
         ranking.value: (
             lambda query, ranking=ranking: service.recall(NAMESPACE, query, top_k=TOP_K, ranking=ranking)
@@ -82,9 +67,18 @@ def latencies(service: MemoryService, workload: Workload, warmup: int, queries: 
         for ranking in (Ranking.FUSED, Ranking.DENSE, Ranking.LEXICAL)
     }
     calls["hybrid"] = lambda query: service.hybrid_recall(NAMESPACE, query, top_k=TOP_K)
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for n in range(warmup + queries):
+        query = workload.query()
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call(query)
+            if n >= warmup:
+                samples[name].append((time.perf_counter() - started) * 1000)
     found: dict[str, object] = {}
-    for name, call in calls.items():
-        found[name] = percentiles(call, workload, warmup, queries)
+    for name, values in samples.items():
+        p50, p95 = np.percentile(np.asarray(values), [50, 95])
+        found[name] = {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2)}
     found["load_average"] = [round(value, 1) for value in os.getloadavg()]
     return found
 

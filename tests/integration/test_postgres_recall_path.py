@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 import psycopg
+import psycopg_pool
 import pytest
 
 from somafractalmemory.adapters.postgres_store import PostgresStore
@@ -130,3 +131,25 @@ def test_the_namespace_s_memories_are_remembered_with_the_term_counts(store: Pos
         [Memory(NS, (float(n),), {"text": "grey"}, MemoryType.EPISODIC, 0.5, 1.0, 1.0) for n in range(10, 40)]
     )
     assert search() == first  # N = 3 still: no counting statement while the counts are remembered
+
+
+def test_a_common_term_s_count_is_remembered_longer_than_a_rare_one_s(postgres_url: str) -> None:
+    pool: psycopg_pool.ConnectionPool = psycopg_pool.ConnectionPool(
+        postgres_url, min_size=1, max_size=2, open=True
+    )
+    store = PostgresStore(pool, evented=False, scored_rows=2)  # a term in 3 texts is common
+    store.migrate()
+    texts = ["red apple", "red sky", "red tree", "blue sky"]
+    store.put_many(
+        [
+            Memory(NS, (float(n),), {"text": t}, MemoryType.EPISODIC, 0.5, 1.0, 1.0)
+            for n, t in enumerate(texts)
+        ]
+    )
+    store.lexical_search(NS, ["red", "blue"], memory_type=None, conditions=(), limit=5)
+    now = time.monotonic()
+    expiry = {term: store._term_counts._counts[(NS, term)] for term in ("red", "blue")}
+    store.close()
+    assert (expiry["red"][1], expiry["blue"][1]) == (3, 1)  # counted up to one past the budget
+    assert expiry["red"][0] - now > 100  # common: a half to all of 300 s
+    assert expiry["blue"][0] - now <= 30

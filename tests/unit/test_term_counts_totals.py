@@ -1,6 +1,7 @@
-"""A store also remembers each namespace's number of memories, for the same ttl, in a bounded table."""
+"""A store also remembers each namespace's number of memories, for the same ttl, in a bounded table, and a
+common term's count longer, each for its own share of the common ttl."""
 
-from somafractalmemory.adapters.term_counts import TermCounts
+from somafractalmemory.adapters.term_counts import DEFAULT_COMMON_TTL_SECONDS, TermCounts
 
 
 class Clock:
@@ -31,3 +32,24 @@ def test_a_full_totals_table_starts_over() -> None:
     counts.remember_total("b", 2)
     counts.remember_total("c", 3)
     assert [counts.total(ns) for ns in "abc"] == [None, None, 3]
+
+
+def test_a_common_term_is_remembered_for_a_half_to_all_of_the_common_ttl() -> None:
+    clock = Clock()
+    shares = iter([0.0, 1.0])
+    counts = TermCounts(ttl=30.0, clock=clock, common_ttl=300.0, spread=lambda: next(shares))
+    counts.remember("ns", "early", 3001, common=True)  # spread 0: half of 300 s
+    counts.remember("ns", "late", 3001, common=True)  # spread 1: all of 300 s
+    counts.remember("ns", "rare", 12)
+    clock.now = 130.0
+    assert [counts.get("ns", t) for t in ("early", "late", "rare")] == [3001, 3001, None]
+    clock.now = 249.9
+    assert [counts.get("ns", t) for t in ("early", "late")] == [3001, 3001]
+    clock.now = 250.0
+    assert [counts.get("ns", t) for t in ("early", "late")] == [None, 3001]
+    clock.now = 400.0
+    assert counts.get("ns", "late") is None
+
+
+def test_the_common_ttl_default() -> None:
+    assert DEFAULT_COMMON_TTL_SECONDS == 300.0

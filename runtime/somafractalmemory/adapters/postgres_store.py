@@ -639,7 +639,7 @@ class PostgresStore:
             self._term_counts.remember_total(namespace, total)
             for phrase, count in zip(counted, row[1:], strict=True):
                 known[phrase] = int(count)
-                self._term_counts.remember(namespace, phrase, int(count))
+                self._term_counts.remember(namespace, phrase, int(count), common=count > self._scored_rows)
         held = [(count or 0, phrase) for phrase, count in known.items()]
         return max([total, *(count for count, _ in held)]), held  # N remembered may be older than an n
 

@@ -7,13 +7,20 @@ document frequency moves slowly, so a count up to ``ttl`` seconds old ranks abou
 in no text is never remembered: a write may add it at any moment, and the memory just written must be
 found by its words at once. The namespace's number of memories, the ``N`` of the frequencies, is
 remembered alike: a lexical leg whose terms and ``N`` are all remembered makes no counting round trip.
+
+A **common** term's count (more texts than the leg scores: the count stopped at its cap) only says that
+the term is common, which thousands of writes or deletes would change: it is remembered for
+``common_ttl`` seconds (5 minutes), each for a share of it between a half and all of it, so that the terms
+one query counted together are not all counted again by one later query.
 """
 
+import random
 import time
 from collections.abc import Callable
 
 DEFAULT_TTL_SECONDS = 30.0
 DEFAULT_ENTRIES = 10_000
+DEFAULT_COMMON_TTL_SECONDS = 300.0
 
 
 class TermCounts:
@@ -22,8 +29,12 @@ class TermCounts:
         ttl: float = DEFAULT_TTL_SECONDS,
         entries: int = DEFAULT_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
+        common_ttl: float = DEFAULT_COMMON_TTL_SECONDS,
+        spread: Callable[[], float] = random.random,
     ) -> None:
         self._ttl = ttl
+        self._common_ttl = common_ttl
+        self._spread = spread
         self._entries = entries
         self._clock = clock
         self._counts: dict[tuple[str, str], tuple[float, int]] = {}
@@ -34,13 +45,15 @@ class TermCounts:
         entry = self._counts.get((namespace, term))
         return entry[1] if entry is not None and self._clock() < entry[0] else None
 
-    def remember(self, namespace: str, term: str, count: int) -> None:
-        """Keep a count for ``ttl`` seconds; a count of 0 is not kept."""
+    def remember(self, namespace: str, term: str, count: int, *, common: bool = False) -> None:
+        """Keep a count for ``ttl`` seconds, a ``common`` one for a half to all of ``common_ttl``; a
+        count of 0 is not kept."""
         if count <= 0:
             return
         if len(self._counts) >= self._entries:
             self._counts.clear()  # bounded: start over rather than track an order
-        self._counts[(namespace, term)] = (self._clock() + self._ttl, count)
+        ttl = self._common_ttl * (1 + self._spread()) / 2 if common else self._ttl
+        self._counts[(namespace, term)] = (self._clock() + ttl, count)
 
     def total(self, namespace: str) -> int | None:
         """The namespace's memories if counted less than ``ttl`` seconds ago."""
