@@ -3,7 +3,8 @@ embedded vector index, as ``soma eval`` and ``soma serve`` run with $SOMA_POSTGR
 
 It stores the ``soma bench`` workload (same seed, same texts) up to each size, then times recall with
 each ranking (fused: the default ``/recall``; dense; lexical) and hybrid recall, top 10, through the
-service, after a warm-up; the four take turns on each query. A database comes from $SOMA_POSTGRES_URL
+service, after a warm-up; the four take turns on each query. After each ingest the table is vacuumed and
+analysed (``settle``). A database comes from $SOMA_POSTGRES_URL
 (emptied first: use a scratch one), else a PostgreSQL is started from the test harness's embedded build
 (``tests/support/servers.py``). Run from the repository root:
 
@@ -56,6 +57,13 @@ def database() -> Iterator[str]:
         server.destroy()
 
 
+def settle(url: str) -> None:
+    """Vacuum and analyse what the ingest wrote, as autovacuum soon would (its word index's pending list
+    merged, fresh statistics), so that recall is measured in steady state, not during that work."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) soma_memories")
+
+
 def latencies(service: MemoryService, workload: Workload, warmup: int, queries: int) -> dict[str, object]:
     """p50 and p95 of each ranking over ``queries`` workload queries, after ``warmup``. The rankings take
     turns on each query, so that they meet the same state (the term counts remembered, the database's
@@ -103,6 +111,7 @@ def main(argv: Sequence[str]) -> int:
                     count = min(BATCH, size - held)
                     runtime.service.store_many(NAMESPACE, workload.memories(count))
                     held += count
+                settle(url)
                 results[str(size)] = latencies(runtime.service, workload, args.warmup, args.queries)
                 print(f"{size}: {results[str(size)]}", file=sys.stderr, flush=True)
         finally:

@@ -647,20 +647,19 @@ class PostgresStore:
     def _most_recent(
         conn: "psycopg.Connection[TupleRow]", count: int, type_condition: str, params: dict[str, Any]
     ) -> list[tuple[Any, ...]]:
-        """The most recent texts holding all the phrases (score 2), then those holding any (score 1), up
-        to %(limit)s, along the (namespace, created_at) index."""
-        rows: dict[Any, tuple[Any, ...]] = {}
-        for query, score in ((_all_of(count), 2.0), (_any_of(count), 1.0)):
-            if len(rows) >= params["limit"]:
-                break
-            for row in conn.execute(
-                f"SELECT {MEMORY_COLUMNS}, %(score)s::float8 FROM soma_memories"
-                f" WHERE namespace = %(namespace)s AND search_words @@ ({query}){type_condition}"
-                " ORDER BY created_at DESC, coord_key DESC LIMIT %(limit)s",
-                {**params, "score": score},
-            ):
-                rows.setdefault(row[1], row)
-        return list(rows.values())[: params["limit"]]
+        """The most recent texts holding all the phrases (score 2), then those holding any but not all
+        (score 1), up to %(limit)s, along the (namespace, created_at) index, in one statement: the second
+        part is not run when the first fills the limit."""
+        every, some = _all_of(count), _any_of(count)
+        parts = [
+            f"(SELECT {MEMORY_COLUMNS}, {score}::float8 FROM soma_memories WHERE namespace = %(namespace)s"
+            f" AND {condition}{type_condition} ORDER BY created_at DESC, coord_key DESC LIMIT %(limit)s)"
+            for score, condition in (
+                (2, f"search_words @@ ({every})"),
+                (1, f"search_words @@ ({some}) AND NOT search_words @@ ({every})"),
+            )
+        ]
+        return conn.execute(" UNION ALL ".join(parts) + " LIMIT %(limit)s", params).fetchall()
 
     def coordinate_range(
         self, namespace: str, low: Coordinate, high: Coordinate, memory_type: MemoryType | None
