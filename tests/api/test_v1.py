@@ -113,6 +113,11 @@ def test_recall_ranks_as_asked_and_says_how(client: TestClient) -> None:
     bad = client.post(f"{BASE}/recall", json={"query": "x", "ranking": "bm25"})
     assert bad.status_code == 422
     assert bad.json()["error"]["message"] == "ranking: Input should be 'fused', 'dense' or 'lexical'"
+    for hybrid in (False, True):  # refused by the schema, as the document states, used or not
+        negative = client.post(f"{BASE}/recall", json={"query": "x", "hybrid": hybrid, "boost": -1})
+        assert negative.status_code == 422
+        assert negative.json()["error"]["message"] == "boost: Input should be greater than or equal to 0"
+    assert recall(hybrid=True, boost=0)["ranking"] == "fused"
     mixed = client.post(f"{BASE}/recall", json={"query": "x", "hybrid": True, "ranking": "dense"})
     assert mixed.status_code == 400
     assert mixed.json()["error"]["message"] == (

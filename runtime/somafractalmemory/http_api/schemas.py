@@ -160,6 +160,8 @@ Boost = Annotated[
     float,
     WithJsonSchema({"type": "number", "minimum": 0, "description": "the weight of the terms, not negative"}),
 ]
+# /v1 refuses a negative boost by its schema even when it goes unused (no hybrid), as the document says.
+BoostV1 = Annotated[float, Field(ge=0, description="the weight of the terms, not negative")]
 CompatTopK = Annotated[
     int, Field(le=MAX_TOP_K, description="0 or less asks for no results"), BeforeValidator(_integral)
 ]
@@ -437,7 +439,7 @@ class RecallRequestV1(Body):
     filters: Filters | None = None
     hybrid: bool = False
     terms: list[str] | None = None
-    boost: float = 2.0
+    boost: BoostV1 = 2.0
     exact: bool = False
     case_sensitive: bool = False
     ranking: RankingName = "fused"
