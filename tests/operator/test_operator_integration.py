@@ -130,15 +130,19 @@ async def test_spec_changes_roll_out_and_storage_grows_through_the_claims(
             {"version": "0.2.0", "api": {"replicas": 3}, "postgres": {"storage": {"size": "20Gi"}}},
         )
 
-        def rolled_out() -> bool:
-            api = deployment(emulator, "minimal-api")
-            return api["spec"]["replicas"] == 3 and api["spec"]["template"]["spec"]["containers"][0][
-                "image"
-            ].endswith(":0.2.0")
+        def image(name: str) -> str:
+            return str(deployment(emulator, name)["spec"]["template"]["spec"]["containers"][0]["image"])
 
-        await eventually(rolled_out, "the API Deployment at 3 replicas of 0.2.0")
-        consumers = deployment(emulator, "minimal-consumers")
-        assert consumers["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":0.2.0")
+        def rolled_out() -> bool:
+            # one pass applies the children one after another: wait for the consumers too
+            return (
+                deployment(emulator, "minimal-api")["spec"]["replicas"] == 3
+                and image("minimal-api").endswith(":0.2.0")
+                and image("minimal-consumers").endswith(":0.2.0")
+            )
+
+        await eventually(rolled_out, "the API Deployment at 3 replicas of 0.2.0, and the consumers at 0.2.0")
+        assert image("minimal-consumers") == image("minimal-api")
         await eventually(
             lambda: (
                 claim(emulator, "data-minimal-postgres-0")["spec"]["resources"]["requests"]["storage"]
