@@ -531,8 +531,8 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
         restored = await ensure_restore(r, body, ctx, workloads, create=False)
         model = await ensure_model(r, body, ctx, create=False)
         reindex = await ensure_reindex(r, body, ctx, workloads, model, create=False)
-        gates = [restored, model, found.condition]
-        status = _status(ctx, body, workloads, claims, refusal, reports, gates, reindex)
+        gates = _gates(restored, model, found, reindex)
+        status = _status(ctx, body, workloads, claims, refusal, reports, gates, indexed=reindex.indexed)
         write_status(r, body, patch, status, reports)
         raise kopf.PermanentError(f"Refused: {refusal}")
     await hand_over_replicas(r, ctx)
@@ -546,7 +546,8 @@ async def reconcile(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
     restored = await ensure_restore(r, body, ctx, applied, create=True)
     model = await ensure_model(r, body, ctx, create=True)
     reindex = await ensure_reindex(r, body, ctx, applied, model, create=True)
-    status = _status(ctx, body, applied, claims, None, reports, [restored, model, found.condition], reindex)
+    gates = _gates(restored, model, found, reindex)
+    status = _status(ctx, body, applied, claims, None, reports, gates, indexed=reindex.indexed)
     write_status(r, body, patch, status, reports)
     if status["phase"] != Phase.READY:
         [ready] = [c for c in status["conditions"] if c["type"] == READY]
@@ -573,10 +574,22 @@ async def refresh_status(r: Reconciler, body: kopf.Body, patch: kopf.Patch) -> N
     restored = await ensure_restore(r, body, ctx, workloads, create=False)
     model = await ensure_model(r, body, ctx, create=False)
     reindex = await ensure_reindex(r, body, ctx, workloads, model, create=False)
-    status = _status(
-        ctx, body, workloads, claims, refusal, reports, [restored, model, found.condition], reindex
-    )
+    gates = _gates(restored, model, found, reindex)
+    status = _status(ctx, body, workloads, claims, refusal, reports, gates, indexed=reindex.indexed)
     write_status(r, body, patch, status, reports)
+
+
+def _gates(
+    restored: Condition | None, model: Condition | None, found: SecretsRead, reindex: Reindex
+) -> dict[str, Condition | None]:
+    """The conditions that hold Ready besides the components, by type: None for one that no longer
+    applies (the spec asks for no restore, names no Secret, fetches no model, has nothing to reindex)."""
+    return {
+        RESTORED: restored,
+        MODEL_READY: model,
+        SECRETS_FOUND: found.condition,
+        REINDEXED: reindex.condition,
+    }
 
 
 def _status(
@@ -586,8 +599,9 @@ def _status(
     claims: Claims,
     refusal: str | None,
     reports: Sequence[BackupReport],
-    gates: list[Condition | None],
-    reindex: Reindex,
+    gates: Mapping[str, Condition | None],
+    *,
+    indexed: str,
 ) -> dict[str, Any]:
     status = observed_status(
         spec=ctx.system.spec,
@@ -599,11 +613,12 @@ def _status(
         endpoint=endpoint(ctx),
         now=_now(),
         providers=providers(ctx),
-        gates=[gate for gate in [*gates, reindex.condition] if gate is not None],
+        gates=[gate for gate in gates.values() if gate is not None],
         extra_conditions=[report.condition for report in reports if report.condition is not None],
+        retired=[kind for kind, gate in gates.items() if gate is None],
     )
     fields = {key: value for report in reports for key, value in report.fields.items()}
-    return {**status, **fields, INDEXED_EMBEDDING: reindex.indexed}
+    return {**status, **fields, INDEXED_EMBEDDING: indexed}
 
 
 async def release_claims(r: Reconciler, body: kopf.Body) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -237,8 +237,10 @@ def render_conditions(
     old: Sequence[Mapping[str, Any]],
     generation: int,
     now: datetime,
+    retired: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """Conditions as the API shows them; a condition's time moves only when its status flips."""
+    """Conditions as the API shows them; a condition's time moves only when its status flips. An old
+    condition of a ``retired`` type is dropped."""
     old_by_type = {c.get("type"): c for c in old}
     rendered = []
     for condition in conditions:
@@ -256,7 +258,7 @@ def render_conditions(
             }
         )
     # Conditions this computation does not speak about are kept as they were.
-    spoken = {c.type for c in conditions}
+    spoken = {c.type for c in conditions} | set(retired)
     return [*rendered, *(dict(c) for c in old if c.get("type") not in spoken)]
 
 
@@ -290,9 +292,11 @@ def observed_status(
     providers: Providers | None = None,
     gates: Sequence[Condition] = (),
     extra_conditions: Sequence[Condition] = (),
+    retired: Collection[str] = (),
 ) -> dict[str, Any]:
     """``gates``: conditions the system must meet to be Ready besides its components (Restored);
-    ``extra_conditions``: conditions reported beside them that do not hold Ready (BackupSucceeded)."""
+    ``extra_conditions``: conditions reported beside them that do not hold Ready (BackupSucceeded);
+    ``retired``: types of conditions that no longer apply, dropped from the status."""
     unavailable = providers.unavailable if providers else {}
     autoscaled = providers.autoscaled if providers else frozenset()
     components = component_conditions(spec, workloads, unavailable, autoscaled)
@@ -308,6 +312,7 @@ def observed_status(
             old_status.get("conditions") or [],
             generation,
             now,
+            retired,
         ),
     }
 

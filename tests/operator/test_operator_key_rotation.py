@@ -8,7 +8,7 @@ import base64
 from typing import Any
 
 from kube_emulator import DEPLOYMENTS, SECRETS, ApiServerEmulator
-from operator_harness import condition, create_system, eventually, request, running_operator
+from operator_harness import condition, create_system, eventually, patch_spec, request, running_operator
 from test_operator_maintenance import ENCRYPTION, NAME, body, events, ready_system, stored_keys
 
 from soma_operator.builders.secret_digests import API_TOKEN_ANNOTATION, ENCRYPTION_KEYS_ANNOTATION, digest
@@ -87,3 +87,18 @@ async def test_a_missing_keys_secret_is_reported_until_it_exists(emulator: ApiSe
         )
         await eventually(lambda: condition(emulator, NAME, "SecretsFound").get("status") == "True", "found")
         assert condition(emulator, NAME, "SecretsFound")["message"] == "every Secret the spec names exists"
+
+
+async def test_secrets_found_goes_once_the_spec_names_no_secret(emulator: ApiServerEmulator) -> None:
+    """A condition about a Secret the spec no longer names would stay False forever: it is dropped."""
+    spec = {"encryption": {**ENCRYPTION, "keysSecretRef": {"name": "my-keys"}}}
+    async with running_operator(emulator):
+        await create_system(emulator, body(spec))
+        await eventually(
+            lambda: condition(emulator, NAME, "SecretsFound").get("status") == "False", "reported"
+        )
+        await patch_spec(emulator, NAME, {"encryption": {"keysSecretRef": None}})
+        await eventually(lambda: condition(emulator, NAME, "SecretsFound") == {}, "dropped")
+        await eventually(
+            lambda: ENCRYPTION_KEYS_ANNOTATION in api_annotations(emulator), "the generated keys are used"
+        )

@@ -226,6 +226,18 @@ def test_rendered_conditions_carry_every_field_and_keep_unspoken_ones() -> None:
     ]
 
 
+def test_a_retired_condition_is_dropped_and_the_others_kept() -> None:
+    old = [
+        {"type": "SecretsFound", "status": "False", "lastTransitionTime": BEFORE},
+        {"type": "Custom", "status": "True", "lastTransitionTime": BEFORE},
+    ]
+    ready = Condition("Ready", True, Reason.READY, "ok")
+    assert render_conditions([ready], old, 7, NOW, retired=["SecretsFound"]) == [
+        rendered("Ready", "True", "Ready", "ok"),
+        {"type": "Custom", "status": "True", "lastTransitionTime": BEFORE},
+    ]
+
+
 def test_a_flipped_condition_gets_a_new_transition_time() -> None:
     old = [{"type": "Ready", "status": "False", "lastTransitionTime": BEFORE}]
     [ready] = render_conditions([Condition("Ready", True, Reason.READY, "ok")], old, 7, NOW)
