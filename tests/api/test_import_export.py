@@ -91,7 +91,7 @@ def test_import_twice_stores_the_same(client: TestClient) -> None:
     body = b"\n".join([line([1]), line([2]), b'{"kind": "link", "from": [1], "to": [2]}'])
     first = client.post(f"{V1}/import", content=body, headers=NDJSON).json()
     again = client.post(f"{V1}/import", content=body, headers=NDJSON).json()
-    assert first == again == {"memories": 2, "links": 1, "errors": []}
+    assert first == again == {"memories": 2, "links": 1, "versions": 0, "errors": []}
     assert client.get(f"{V1}/stats").json()["total_memories"] == 2
     assert len(client.get(f"{V1}/memories/1/links").json()["links"]) == 1
 

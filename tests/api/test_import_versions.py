@@ -43,6 +43,7 @@ def test_versions_are_written_with_their_numbers_after_the_memories(client: Test
     assert answer == {
         "memories": 1,
         "links": 0,
+        "versions": 2,
         "errors": ["line 4: version 1 belongs to [9.0], which is not a memory in namespace 'team-a'"],
     }
     kept = client.get(f"{BASE}/memories/1/versions").json()["versions"]
@@ -50,8 +51,8 @@ def test_versions_are_written_with_their_numbers_after_the_memories(client: Test
         (2, {"text": "second"}, "episodic", 0.25, 102.0),
         (1, {"text": "first"}, "semantic", 0.25, 101.0),
     ]
-    # A number the memory already has stays as stored.
-    imported(client, version([1.0], 2, "other"), version([1.0], 3, "third"))
+    # A number the memory already has stays as stored, and is not counted.
+    assert imported(client, version([1.0], 2, "other"), version([1.0], 3, "third"))["versions"] == 1
     kept = client.get(f"{BASE}/memories/1/versions").json()["versions"]
     assert [(v["number"], v["payload"]["text"]) for v in kept] == [(3, "third"), (2, "second"), (1, "first")]
 

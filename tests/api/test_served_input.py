@@ -94,6 +94,7 @@ def test_import_of_non_finite_numbers_then_export(api: httpx.Client) -> None:
     assert response.json() == {
         "memories": 1,
         "links": 0,
+        "versions": 0,
         "errors": [
             "line 1: NaN is not a JSON number",
             "line 2: Infinity is not a JSON number",

@@ -28,7 +28,7 @@ def test_export_then_import_into_another_namespace(soma: Soma, tmp_path: Path) -
     assert [r["kind"] for r in records] == ["memory", "memory", "memory", "link"]
 
     report = soma.ok("import", str(exported), "--namespace", "copy")
-    assert report == {"memories": 3, "links": 1, "errors": []}
+    assert report == {"memories": 3, "links": 1, "versions": 0, "errors": []}
     assert soma.ok("stats", "--namespace", "copy")["total_memories"] == 3
     assert soma.ok("path", "1,0,0", "2,0,0", "--namespace", "copy")["found"] is True
     assert soma.ok("get", "3,0,0", "--namespace", "copy")["payload"] == {"text": "Chen wrote the guide"}
@@ -41,7 +41,7 @@ def test_export_to_stdout_and_import_from_stdin(soma: Soma) -> None:
     assert exported.err == ""
     report = soma("import", "--namespace", "piped", stdin=exported.out.encode())
     assert report.code == 0, report.err
-    assert report.json == {"memories": 3, "links": 1, "errors": []}
+    assert report.json == {"memories": 3, "links": 1, "versions": 0, "errors": []}
 
 
 def test_import_reports_each_bad_line(soma: Soma, tmp_path: Path) -> None:
@@ -90,6 +90,7 @@ def test_import_runs_the_checks_of_a_store(soma: Soma, tmp_path: Path) -> None:
     assert result.json == {
         "memories": 1,
         "links": 0,
+        "versions": 0,
         "errors": [
             "line 2: NaN is not a JSON number",
             "line 3: -Infinity is not a JSON number",

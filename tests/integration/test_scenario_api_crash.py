@@ -108,7 +108,7 @@ def test_api_killed_during_bulk_and_import_loses_nothing_and_indexes_everything(
         )
         path = "/v1/namespaces/imported"
         answer = client.post(f"{path}/import", content=ndjson(range(200)))
-        assert answer.json() == {"memories": 200, "links": 0, "errors": []}
+        assert answer.json() == {"memories": 200, "links": 0, "versions": 0, "errors": []}
         with_kill = _in_background(
             lambda: post_until_killed(client, f"{path}/import", content=ndjson(range(200, 1800)))
         )

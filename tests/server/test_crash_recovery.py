@@ -145,7 +145,7 @@ def test_kill_during_v1_import_leaves_every_imported_memory_recallable(tmp_path:
 
     with server.client() as client:
         answer = client.post(f"{path}/import", content=ndjson(range(200)))
-        assert answer.json() == {"memories": 200, "links": 0, "errors": []}
+        assert answer.json() == {"memories": 200, "links": 0, "versions": 0, "errors": []}
         with posting_in_background(client, f"{path}/import", content=ndjson(range(200, 3000))):
             kill_once_stored(server, namespace, 700)  # the first batch of 500 is in the store
 

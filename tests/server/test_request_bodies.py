@@ -62,7 +62,7 @@ def test_an_import_past_its_total_limit_is_refused_413_and_stores_nothing(serve:
     served = serve(max_import_bytes=MIB)
     with httpx.Client(base_url=served.url, headers=AUTH, timeout=60) as client:
         small = client.post("/v1/namespaces/n/import", content=_memory_lines(10))
-        assert small.json() == {"memories": 10, "links": 0, "errors": []}
+        assert small.json() == {"memories": 10, "links": 0, "versions": 0, "errors": []}
         refused = client.post("/v1/namespaces/n/import", content=_memory_lines(8000, start=10))  # ~2 MiB
         assert refused.status_code == 413
         assert refused.json()["error"]["message"] == f"request body is larger than {MIB} bytes"

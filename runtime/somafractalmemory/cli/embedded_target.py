@@ -17,9 +17,14 @@ from somafractalmemory.core.service import NewMemory
 from somafractalmemory.http_api.audit_presenter import audit_resource
 from somafractalmemory.http_api.batch_presenter import batch_resource, selection_of
 from somafractalmemory.http_api.maintenance_presenter import maintenance_resource
-from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
+from somafractalmemory.http_api.presenters import (
+    import_resource,
+    link_resource,
+    memory_resource,
+    scored_resource,
+)
 from somafractalmemory.http_api.queries import namespace_stats
-from somafractalmemory.http_api.schemas import ImportResponseV1, OutcomeResponseV1
+from somafractalmemory.http_api.schemas import OutcomeResponseV1
 from somafractalmemory.http_api.version_presenter import versions_resource
 from somafractalmemory.settings import Settings
 from somafractalmemory.wiring import Runtime, build_runtime
@@ -165,9 +170,7 @@ class EmbeddedTarget:
     def import_lines(self, lines: Iterable[bytes]) -> JSONObject:
         records = parse_ndjson(lines, max_line_length=self._runtime.settings.max_body_bytes)
         report = self._service.import_records(self.namespace, records)
-        return ImportResponseV1(
-            memories=report.memories, links=report.links, errors=report.errors
-        ).model_dump()
+        return import_resource(report).model_dump()
 
     def close(self) -> None:
         self._runtime.close()

@@ -4,7 +4,9 @@ from typing import Any
 
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.models import Link, Memory, ScoredMemory
+from somafractalmemory.core.service import ImportReport
 from somafractalmemory.http_api.schemas import (
+    ImportResponseV1,
     LinkResource,
     MemoryResource,
     ScoredMemoryResource,
@@ -26,6 +28,12 @@ def reference_payload(memory: Memory) -> dict[str, Any]:
         "memory_type": memory.memory_type.value,
         "importance_norm": memory.importance,
     }
+
+
+def import_resource(report: ImportReport) -> ImportResponseV1:
+    return ImportResponseV1(
+        memories=report.memories, links=report.links, versions=report.versions, errors=report.errors
+    )
 
 
 def scored_payload(scored: ScoredMemory) -> ScoredPayload:

@@ -490,6 +490,7 @@ class PathResponseV1(BaseModel):
 class ImportResponseV1(BaseModel):
     memories: int
     links: int
+    versions: int
     errors: list[str]
 
 

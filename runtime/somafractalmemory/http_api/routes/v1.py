@@ -26,7 +26,12 @@ from somafractalmemory.http_api.deps import NamespacePath, RunDep, RuntimeDep, S
 from somafractalmemory.http_api.errors import NOT_FOUND, PROTECTED_RESPONSES, validation_message
 from somafractalmemory.http_api.json_body import StrictJSONRoute
 from somafractalmemory.http_api.params import CoordinatePath, LimitQuery, TypeQuery, coordinate_query
-from somafractalmemory.http_api.presenters import link_resource, memory_resource, scored_resource
+from somafractalmemory.http_api.presenters import (
+    import_resource,
+    link_resource,
+    memory_resource,
+    scored_resource,
+)
 from somafractalmemory.http_api.queries import stored_type
 from somafractalmemory.http_api.schemas import (
     AuditResponseV1,
@@ -379,4 +384,4 @@ async def import_stream(
         spool.seek(0)
         records = parse_ndjson(spool, max_line_length=runtime.settings.max_body_bytes)
         report = await run.heavy(runtime.service.import_records, namespace, records)
-    return ImportResponseV1(memories=report.memories, links=report.links, errors=report.errors)
+    return import_resource(report)
