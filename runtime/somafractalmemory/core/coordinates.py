@@ -71,7 +71,7 @@ def parse_coordinate_value(value: object) -> Coordinate:
 
 def coordinate_key(coord: Sequence[float]) -> str:
     """The canonical text a coordinate is stored and keyed under ('1.0,2.0,3.0')."""
-    return ",".join(repr(float(x)) for x in coord)
+    return ",".join(map(repr, map(float, coord)))
 
 
 def coordinate_from_key(key: str) -> Coordinate:

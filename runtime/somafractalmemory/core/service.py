@@ -242,7 +242,10 @@ class MemoryService:
         they were read (``DocumentStore.put_if_unchanged``): answers the ones that changed, and then
         nothing is written."""
         namespace = memories[0].namespace
-        memories = [dataclasses.replace(m, embedder=self.embedder.identity) for m in memories]
+        identity = self.embedder.identity
+        memories = [
+            m if m.embedder == identity else dataclasses.replace(m, embedder=identity) for m in memories
+        ]
         memories = self.encryption.sealed(memories)  # encrypted fields are never indexed nor stored in clear
         points = vector_points(self.embedder, memories) if self.index_inline else []
         trail = self._trail(action, [(m.namespace, m.coordinate, None) for m in memories])

@@ -73,21 +73,24 @@ class HashingEmbedder:
         return f"hashing:rules-{rules_digest()}:{self._dimensions}"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
+        """Each text's word features summed into its row, the rows normalised. The features of all texts
+        go into one flat list, and each row's offset is added by numpy: no Python step per feature."""
         dims = self._dimensions
         slots: list[int] = []
         weights: list[float] = []
-        for row, text in enumerate(texts):
-            offset = row * dims
+        counts: list[int] = []
+        for text in texts:
+            start = len(slots)
             for word in content_words(TOKEN_PATTERN.findall(text.lower())):
                 word_slots, word_weights = word_features(word, dims)
-                slots.extend([offset + slot for slot in word_slots])
-                weights.extend(word_weights)
-        flat = np.bincount(slots, weights=weights, minlength=len(texts) * dims) if slots else None
-        matrix = (
-            np.zeros((len(texts), dims), dtype=np.float32)
-            if flat is None
-            else flat.astype(np.float32).reshape(len(texts), dims)
-        )
+                slots += word_slots
+                weights += word_weights
+            counts.append(len(slots) - start)
+        if not slots:
+            return np.zeros((len(texts), dims), dtype=np.float32)
+        offsets = np.repeat(np.arange(0, len(texts) * dims, dims), counts)
+        flat = np.bincount(np.asarray(slots) + offsets, weights=weights, minlength=len(texts) * dims)
+        matrix = flat.astype(np.float32).reshape(len(texts), dims)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         np.divide(matrix, norms, out=matrix, where=norms > 0)
         return matrix

@@ -1,0 +1,74 @@
+"""Bulk ingest of the embedded default through the service, timed and optionally profiled (issue 15).
+
+    .venv/bin/python bench/ingest_profile.py --memories 50000 --batch 1000
+    .venv/bin/python bench/ingest_profile.py --memories 10000 --profile 25   # cProfile, top 25 by own time
+
+A fresh data directory (removed afterwards) and the default settings, as ``soma serve`` runs them; the
+bench workload of ``soma bench`` (the same seed gives the same memories); only the ``store_many`` calls
+are timed. Prints the rate, the CPU time of the process (all its threads) per memory and the load
+average as JSON; with ``--profile`` the cProfile table too.
+"""
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from somafractalmemory.cli.bench_workload import Workload
+from somafractalmemory.settings import Settings
+from somafractalmemory.wiring import build_runtime
+
+NAMESPACE = "bench"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memories", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", type=int, default=0, help="print the top N functions by own time")
+    args = parser.parse_args(argv)
+    workload = Workload(args.seed)
+    batches = [
+        workload.memories(min(args.batch, args.memories - start))
+        for start in range(0, args.memories, args.batch)
+    ]
+    profiler = cProfile.Profile() if args.profile else None
+    with tempfile.TemporaryDirectory() as workdir:
+        runtime = build_runtime(Settings(data_dir=Path(workdir), namespace=NAMESPACE), start_recovery=False)
+        try:
+            spent = busy = 0.0
+            for items in batches:
+                started, cpu = time.perf_counter(), time.process_time()
+                if profiler is not None:
+                    profiler.enable()
+                runtime.service.store_many(NAMESPACE, items)
+                if profiler is not None:
+                    profiler.disable()
+                spent += time.perf_counter() - started
+                busy += time.process_time() - cpu
+        finally:
+            runtime.close()
+    result = {
+        "memories": args.memories,
+        "batch": args.batch,
+        "seconds": round(spent, 3),
+        "per_second": round(args.memories / spent),
+        "cpu_us_per_memory": round(busy / args.memories * 1e6, 1),
+        "load_average": round(os.getloadavg()[0], 2),
+        "profiled": profiler is not None,
+    }
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+    if profiler is not None:
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(args.profile)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""The bulk write path made cheaper (issue 15) without a change in what it writes: the embedded store's
+memories go in with one statement for many rows (so each write adds one segment to each text index,
+not one per row), the hashing embedder builds a batch in one flat array, and a write keeps a memory
+already stamped with the embedder as it is."""
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from embedded_service import close_service, open_service
+
+from somafractalmemory.adapters import sqlite_store
+from somafractalmemory.adapters.sqlite_store import MEMORY_ROW_FIELDS, SQLiteStore
+from somafractalmemory.core.models import Memory, MemoryType
+from somafractalmemory.core.service import NewMemory
+from somafractalmemory.embedding.hashing import HashingEmbedder, word_features
+
+NS = "ingest"
+
+
+def memory(n: int, text: str, *, at: float = 1.0, semantic: bool = False) -> Memory:
+    kind = MemoryType.SEMANTIC if semantic else MemoryType.EPISODIC
+    return Memory(NS, (float(n),), {"text": text}, kind, 0.5, at, at)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore(tmp_path / "memories.sqlite")
+    yield opened
+    opened.close()
+
+
+def data_rows(store: SQLiteStore, table: str) -> int:
+    return int(store._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_one_statement_holds_rows_of_fourteen_values() -> None:
+    statement = sqlite_store._upsert_memories(3)
+    assert MEMORY_ROW_FIELDS == 14
+    assert statement.count("?") == 3 * 14
+    assert "ON CONFLICT (namespace, coord_key) DO UPDATE" in statement
+
+
+def test_statements_hold_as_many_rows_as_the_variable_limit_allows(store: SQLiteStore) -> None:
+    limit = store._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    assert store._rows_per_insert == min(1000, limit // 14)
+
+
+def test_a_write_split_over_statements_stores_indexes_and_counts_every_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "ROWS_PER_INSERT", 3)
+    store = SQLiteStore(tmp_path / "memories.sqlite")
+    try:
+        assert store._rows_per_insert == 3
+        store.put_many([memory(1, "old zebra text", semantic=True)])
+        written = [memory(n, f"marker{n} quokka") for n in range(1, 9)]  # 1 replaces, 2..8 are new
+        store.put_many(written, keep_versions=5)
+        stored = store.get_many(NS, [m.coordinate for m in written])
+        assert {c: m.payload["text"] for c, m in stored.items()} == {
+            (float(n),): f"marker{n} quokka" for n in range(1, 9)
+        }
+        assert stored[(1.0,)].memory_type is MemoryType.EPISODIC
+        stats = store.stats(NS)
+        assert (stats.total_memories, stats.episodic, stats.semantic) == (8, 8, 0)
+        words = store.lexical_search(NS, ["quokka"], memory_type=None, conditions=(), limit=20)
+        assert sorted(hit.memory.coordinate for hit in words) == [(float(n),) for n in range(1, 9)]
+        assert store.lexical_search(NS, ["zebra"], memory_type=None, conditions=(), limit=20) == []
+        found = store.keyword_search(
+            NS, "rker7 quo", exact=False, case_sensitive=False, memory_type=None, limit=20
+        )
+        assert [m.coordinate for m in found] == [(7.0,)]
+        assert (
+            store.keyword_search(NS, "zebra", exact=False, case_sensitive=False, memory_type=None, limit=5)
+            == []
+        )
+        [version] = store.versions(NS, (1.0,))
+        assert version.payload == {"text": "old zebra text"}
+        assert data_rows(store, "memories") == 8
+    finally:
+        store.close()
+
+
+def test_a_write_of_many_rows_adds_few_index_segments(store: SQLiteStore) -> None:
+    store.put_many([memory(n, f"word{n} shared text") for n in range(200)])
+    # One statement: FTS5 writes its terms out once per index (row by row it wrote a segment per row,
+    # merged into 13 rows of each index's data table).
+    assert data_rows(store, "memory_words_data") == 4
+    assert data_rows(store, "memory_text_data") == 4
+    hits = store.lexical_search(NS, ["shared"], memory_type=None, conditions=(), limit=500)
+    assert len(hits) == 200
+
+
+def test_a_batch_embeds_each_text_as_it_would_alone() -> None:
+    embedder = HashingEmbedder(16)
+    texts = ["alpha beta", "", "the of", "gamma alpha alpha", "!!", "delta"]
+    batch = embedder.embed(texts)
+    alone = np.vstack([embedder.embed([text]) for text in texts])
+    assert batch.dtype == np.float32
+    assert batch.shape == (6, 16)
+    assert np.array_equal(batch, alone)
+    assert not batch[1].any() and not batch[4].any()  # no word: a zero row
+
+
+def test_a_text_is_the_normalised_sum_of_its_words_features() -> None:
+    embedder = HashingEmbedder(8)
+    expected = np.zeros(8)
+    for word in ("gamma", "alpha", "alpha"):
+        slots, weights = word_features(word, 8)
+        for slot, weight in zip(slots, weights, strict=True):
+            expected[slot] += weight
+    expected /= np.linalg.norm(expected)
+    [row] = embedder.embed(["Gamma alpha ALPHA"])
+    assert np.allclose(row, expected.astype(np.float32), rtol=0, atol=1e-7)
+    assert embedder.embed([]).shape == (0, 8)
+
+
+def test_a_write_stamps_the_embedder_on_a_memory_that_names_another(tmp_path: Path) -> None:
+    service = open_service(tmp_path)
+    try:
+        identity = service.embedder.identity
+        service._write([memory(1, "from elsewhere")])  # embedder None: unknown
+        stored = service.store_many(NS, [NewMemory((2.0,), {"text": "new one"})])
+        assert stored.stored == 1
+        assert service.get(NS, (1.0,)).embedder == identity
+        assert service.get(NS, (2.0,)).embedder == identity
+    finally:
+        close_service(service)
