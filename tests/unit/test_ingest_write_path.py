@@ -1,8 +1,10 @@
 """The bulk write path made cheaper (issue 15) without a change in what it writes: the embedded store's
 memories go in with one statement for many rows (so each write adds one segment to each text index,
-not one per row), the hashing embedder builds a batch in one flat array, and a write keeps a memory
-already stamped with the embedder as it is."""
+not one per row), the hashing embedder builds a batch in one flat array, a write keeps a memory
+already stamped with the embedder as it is, and a coordinate is checked against its whole grammar at
+once."""
 
+import math
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,8 @@ from embedded_service import close_service, open_service
 
 from somafractalmemory.adapters import sqlite_store
 from somafractalmemory.adapters.sqlite_store import MEMORY_ROW_FIELDS, SQLiteStore
+from somafractalmemory.core.coordinates import coordinate_from_floats, coordinate_key, parse_coordinate
+from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.models import Memory, MemoryType
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.embedding.hashing import HashingEmbedder, word_features
@@ -128,3 +132,12 @@ def test_a_write_stamps_the_embedder_on_a_memory_that_names_another(tmp_path: Pa
         assert service.get(NS, (2.0,)).embedder == identity
     finally:
         close_service(service)
+
+
+def test_a_coordinate_parses_the_same_through_the_whole_grammar_at_once() -> None:
+    assert parse_coordinate(" 1 ,-0,\t2.5e1") == (1.0, 0.0, 25.0)
+    assert math.copysign(1.0, parse_coordinate(" 1 ,-0,\t2.5e1")[1]) == 1.0
+    assert coordinate_from_floats([np.float64(-0.0), 2]) == (0.0, 2.0)
+    assert coordinate_key(parse_coordinate("3,-1e-3")) == "3.0,-0.001"
+    with pytest.raises(InvalidInput, match=r"^coordinate component 1 is not a number: ' 1e288'"):
+        parse_coordinate("1, 1e288")

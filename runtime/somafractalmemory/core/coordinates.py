@@ -21,18 +21,22 @@ NUMBER_PATTERN = (
 COORDINATE_PATTERN = rf"^{NUMBER_PATTERN}(?:,{NUMBER_PATTERN}){{0,{MAX_DIMENSIONS - 1}}}$"
 COORDINATE_HELP = "comma-separated numbers, e.g. '1,2,3' (1 to 64 of them)"
 _NUMBER = re.compile(NUMBER_PATTERN)
+_COORDINATE = re.compile(COORDINATE_PATTERN)
 
 
 def coordinate_from_floats(values: Iterable[object]) -> Coordinate:
     """Validate numbers into a coordinate: 1 to 64 finite floats (-0.0 folded into 0.0)."""
     coord: list[float] = []
     for position, value in enumerate(values):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidInput(f"coordinate component {position} must be a number, got {value!r}")
-        try:
-            number = float(value)
-        except OverflowError:
-            raise InvalidInput(f"coordinate component {position} is too large: {value!r}") from None
+        if type(value) is float:  # what parsing gives: no conversion to check
+            number = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidInput(f"coordinate component {position} must be a number, got {value!r}")
+            try:
+                number = float(value)
+            except OverflowError:
+                raise InvalidInput(f"coordinate component {position} is too large: {value!r}") from None
         if not math.isfinite(number):
             raise InvalidInput(f"coordinate component {position} must be finite, got {value!r}")
         coord.append(number + 0.0)
@@ -47,6 +51,8 @@ def parse_coordinate(text: str) -> Coordinate:
     """Parse the wire form ``"1,2,3"`` (spaces allowed around numbers)."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput(f"a coordinate is {COORDINATE_HELP}")
+    if _COORDINATE.fullmatch(text):  # the whole grammar at once; part by part only to say what is wrong
+        return coordinate_from_floats(map(float, text.split(",")))
     numbers: list[float] = []
     for position, part in enumerate(text.split(",")):
         if not part.strip():
