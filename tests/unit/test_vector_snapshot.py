@@ -4,15 +4,13 @@ same answers."""
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from somafractalmemory.adapters import mapped_rows
 from somafractalmemory.adapters.ann_index import AnnIndex
-from somafractalmemory.adapters.mapped_rows import MappedRows
+from somafractalmemory.adapters.vector_rows import VectorRows
 from somafractalmemory.adapters.vector_snapshot import SnapshotInvalid, VectorSnapshot
 from somafractalmemory.core.models import MemoryType, VectorPoint
 
@@ -37,6 +35,14 @@ def built(path: Path) -> tuple[AnnIndex, np.ndarray]:
     for start in range(0, POINTS, 100):
         index.upsert([point(n, vectors[n]) for n in range(start, start + 100)])
     return index, vectors
+
+
+def crash(index: AnnIndex) -> None:
+    """What a killed process leaves: its descriptors closed (the vector files' locks with them), nothing
+    saved."""
+    for ann in index._shards.values():
+        if ann.shard.backing is not None:
+            ann.shard.backing.close()
 
 
 def answers(index: AnnIndex, kind: MemoryType | None = None) -> list[list[tuple[float, ...]]]:
@@ -69,7 +75,7 @@ def test_a_start_reads_only_the_rows_written_since_the_snapshot(
     fresh = unit_vectors(55, 3)
     index.upsert([point(POINTS + n, fresh[n]) for n in range(50)])
     index.upsert([point(100 + n, fresh[50 + n]) for n in range(5)])  # replaced: new labels
-    # no close: the process dies with the snapshot of the first 400 rows
+    crash(index)  # the process dies with the snapshot of the first 400 rows
     read: list[int] = []
     loaded_rows = AnnIndex._loaded_rows
     monkeypatch.setattr(
@@ -146,49 +152,115 @@ def snapshot(tmp_path: Path) -> VectorSnapshot:
     return VectorSnapshot(tmp_path / "s", "ns", "gen", DIMS)
 
 
-def rows(labels: list[int]) -> tuple[np.ndarray, np.ndarray, list[tuple[float, ...]], np.ndarray]:
+def append(rows: VectorRows, labels: list[int]) -> None:
+    """Rows whose vectors, types and coordinates follow from their labels."""
     array = np.array(labels, dtype=np.int64)
     vectors = np.repeat(array[:, None], DIMS, axis=1).astype(np.float32)
-    return array, (array % 2).astype(np.int8), [(float(label),) for label in labels], vectors
+    rows.append(vectors, array, (array % 2).astype(np.int8), [(float(label),) for label in labels])
 
 
-def test_a_save_appends_the_newer_labels_in_label_order(tmp_path: Path) -> None:
+def test_a_save_makes_the_appended_rows_trusted_in_file_order(tmp_path: Path) -> None:
     saved = snapshot(tmp_path)
-    saved.save(*rows([3, 1, 2]))
-    saved.save(*rows([3, 1, 2, 9, 5]))
+    rows = saved.start()
+    append(rows, [3, 1, 2])
+    saved.save(rows)
+    append(rows, [9, 5])
+    assert (rows.count, rows.saved) == (5, 3)
+    saved.save(rows)
+    assert (rows.count, rows.saved) == (5, 5)
+    rows.close()
     loaded = saved.load()
-    assert loaded.labels.tolist() == [1, 2, 3, 5, 9]
+    assert loaded.labels.tolist() == [3, 1, 2, 9, 5]
     assert loaded.last_label == 9
-    assert loaded.types.tolist() == [1, 0, 1, 1, 1]
-    assert loaded.coordinates == [(1.0,), (2.0,), (3.0,), (5.0,), (9.0,)]
-    assert loaded.vectors[:, 0].tolist() == [1.0, 2.0, 3.0, 5.0, 9.0]
+    assert loaded.types.tolist() == [1, 1, 0, 1, 1]
+    assert loaded.coordinates == [(3.0,), (1.0,), (2.0,), (9.0,), (5.0,)]
+    assert loaded.vectors.read(np.array([4, 0, 1]))[:, 0].tolist() == [5.0, 3.0, 1.0]
+    loaded.vectors.close()
 
 
-def test_bytes_a_crashed_save_appended_are_ignored_then_cut(tmp_path: Path) -> None:
+def test_rows_appended_after_the_manifest_are_cut_on_opening(tmp_path: Path) -> None:
     saved = snapshot(tmp_path)
-    saved.save(*rows([1, 2]))
-    for path in saved.files()[:4]:  # a save that died before its manifest
+    rows = saved.start()
+    append(rows, [1, 2])
+    saved.save(rows)
+    append(rows, [3])  # appended, never saved: the process dies here
+    rows.close()
+    for path in saved.files()[1:4]:  # and a save that died before its manifest
         with path.open("ab") as file:
             file.write(b"\x07" * 100)
-    assert saved.load().labels.tolist() == [1, 2]
-    saved.save(*rows([1, 2, 4]))
     loaded = saved.load()
-    assert loaded.labels.tolist() == [1, 2, 4]
-    assert loaded.coordinates == [(1.0,), (2.0,), (4.0,)]
-    assert loaded.vectors[:, 0].tolist() == [1.0, 2.0, 4.0]
+    assert loaded.labels.tolist() == [1, 2]
+    assert loaded.vectors.count == 2
+    assert saved.files()[0].stat().st_size == 2 * DIMS * 4  # the unsaved row is cut
+    append(loaded.vectors, [4])
+    saved.save(loaded.vectors)
+    loaded.vectors.close()
+    again = saved.load()
+    assert again.labels.tolist() == [1, 2, 4]
+    assert again.coordinates == [(1.0,), (2.0,), (4.0,)]
+    assert again.vectors.read(np.arange(3))[:, 0].tolist() == [1.0, 2.0, 4.0]
+    again.vectors.close()
 
 
-def test_a_snapshot_mostly_of_deleted_rows_is_rewritten(tmp_path: Path) -> None:
+def test_a_rewrite_keeps_only_the_given_rows(tmp_path: Path) -> None:
     saved = snapshot(tmp_path)
-    saved.save(*rows([1, 2, 3, 4, 5]))
-    saved.save(*rows([4, 5, 6]))  # 3 of 5 saved rows deleted: more than half
-    assert saved.load().labels.tolist() == [4, 5, 6]
-    saved.save(*rows([4, 6, 7]))  # 1 of 3 deleted: appended to
-    assert saved.load().labels.tolist() == [4, 5, 6, 7]
+    rows = saved.start()
+    append(rows, [1, 2, 3, 4, 5])
+    saved.save(rows)
+    append(rows, [6])
+    kept = np.array([3, 5])  # labels 4 and 6
+    rewritten = saved.rewrite(rows, kept, np.array([4, 6]), np.array([0, 0], dtype=np.int8), [(4.0,), (6.0,)])
+    rows.close()
+    assert (rewritten.count, rewritten.saved) == (2, 2)
+    assert rewritten.read(np.arange(2))[:, 0].tolist() == [4.0, 6.0]
+    assert not list(tmp_path.glob("*.partial"))
+    rewritten.close()
+    loaded = saved.load()
+    assert (loaded.labels.tolist(), loaded.last_label, loaded.coordinates) == ([4, 6], 6, [(4.0,), (6.0,)])
+    loaded.vectors.close()
+
+
+def test_a_save_on_a_manifest_of_other_rows_is_refused(tmp_path: Path) -> None:
+    saved = snapshot(tmp_path)
+    rows = saved.start()
+    append(rows, [1, 2])
+    saved.save(rows)
+    rows.close()
+    other = saved.load().vectors
+    other.close()
+    fields = manifest_of(saved) | {"rows": 1}
+    saved.files()[4].write_text(json.dumps({"format": 1, **fields}))
+    reopened = VectorRows(saved.files()[0], DIMS, 2)
+    reopened.saved = 2
+    with pytest.raises(SnapshotInvalid, match="the manifest trusts 1 rows, not 2"):
+        saved.save(reopened)
+    reopened.close()
+
+
+def manifest_of(saved: VectorSnapshot) -> dict[str, object]:
+    fields: dict[str, object] = json.loads(saved.files()[4].read_text())
+    fields.pop("format")
+    return fields
+
+
+def test_rows_another_process_holds_are_not_used(tmp_path: Path) -> None:
+    saved = snapshot(tmp_path)
+    rows = saved.start()
+    append(rows, [1])
+    saved.save(rows)
+    append(rows, [2])  # unsaved: opening the file again must not cut it under its owner
+    with pytest.raises(SnapshotInvalid, match=r"s\.rows is held by another process"):
+        saved.load()
+    assert rows.read(np.array([1]))[0, 0] == 2.0
+    rows.close()
 
 
 def test_a_snapshot_of_another_dimension_is_invalid(tmp_path: Path) -> None:
-    snapshot(tmp_path).save(*rows([1]))
+    saved = snapshot(tmp_path)
+    rows = saved.start()
+    append(rows, [1])
+    saved.save(rows)
+    rows.close()
     with pytest.raises(SnapshotInvalid, match="another file, namespace or dimension"):
         VectorSnapshot(tmp_path / "s", "ns", "gen", DIMS * 2).load()
 
@@ -199,35 +271,15 @@ def test_a_snapshot_missing_a_row_the_file_holds_is_rebuilt(
     path = tmp_path / "v.sqlite"
     index, _ = built(path)
     before = answers(index)
-    ann = index._shards["big"]
-    shard = ann.shard
+    snapshot_of = index._shards["big"].snapshot
     index.close()
-    keep = np.flatnonzero(shard.ids[: shard.size] != 5)  # label 5 is left out, consistently
-    ann.snapshot.remove()
-    ann.snapshot.save(
-        shard.ids[keep], shard.types[keep], [shard.coordinates[row] for row in keep], shard.vectors[keep]
-    )
+    loaded = snapshot_of.load()
+    keep = np.flatnonzero(loaded.labels != 5)  # label 5 is left out, consistently
+    snapshot_of.rewrite(
+        loaded.vectors, keep, loaded.labels[keep], loaded.types[keep], [loaded.coordinates[p] for p in keep]
+    ).close()
+    loaded.vectors.close()
     caplog.set_level(logging.WARNING, logger="somafractalmemory.adapters.ann_index")
     reopened = AnnIndex(path, DIMS, threshold=THRESHOLD)
     assert f"not usable ({POINTS - 1} rows where the file holds {POINTS})" in caplog.text
     assert answers(reopened) == before
-
-
-@pytest.mark.parametrize("in_kernel", [True, False])
-def test_mapped_rows_copy_a_file_of_rows_with_or_without_copy_file_range(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_kernel: bool
-) -> None:
-    if not in_kernel:
-        monkeypatch.delattr(os, "copy_file_range", raising=False)
-    monkeypatch.setattr(mapped_rows, "COPY_CHUNK", 3 * DIMS * 4)  # several reads and writes
-    source = tmp_path / "source.rows"
-    rows_written = np.arange(10 * DIMS, dtype=np.float32).reshape(10, DIMS)
-    source.write_bytes(rows_written.tobytes())
-    mapped = MappedRows(tmp_path, DIMS)
-    vectors = mapped.resized(16)
-    mapped.copy(2, source, 3, 7)
-    assert np.array_equal(vectors[2:9], rows_written[3:10])
-    assert not vectors[:2].any() and not vectors[9:].any()
-    with pytest.raises(EOFError, match=r"source\.rows ends before its rows"):
-        mapped.copy(0, source, 8, 5)
-    mapped.close()

@@ -7,19 +7,20 @@ added): every write lands there first, each point under a label that is never re
 a new label, so an index holding the old label holds a stale vector under a label nothing points to).
 Each namespace keeps its points in a numpy ``Shard`` (float32 vectors, types, payload columns: the
 exact scan and the rescoring) and an IVF index keyed by label, saved to its own file now and then and
-on close. Past the threshold the shard's float32 vectors live in a memory-mapped unlinked file
-(``mapped_rows``) whose pages are released after every save, opening and ``RELEASE_EVERY`` searches:
-a query rescores a few hundred of them, so at a million points they are not 1.5 GiB of resident memory.
+on close. Past the threshold the shard's float32 vectors move to its snapshot's append-only file of rows
+(``vector_rows``, ``vector_snapshot``), read with ``pread`` when a query rescores them: a query reads a
+few hundred, so at a million points they are neither 1.5 GiB of resident memory nor read on start.
 
-Each save of a mapped shard also appends its rows newer than the last saved label to a snapshot
-(``vector_snapshot``). Opening takes a namespace's rows from its snapshot (those whose labels the file
-still holds, after comparing ``SPOT_CHECKS`` vectors with the file's) and reads from the file only the
-rows labelled after it; a namespace with no usable snapshot, or whose row count then differs from the
-file's, is read from the file whole. Rows are read in batches of ``LOAD_BATCH`` (columns at a time,
-not a point at a time). Each index file is loaded, then reconciled by label alone: labels the file holds
-but the index lacks are added, labels the index holds but the file lacks are removed. A crash between a
-commit and an index save therefore costs the re-adding of the writes since the last save, never a full
-rebuild, and a delete never comes back.
+Each save of such a shard makes the rows appended since the previous save durable and trusted by the
+snapshot's manifest (rewriting the files once more than half their rows are of deleted or replaced
+labels). Opening takes a namespace's rows from its snapshot where they are (those whose labels the
+file still holds, after comparing ``SPOT_CHECKS`` vectors with the file's; rows after the manifest's
+are cut) and reads from the file only the rows labelled after it; a namespace with no usable snapshot,
+or whose row count then differs from the file's, is read from the file whole. Rows are read in batches
+of ``LOAD_BATCH`` (columns at a time, not a point at a time). Each index file is loaded, then reconciled
+by label alone: labels the file holds but the index lacks are added, labels the index holds but the
+file lacks are removed. A crash between a commit and an index save therefore costs the re-adding of the
+writes since the last save, never a full rebuild, and a delete never comes back.
 
 Writes reach the IVF index in batches: the newest points wait in a small tail that every search scans
 exactly, and join the index once the tail is full. A search on a shard up to ``threshold`` points, or
@@ -42,11 +43,16 @@ from typing import Any, overload
 
 import numpy as np
 
-from somafractalmemory.adapters.ivf_lists import IvfLists, Labels
-from somafractalmemory.adapters.mapped_rows import MappedRows
+from somafractalmemory.adapters.ivf_lists import IvfLists, Labels, training_rows
 from somafractalmemory.adapters.numpy_index import SCHEMA, TYPE_CODES, Shard, cosine
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
-from somafractalmemory.adapters.vector_snapshot import SnapshotInvalid, SnapshotRows, VectorSnapshot
+from somafractalmemory.adapters.vector_rows import VectorRows
+from somafractalmemory.adapters.vector_snapshot import (
+    PARTIAL_SUFFIX,
+    SnapshotInvalid,
+    SnapshotRows,
+    VectorSnapshot,
+)
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.filters import MemoryFilter
 from somafractalmemory.core.models import MemoryType, VectorHit, VectorPoint
@@ -66,7 +72,6 @@ INITIAL_LABELS = 1024
 FOLDER_SUFFIX = ".ivf"  # the folder of the IVF index files, beside the SQLite file
 LOAD_BATCH = 10_000  # rows read from the file (or the snapshot) at a time when opening
 SPOT_CHECKS = 16  # snapshot vectors compared with the file's when opening
-RELEASE_EVERY = 256  # searches of a shard between two releases of its mapped vectors' pages
 TYPE_CODE_OF_VALUE = {memory_type.value: code for memory_type, code in TYPE_CODES.items()}
 
 ANN_SCHEMA = """
@@ -168,7 +173,6 @@ class _AnnShard:
     snapshot: VectorSnapshot
     tail: dict[int, None] = field(default_factory=dict)  # labels not in the IVF index yet, in write order
     changes: int = 0  # since the IVF index was last saved
-    searches: int = 0
 
     def put(self, point: VectorPoint, payload: str, label: int) -> None:
         self.forget(point.coordinate)
@@ -182,23 +186,13 @@ class _AnnShard:
         start = self.shard.size
         self.shard.extend(rows.coordinates, rows.types, rows.vectors, rows.labels)
         self.rows.set(rows.labels, np.arange(start, self.shard.size))
-        self.map_if_large(threshold)
+        self.file_if_large(threshold)
 
-    def map_if_large(self, threshold: int) -> None:
-        """Past the threshold the float32 vectors move to a mapped file: a query rescores a few hundred
-        of them, so only those need be resident (``mapped_rows``)."""
-        if self.shard.size > threshold:
-            self.map()
-
-    def map(self) -> None:
-        if self.shard.backing is None:
-            self.shard.map_vectors(MappedRows(self.path.parent, self.shard.dimensions))
-
-    def release(self) -> None:
-        """Unmap the mapped vectors' pages from resident memory (after a save, an opening, and every
-        ``RELEASE_EVERY`` searches, so the rows queries read do not pile up)."""
-        if self.shard.backing is not None:
-            self.shard.backing.release()
+    def file_if_large(self, threshold: int) -> None:
+        """Past the threshold the float32 vectors move to the snapshot's file of rows: a query rescores
+        a few hundred of them, so only those are read (``vector_rows``)."""
+        if self.shard.size > threshold and self.shard.backing is None:
+            self.shard.file_vectors(self.snapshot.start())
 
     def close(self) -> None:
         if self.shard.backing is not None:
@@ -230,31 +224,56 @@ class _AnnShard:
         if self.ivf is None:
             if self.shard.size <= threshold:
                 return  # the scan answers: every point waits
-            self.ivf = IvfLists.trained(self.shard.vectors[: self.shard.size])
+            self.ivf = IvfLists.trained(
+                self.shard.vectors_at(training_rows(self.shard.size)), self.shard.size
+            )
         labels = np.fromiter(self.tail, dtype=np.int64, count=len(self.tail))
         self.ivf.add(labels, self.vectors_of(labels))
         self.changes += len(labels)
         self.tail.clear()
 
     def vectors_of(self, labels: Labels) -> Vectors:
-        vectors: Vectors = self.shard.vectors[self.rows.of(labels)]
-        return vectors
+        return self.shard.vectors_at(self.rows.of(labels))
 
     def save_if_due(self) -> None:
         if self.ivf is not None and self.changes >= max(SAVE_MIN_CHANGES, len(self.ivf) // 10):
             self.save()
 
     def save(self) -> None:
-        """The IVF index, then (a mapped shard) the snapshot of its rows, trusted up to its last label."""
+        """The IVF index, then (a shard past the threshold) the rows appended to its snapshot since the
+        last save, or the snapshot rewritten when more than half its rows are garbage."""
         if self.ivf is not None:
             self.ivf.save(self.path)
-        if self.shard.backing is not None:
-            size = self.shard.size
-            self.snapshot.save(
-                self.shard.ids[:size], self.shard.types[:size], self.shard.coordinates, self.shard.vectors
-            )
+        vectors = self.shard.backing
+        if vectors is not None:
+            if vectors.count - self.shard.size > self.shard.size:
+                self.compact(vectors)
+            else:
+                try:
+                    self.snapshot.save(vectors)
+                except SnapshotInvalid as error:
+                    log.warning(
+                        "the saved rows of namespace %r are rewritten (%s)", self.snapshot.namespace, error
+                    )
+                    self.compact(vectors)
         self.changes = 0
-        self.release()
+
+    def compact(self, vectors: VectorRows) -> None:
+        """Rewrite the snapshot with the shard's rows alone, in file order, and read them from there."""
+        shard = self.shard
+        size = shard.size
+        order = np.argsort(shard.positions[:size], kind="stable")
+        rewritten = self.snapshot.rewrite(
+            vectors,
+            shard.positions[order],
+            shard.ids[order],
+            shard.types[order],
+            [shard.coordinates[row] for row in order.tolist()],
+        )
+        vectors.close()
+        positions = np.empty(size, dtype=np.int64)
+        positions[order] = np.arange(size)
+        shard.move_vectors(rewritten, positions)
 
     def reconcile(self, threshold: int) -> tuple[int, int]:
         """Make the index hold exactly the labels of the shard: (labels added, labels removed)."""
@@ -283,9 +302,6 @@ class _AnnShard:
         shard = self.shard
         if shard.size <= threshold:
             return shard.search(query, NO_SKETCH, top_k, memory_type, conditions)
-        self.searches += 1
-        if self.searches % RELEASE_EVERY == 0:
-            self.release()
         passing = shard.passing(memory_type, conditions)
         share = 1.0 if passing is None else np.count_nonzero(passing) / shard.size
         if share < SELECTIVE_SHARE:
@@ -298,7 +314,7 @@ class _AnnShard:
             rows = rows[passing[rows]]
             if len(rows) < top_k:
                 return shard.search(query, NO_SKETCH, top_k, memory_type, conditions)
-        scores = shard.vectors[rows] @ query
+        scores = shard.vectors_at(rows) @ query
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [VectorHit(shard.coordinates[int(rows[p])], cosine(scores[p])) for p in order]
 
@@ -328,11 +344,14 @@ class AnnIndex:
         db = self._file.db
         namespaces = [row[0] for row in db.execute("SELECT DISTINCT namespace FROM points")]
         live: Labels | None = None
+        for partial in self._folder.glob(f"*{PARTIAL_SUFFIX}"):
+            partial.unlink()  # a save or a rewrite a crash interrupted
         for namespace in namespaces:
             ann = self._shard(namespace)
             if not ann.snapshot.exists():
                 self._read_rows(namespace, None)
                 continue
+            rows: SnapshotRows | None = None
             try:
                 rows = ann.snapshot.load()
                 if live is None:
@@ -350,6 +369,8 @@ class AnnIndex:
                     namespace,
                     error,
                 )
+                if rows is not None:
+                    rows.vectors.close()
                 ann.close()
                 ann.snapshot.remove()
                 del self._shards[namespace]
@@ -365,7 +386,6 @@ class AnnIndex:
                     removed,
                 )
                 ann.save()
-            ann.release()  # the vectors just written to the mapped file
         kept = {ann.path.stem for ann in self._shards.values()}
         for orphan in self._folder.iterdir():
             if orphan.name.split(".")[0] not in kept:
@@ -397,34 +417,44 @@ class AnnIndex:
 
     def _extend_from_snapshot(self, ann: _AnnShard, rows: SnapshotRows, live: Labels) -> None:
         """The snapshot's rows the file still holds (``live``: its labels, ascending), after comparing a
-        few of their vectors with the file's."""
+        few of their vectors with the file's. Past the threshold the shard takes the snapshot's file as
+        its vectors (nothing is read or copied); at or below it the rows are read into memory and the
+        snapshot goes (it is started anew if the namespace passes the threshold again)."""
         found = np.searchsorted(live, rows.labels)
         kept = (
             np.flatnonzero(live[np.minimum(found, len(live) - 1)] == rows.labels) if len(live) else NO_LABELS
         )
-        for position in kept[:: max(1, len(kept) // SPOT_CHECKS)][:SPOT_CHECKS].tolist():
+        checked = kept[:: max(1, len(kept) // SPOT_CHECKS)][:SPOT_CHECKS]
+        for position, vector in zip(checked.tolist(), rows.vectors.read(checked), strict=True):
             stored = self._file.db.execute(
                 "SELECT vector FROM points WHERE label = ?", (int(rows.labels[position]),)
             ).fetchone()[0]
-            if stored != rows.vectors[position].tobytes():
+            if stored != vector.tobytes():
                 raise SnapshotInvalid(
                     f"the vector of label {int(rows.labels[position])} differs from the file's"
                 )
-        everything = len(kept) == len(rows.labels)
-        if everything and len(kept) > self.threshold:  # copied file to file, in the kernel
-            ann.map()
-            ann.shard.extend_from_file(rows.coordinates, rows.types, rows.labels, rows.path, 0)
-            ann.rows.set(rows.labels, np.arange(len(kept)))
+        coordinates = (
+            rows.coordinates
+            if len(kept) == len(rows.labels)
+            else [rows.coordinates[p] for p in kept.tolist()]
+        )
+        if len(kept) > self.threshold:
+            ann.shard.adopt(rows.vectors, kept, coordinates, rows.types[kept], rows.labels[kept])
+            ann.rows.set(rows.labels[kept], np.arange(len(kept)))
             return
         for start in range(0, len(kept), LOAD_BATCH):
             chunk = kept[start : start + LOAD_BATCH]
-            coordinates = (
-                rows.coordinates[start : start + len(chunk)]
-                if everything
-                else [rows.coordinates[p] for p in chunk.tolist()]
+            ann.extend(
+                _Rows(
+                    rows.labels[chunk],
+                    coordinates[start : start + len(chunk)],
+                    rows.types[chunk],
+                    rows.vectors.read(chunk),
+                ),
+                self.threshold,
             )
-            vectors = rows.vectors[start : start + len(chunk)] if everything else rows.vectors[chunk]
-            ann.extend(_Rows(rows.labels[chunk], coordinates, rows.types[chunk], vectors), self.threshold)
+        rows.vectors.close()
+        ann.snapshot.remove()
 
     def _loaded_rows(self, rows: Sequence[tuple[Any, ...]]) -> "_Rows":
         """The columns of rows read from the file: labels, coordinates, type codes, vectors."""
@@ -449,7 +479,7 @@ class AnnIndex:
             ann = touched[point.namespace] = self._shard(point.namespace)
             ann.put(point, text, label)
         for ann in touched.values():
-            ann.map_if_large(self.threshold)
+            ann.file_if_large(self.threshold)
             ann.flush_tail(self.threshold)
             ann.save_if_due()
 
@@ -538,6 +568,6 @@ class AnnIndex:
             if ann is None or ann.shard.size == 0:
                 return []
             shard = ann.shard
-            scores = shard.vectors[: shard.size] @ np.asarray(vector, dtype=np.float32)
+            scores = shard.scores(np.asarray(vector, dtype=np.float32))
             best = np.argsort(-scores, kind="stable")[:top_k]
             return [VectorHit(shard.coordinates[int(row)], cosine(scores[row])) for row in best]

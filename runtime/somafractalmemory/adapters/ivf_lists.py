@@ -57,6 +57,14 @@ def cells_for(points: int) -> int:
     return min(points, max(MIN_CELLS, min(MAX_CELLS, points // POINTS_PER_CELL)))
 
 
+def training_rows(points: int) -> Labels:
+    """The rows of ``points`` the cells are trained on (a seeded sample, ascending): only these
+    vectors need be read, wherever the shard keeps them."""
+    sample = np.random.default_rng(TRAINING_SEED).permutation(points)[: cells_for(points) * POINTS_PER_CELL]
+    rows: Labels = np.sort(sample)
+    return rows
+
+
 class IvfLists:
     def __init__(self, index: Any) -> None:
         self._index = index
@@ -65,19 +73,18 @@ class IvfLists:
         self._index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
 
     @classmethod
-    def trained(cls, vectors: Vectors) -> "IvfLists":
-        dimensions = vectors.shape[1]
-        cells = cells_for(len(vectors))
+    def trained(cls, sample: Vectors, points: int) -> "IvfLists":
+        """An index trained on ``sample``: the vectors of ``training_rows(points)`` of ``points``."""
+        dimensions = sample.shape[1]
         index = faiss.IndexIVFScalarQuantizer(
             faiss.IndexFlatIP(dimensions),
             dimensions,
-            cells,
+            cells_for(points),
             faiss.ScalarQuantizer.QT_8bit,
             faiss.METRIC_INNER_PRODUCT,
         )
-        sample = np.random.default_rng(TRAINING_SEED).permutation(len(vectors))[: cells * POINTS_PER_CELL]
         index.cp.seed = TRAINING_SEED
-        index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
         return cls(index)
 
     @classmethod

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from somafractalmemory.adapters.mapped_rows import MappedRows
 from somafractalmemory.adapters.payload_columns import Mask, PayloadColumns
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
+from somafractalmemory.adapters.vector_rows import VectorRows
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.filters import MemoryFilter
 from somafractalmemory.core.models import MemoryType, VectorHit, VectorPoint
@@ -39,6 +39,7 @@ CANDIDATES_PER_RESULT = 20
 PROJECTION_SEED = 0x50AA
 
 Sketches = np.ndarray[Any, np.dtype[np.uint64]]
+Rows = np.ndarray[Any, np.dtype[np.int64]]
 
 
 def sketch(vectors: Vectors, projection: Vectors) -> Sketches:
@@ -81,36 +82,78 @@ class Shard:
     payload_source: Sequence[str] | None = None
     row_of: dict[Coordinate, int] = field(default_factory=dict)
     columns: PayloadColumns = field(init=False)
-    backing: MappedRows | None = None  # the vectors' file once they are mapped (``map_vectors``)
+    # A large shard's vectors, in a file (``file_vectors``): ``vectors`` is then empty and row r's
+    # vector is the file's row ``positions[r]``.
+    backing: VectorRows | None = None
+    positions: Rows = field(init=False)
 
     def __post_init__(self) -> None:
         self.vectors = np.zeros((INITIAL_CAPACITY, self.dimensions), dtype=np.float32)
         self.sketches = np.zeros((INITIAL_CAPACITY, self.sketch_words), dtype=np.uint64)
         self.types = np.zeros(INITIAL_CAPACITY, dtype=np.int8)
         self.ids = np.zeros(INITIAL_CAPACITY, dtype=np.int64)
+        self.positions = np.zeros(INITIAL_CAPACITY, dtype=np.int64)
         self.columns = PayloadColumns(INITIAL_CAPACITY)
 
     def _reserve(self, rows: int) -> None:
         """Room for ``rows`` rows: the capacity doubles until it is enough, in one copy."""
-        capacity = len(self.vectors)
+        capacity = len(self.types)
         while capacity < rows:
             capacity *= 2
-        if capacity == len(self.vectors):
+        if capacity == len(self.types):
             return
         if self.backing is None:
             self.vectors = _resized(self.vectors, capacity, self.size)
-        else:
-            self.vectors = self.backing.resized(capacity)
         self.sketches = _resized(self.sketches, capacity, self.size)
         self.types = _resized(self.types, capacity, self.size)
         self.ids = _resized(self.ids, capacity, self.size)
+        self.positions = _resized(self.positions, capacity, self.size)
         self.columns.grow(capacity, self.size)
 
-    def map_vectors(self, backing: MappedRows) -> None:
-        """Keep the vectors in ``backing``'s file from now on (a shard too large for anonymous memory)."""
-        vectors = backing.resized(len(self.vectors))
-        backing.write(0, self.vectors[: self.size])
-        self.vectors, self.backing = vectors, backing
+    def file_vectors(self, backing: VectorRows) -> None:
+        """Keep the vectors in ``backing``'s file from now on (a shard too large for anonymous memory):
+        the rows are appended to it, in row order."""
+        size = self.size
+        first = backing.append(self.vectors[:size], self.ids[:size], self.types[:size], self.coordinates)
+        self.positions[:size] = np.arange(first, first + size)
+        self.vectors, self.backing = np.empty((0, self.dimensions), dtype=np.float32), backing
+
+    def adopt(
+        self,
+        backing: VectorRows,
+        positions: Rows,
+        coordinates: Sequence[Coordinate],
+        types: np.ndarray[Any, np.dtype[np.int8]],
+        ids: np.ndarray[Any, np.dtype[np.int64]],
+    ) -> None:
+        """Take rows whose vectors ``backing`` already holds at ``positions`` (an empty shard opening
+        its snapshot): nothing of the vectors is read or copied."""
+        if self.size:
+            raise TypeError("only an empty shard adopts a file of vectors")
+        self.vectors, self.backing = np.empty((0, self.dimensions), dtype=np.float32), backing
+        self._append(coordinates, types, ids)
+        self.positions[: self.size] = positions
+
+    def move_vectors(self, backing: VectorRows, positions: Rows) -> None:
+        """The vectors now live in ``backing`` (a file rewritten without garbage), row r's at
+        ``positions[r]``."""
+        self.backing = backing
+        self.positions[: self.size] = positions
+
+    def vectors_at(self, rows: Rows) -> Vectors:
+        """The vectors of ``rows`` (read from the file for a filed shard)."""
+        if self.backing is None:
+            vectors: Vectors = self.vectors[rows]
+            return vectors
+        return self.backing.read(self.positions[rows])
+
+    def scores(self, query: Vectors) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Every row's inner product with ``query`` (a filed shard's file is read in order, garbage
+        rows with it, rather than row by row)."""
+        if self.backing is None:
+            scores: np.ndarray[Any, np.dtype[np.float32]] = self.vectors[: self.size] @ query
+            return scores
+        return self.backing.scores(query)[self.positions[: self.size]]
 
     def extend(
         self,
@@ -128,23 +171,8 @@ class Shard:
         if self.backing is None:
             self.vectors[start : self.size] = vectors
         else:
-            self.backing.write(start, vectors)
-
-    def extend_from_file(
-        self,
-        coordinates: Sequence[Coordinate],
-        types: np.ndarray[Any, np.dtype[np.int8]],
-        ids: np.ndarray[Any, np.dtype[np.int64]],
-        source: Path,
-        source_row: int,
-    ) -> None:
-        """``extend`` with the vectors copied from a file of float32 rows, from its row ``source_row``
-        on, into the shard's mapped file (a mapped shard only)."""
-        if self.backing is None:
-            raise TypeError("vectors are copied from a file only into a mapped shard")
-        start = self.size
-        self._append(coordinates, types, ids)
-        self.backing.copy(start, source, source_row, len(coordinates))
+            first = self.backing.append(vectors, ids, types, list(coordinates))
+            self.positions[start : self.size] = np.arange(first, first + len(coordinates))
 
     def _append(
         self,
@@ -159,7 +187,7 @@ class Shard:
         self._reserve(stop)
         self.types[start:stop] = types
         self.ids[start:stop] = ids
-        self.columns = PayloadColumns(len(self.vectors))
+        self.columns = PayloadColumns(len(self.types))
         self.coordinates.extend(coordinates)
         self.row_of.update(zip(coordinates, range(start, stop), strict=True))
         self.size = stop
@@ -177,9 +205,18 @@ class Shard:
         elif self.payload_source is None:
             self.payloads[row] = payload_text
         self.columns.put(row, point.payload)
-        self.vectors[row] = point.vector
+        code = TYPE_CODES[point.memory_type]
+        if self.backing is None:
+            self.vectors[row] = point.vector
+        else:  # a new row at the file's end: the one the point had may be a saved row
+            self.positions[row] = self.backing.append(
+                np.asarray(point.vector, dtype=np.float32)[None, :],
+                np.array([ident], dtype=np.int64),
+                np.array([code], dtype=np.int8),
+                [point.coordinate],
+            )
         self.sketches[row] = point_sketch
-        self.types[row] = TYPE_CODES[point.memory_type]
+        self.types[row] = code
         self.ids[row] = ident
 
     def remove(self, coordinate: Coordinate) -> int | None:
@@ -191,7 +228,10 @@ class Shard:
         last = self.size - 1
         if row != last:
             moved = self.coordinates[last]
-            self.vectors[row] = self.vectors[last]
+            if self.backing is None:
+                self.vectors[row] = self.vectors[last]
+            else:
+                self.positions[row] = self.positions[last]
             self.sketches[row] = self.sketches[last]
             self.types[row] = self.types[last]
             self.ids[row] = self.ids[last]
@@ -240,7 +280,7 @@ class Shard:
             )
             coarse = -distances.astype(np.float32)
         else:
-            coarse = self.vectors[: self.size] @ query
+            coarse = self.scores(query)
         eligible = self.size
         passing = self.passing(memory_type, conditions)
         if passing is not None:
@@ -252,14 +292,14 @@ class Shard:
             return []
         # The best `want` rows by the coarse score, ranked by exact cosine.
         prefix = np.argpartition(-coarse, want - 1)[:want] if want < self.size else np.arange(want)
-        exact = self.vectors[prefix] @ query if approximate else coarse[prefix]
+        exact = self.vectors_at(prefix) @ query if approximate else coarse[prefix]
         order = np.argsort(-exact, kind="stable")[:top_k]
         return [VectorHit(self.coordinates[int(prefix[p])], cosine(exact[p])) for p in order]
 
     def _exact_among(self, query: Vectors, top_k: int, passing: Mask | None) -> list[VectorHit]:
         """Exact cosine over the rows that pass only (a selective filter reads few vectors)."""
         rows = np.flatnonzero(passing) if passing is not None else np.arange(self.size)
-        scores = self.vectors[rows] @ query
+        scores = self.vectors_at(rows) @ query
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [VectorHit(self.coordinates[int(rows[p])], cosine(scores[p])) for p in order]
 

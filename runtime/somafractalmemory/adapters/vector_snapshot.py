@@ -1,19 +1,21 @@
-"""A copy of a large shard's rows beside its IVF index, so a start reads from SQLite only the rows
-written since the last save instead of every vector (1.5 GB at a million 384-dimension points).
+"""A large shard's rows on disk beside its IVF index, so a start reads from SQLite only the rows written
+since the last save and reads no vector at all (1.5 GB at a million 384-dimension points).
 
-Labels are never reused and a label's vector, type and coordinate never change (a re-upsert takes a new
-label), so the copy is append-only: each save appends the rows whose label is newer than the last one
-saved, in label order, to four files (float32 vectors, int64 labels, int8 type codes, marshalled
-coordinates, each save's after its length), makes them durable (fsync) and only then replaces the
-manifest (a partial file renamed over it) with the new row count, last label and a CRC-32 of each of the
-labels, types and coordinates. Rows deleted since stay in the files; opening keeps only the labels
-SQLite still holds, and a save rewrites the files once more than half their rows are such garbage.
+The ``.rows`` file is the shard's vectors themselves (``vector_rows``: append-only, read when queries
+need a row). Three more files hold each row's int64 label, int8 type code and coordinate (marshalled,
+each save's after its length), in the same order. Labels are never reused and a label's vector, type
+and coordinate never change (a re-upsert takes a new label and a new row), so every file only grows:
+each save makes the rows appended since the previous one durable (fsync), appends their labels, types
+and coordinates (fsync), and only then replaces the manifest (a partial file renamed over it) with the
+new row count, the last label and a CRC-32 of each of the labels, types and coordinates. Rows of
+deleted or replaced labels stay until more than half the rows are such garbage; then the live rows are
+written to new files (partial files, fsync, renamed over the old ones once the manifest is gone).
 
 The SQLite file stays the truth. Whatever does not match the manifest (a file missing or shorter than
 it says, a checksum that differs, another generation, namespace or dimension, a manifest that does not
 parse) raises ``SnapshotInvalid``, and the caller rebuilds the namespace from SQLite. A crash during a
-save leaves the previous manifest, which trusts only the bytes written before that save began; the next
-save cuts the files back to it before appending.
+save leaves the previous manifest, which trusts only the bytes written before that save began: opening
+cuts the rows after them, and the next save cuts the other files back to it before appending.
 """
 
 import gc
@@ -27,16 +29,17 @@ from typing import Any
 
 import numpy as np
 
+from somafractalmemory.adapters.vector_rows import RowsInUse, VectorRows
 from somafractalmemory.core.coordinates import Coordinate
-from somafractalmemory.core.ports import Vectors
 
 Labels = np.ndarray[Any, np.dtype[np.int64]]
 Codes = np.ndarray[Any, np.dtype[np.int8]]
 
 FORMAT = 1
-WRITE_ROWS = 65_536  # rows written at a time (a bounded copy of the shard's mapped vectors)
+WRITE_ROWS = 65_536  # rows a rewrite reads and writes at a time
 SUFFIXES = (".rows", ".labels", ".types", ".coords")
 MANIFEST_SUFFIX = ".snapshot"
+PARTIAL_SUFFIX = ".partial"
 LENGTH_BYTES = 8  # before each save's marshalled coordinates
 
 
@@ -59,20 +62,19 @@ class Manifest:
 
 @dataclass
 class SnapshotRows:
-    """The rows of a snapshot, in label order; ``vectors`` is a read-only mapping of ``path``."""
+    """The rows of a snapshot, in file order; ``vectors`` holds them (this process's from now on)."""
 
-    path: Path
     last_label: int
     labels: Labels
     types: Codes
     coordinates: list[Coordinate]
-    vectors: Vectors
+    vectors: VectorRows
 
 
 class VectorSnapshot:
     def __init__(self, stem: Path, namespace: str, generation: str, dimensions: int) -> None:
         self._stem = stem
-        self._namespace = namespace
+        self.namespace = namespace
         self._generation = generation
         self._dimensions = dimensions
         self._row_bytes = dimensions * np.dtype(np.float32).itemsize
@@ -90,6 +92,14 @@ class VectorSnapshot:
         for path in self.files():
             path.unlink(missing_ok=True)
 
+    def start(self) -> VectorRows:
+        """Empty files for a shard's vectors (any earlier snapshot is removed)."""
+        self.remove()
+        return VectorRows(self._file(".rows"), self._dimensions, 0)
+
+    def _empty(self) -> Manifest:
+        return Manifest(self._generation, self.namespace, self._dimensions, 0, 0, 0, 0, 0, 0)
+
     def _manifest(self) -> Manifest:
         try:
             fields = json.loads(self._file(MANIFEST_SUFFIX).read_text())
@@ -98,7 +108,7 @@ class VectorSnapshot:
             manifest = Manifest(**fields)
         except (OSError, ValueError, TypeError, KeyError) as error:
             raise SnapshotInvalid(f"unreadable manifest: {error}") from error
-        expected = (self._generation, self._namespace, self._dimensions)
+        expected = (self._generation, self.namespace, self._dimensions)
         if (manifest.generation, manifest.namespace, manifest.dimensions) != expected:
             raise SnapshotInvalid("the manifest is of another file, namespace or dimension")
         return manifest
@@ -108,13 +118,17 @@ class VectorSnapshot:
         rows = manifest.rows
         return rows * self._row_bytes, rows * 8, rows, manifest.coordinate_bytes
 
-    def load(self) -> SnapshotRows:
-        manifest = self._manifest()
-        sizes = self._sizes(manifest)
-        for suffix, size in zip(SUFFIXES, sizes, strict=True):
+    def _check_sizes(self, manifest: Manifest) -> None:
+        for suffix, size in zip(SUFFIXES, self._sizes(manifest), strict=True):
             path = self._file(suffix)
-            if not path.exists() or path.stat().st_size < size:
+            if size and (not path.exists() or path.stat().st_size < size):
                 raise SnapshotInvalid(f"the {suffix} file is missing or shorter than its manifest says")
+
+    def load(self) -> SnapshotRows:
+        """The trusted rows' labels, types and coordinates, and their vectors opened where they are."""
+        manifest = self._manifest()
+        self._check_sizes(manifest)
+        sizes = self._sizes(manifest)
         labels_bytes = self._file(".labels").read_bytes()[: sizes[1]]
         types_bytes = self._file(".types").read_bytes()[: sizes[2]]
         coordinate_bytes = self._file(".coords").read_bytes()[: sizes[3]]
@@ -124,78 +138,111 @@ class VectorSnapshot:
         coordinates = _unmarshal(coordinate_bytes)
         if len(coordinates) != manifest.rows:
             raise SnapshotInvalid("the coordinates are not as many as the rows")
-        labels: Labels = np.frombuffer(labels_bytes, dtype=np.int64)
-        vectors: Vectors = (
-            np.memmap(
-                self._file(".rows"), dtype=np.float32, mode="r", shape=(manifest.rows, self._dimensions)
-            )
-            if manifest.rows
-            else np.empty((0, self._dimensions), dtype=np.float32)
-        )
+        try:
+            vectors = VectorRows(self._file(".rows"), self._dimensions, manifest.rows)
+        except RowsInUse as error:
+            raise SnapshotInvalid(str(error)) from error
         return SnapshotRows(
-            self._file(".rows"),
             manifest.last_label,
-            labels,
+            np.frombuffer(labels_bytes, dtype=np.int64),
             np.frombuffer(types_bytes, dtype=np.int8),
             coordinates,
             vectors,
         )
 
-    def save(self, labels: Labels, types: Codes, coordinates: list[Coordinate], vectors: Vectors) -> None:
-        """Bring the files up to date with a shard's rows (``labels[i]`` is row i's label)."""
-        try:
-            manifest = self._manifest()
-            sizes = self._sizes(manifest)
-            for suffix, size in zip(SUFFIXES, sizes, strict=True):
-                if self._file(suffix).stat().st_size < size:
-                    raise SnapshotInvalid(f"the {suffix} file is shorter than its manifest says")
-            kept = int(np.count_nonzero(labels <= manifest.last_label))
-            if manifest.rows - kept > kept:
-                raise SnapshotInvalid("more than half the rows are deleted ones")
-        except (SnapshotInvalid, OSError):
-            self._file(MANIFEST_SUFFIX).unlink(missing_ok=True)  # nothing is trusted while rewriting
-            manifest = Manifest(self._generation, self._namespace, self._dimensions, 0, 0, 0, 0, 0, 0)
-            sizes = (0, 0, 0, 0)
-        new = np.flatnonzero(labels > manifest.last_label)
-        if len(new) == 0 and manifest.rows:
+    def save(self, vectors: VectorRows) -> None:
+        """Make the rows appended to ``vectors`` since the last save durable and trusted. Raises
+        ``SnapshotInvalid`` when the manifest on disk is not the one of ``vectors``' saved rows (the
+        caller rewrites the snapshot)."""
+        manifest = self._empty() if vectors.saved == 0 else self._manifest()
+        if manifest.rows != vectors.saved:
+            raise SnapshotInvalid(f"the manifest trusts {manifest.rows} rows, not {vectors.saved}")
+        self._check_sizes(manifest)
+        labels, types, coordinates = vectors.unsaved()
+        if len(labels) == 0 and manifest.rows:
             return
-        order = new[np.argsort(labels[new], kind="stable")]
-        new_labels = np.ascontiguousarray(labels[order], dtype=np.int64).tobytes()
-        new_types = np.ascontiguousarray(types[order], dtype=np.int8).tobytes()
-        chunk = marshal.dumps([coordinates[row] for row in order.tolist()])
-        new_coordinates = len(chunk).to_bytes(LENGTH_BYTES, "little") + chunk
-        appended = (new_labels, new_types, new_coordinates)
-        with open(self._file(".rows"), "ab") as rows_file:
-            rows_file.truncate(sizes[0])  # a save a crash interrupted appended past the manifest
-            for start in range(0, len(order), WRITE_ROWS):
-                rows_file.write(np.ascontiguousarray(vectors[order[start : start + WRITE_ROWS]]).tobytes())
-            _durable(rows_file)
-        for suffix, size, data in zip(SUFFIXES[1:], sizes[1:], appended, strict=True):
+        count = vectors.count
+        vectors.sync()
+        new_labels, new_types, new_coordinates = _encoded(labels, types, coordinates)
+        for suffix, size, data in zip(
+            SUFFIXES[1:], self._sizes(manifest)[1:], (new_labels, new_types, new_coordinates), strict=True
+        ):
             with open(self._file(suffix), "ab") as file:
-                file.truncate(size)
+                file.truncate(size)  # a save a crash interrupted appended past the manifest
                 file.write(data)
                 _durable(file)
         self._write_manifest(
             Manifest(
                 self._generation,
-                self._namespace,
+                self.namespace,
                 self._dimensions,
-                manifest.rows + len(order),
-                int(labels[order[-1]]) if len(order) else manifest.last_label,
+                count,
+                max(manifest.last_label, int(labels.max())) if len(labels) else manifest.last_label,
                 zlib.crc32(new_labels, manifest.labels_crc),
                 zlib.crc32(new_types, manifest.types_crc),
                 zlib.crc32(new_coordinates, manifest.coordinates_crc),
                 manifest.coordinate_bytes + len(new_coordinates),
             )
         )
+        vectors.mark_saved(count)
+
+    def rewrite(
+        self,
+        source: VectorRows,
+        positions: Labels,
+        labels: Labels,
+        types: Codes,
+        coordinates: list[Coordinate],
+    ) -> VectorRows:
+        """New files holding only the given rows (``positions`` in ``source``, with their labels, types
+        and coordinates), in that order; their vectors, opened. Partial files first, made durable, then
+        the manifest goes, the partial files are renamed over the old ones and the new manifest follows:
+        a crash leaves either the old snapshot or none."""
+        partial_rows = self._file(".rows" + PARTIAL_SUFFIX)
+        with open(partial_rows, "wb") as file:
+            for start in range(0, len(positions), WRITE_ROWS):
+                file.write(source.read(positions[start : start + WRITE_ROWS]).tobytes())
+            _durable(file)
+        encoded = _encoded(labels, types, coordinates)
+        for suffix, data in zip(SUFFIXES[1:], encoded, strict=True):
+            with open(self._file(suffix + PARTIAL_SUFFIX), "wb") as file:
+                file.write(data)
+                _durable(file)
+        self._file(MANIFEST_SUFFIX).unlink(missing_ok=True)
+        for suffix in SUFFIXES:
+            os.replace(self._file(suffix + PARTIAL_SUFFIX), self._file(suffix))
+        self._write_manifest(
+            Manifest(
+                self._generation,
+                self.namespace,
+                self._dimensions,
+                len(labels),
+                int(labels.max()) if len(labels) else 0,
+                zlib.crc32(encoded[0]),
+                zlib.crc32(encoded[1]),
+                zlib.crc32(encoded[2]),
+                len(encoded[2]),
+            )
+        )
+        return VectorRows(self._file(".rows"), self._dimensions, len(labels))
 
     def _write_manifest(self, manifest: Manifest) -> None:
         path = self._file(MANIFEST_SUFFIX)
-        partial = path.with_name(path.name + ".partial")
+        partial = path.with_name(path.name + PARTIAL_SUFFIX)
         with open(partial, "w") as file:
             json.dump({"format": FORMAT, **manifest.__dict__}, file)
             _durable(file)
         os.replace(partial, path)
+
+
+def _encoded(labels: Labels, types: Codes, coordinates: list[Coordinate]) -> tuple[bytes, bytes, bytes]:
+    """The bytes rows append to the labels, types and coordinates files."""
+    chunk = marshal.dumps(coordinates)
+    return (
+        np.ascontiguousarray(labels, dtype=np.int64).tobytes(),
+        np.ascontiguousarray(types, dtype=np.int8).tobytes(),
+        len(chunk).to_bytes(LENGTH_BYTES, "little") + chunk,
+    )
 
 
 def _durable(file: Any) -> None:
