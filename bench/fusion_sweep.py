@@ -3,8 +3,10 @@
 Each dataset is stored once, in a namespace of its own, with the backends and the embedder the settings
 select ($SOMA_EMBEDDING_PROVIDER, ...; a fresh embedded store unless $SOMA_POSTGRES_URL names a
 database). Each query's dense and lexical legs are recalled once (the candidates fused recall hands to
-fusion), and every setting of the grid fuses them as recall does (``core/fusion.py``). The settings'
-own weights reproduce ``soma eval``'s numbers. Run from the repository root:
+fusion), and every setting of the grid fuses them as recall does (``core/fusion.py``), without the
+dense feedback of a neural provider (``core/feedback.py``; ``bench/feedback_variants.py`` measures it). The
+settings' own weights reproduce ``soma eval``'s numbers when the feedback is off (always for hashing;
+SOMA_RECALL_FEEDBACK_DEPTH=0 otherwise). Run from the repository root:
 
     .venv/bin/python bench/fusion_sweep.py bench/eval/sample.jsonl locomo-26.jsonl ... > sweep.json
 

@@ -5,7 +5,8 @@ Each dataset is stored twice, in fresh embedded stores: with the embedder the se
 query's legs are recalled once, POOL candidates each: the selected embedder's dense leg, the hashing dense
 leg, and the lexical leg searching the query's words but stop words (as recall does), the reference's
 terms (as hybrid recall extracts them), and those terms without stop words. Every variant then fuses them
-as ``core/fusion.py`` does. Run from the repository root:
+as ``core/fusion.py`` does, without the neural providers' dense feedback (``core/feedback.py``, measured by
+``bench/feedback_variants.py``). Run from the repository root:
 
     SOMA_EMBEDDING_PROVIDER=onnx SOMA_EMBEDDING_MODEL_DIR=/models/all-minilm \\
       .venv/bin/python bench/fusion_variants.py --tuning locomo-26.jsonl ... --held-out locomo-42.jsonl ...

@@ -104,6 +104,15 @@ class Settings(BaseSettings):
         None, ge=0, description="weight of the lexical leg in fused recall"
     )
     recall_rrf_k: int | None = Field(None, ge=1, description="reciprocal rank fusion's k")
+    recall_feedback_depth: int | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="memories of the first fused ranking fed back to the dense leg (0: off)",
+    )
+    recall_feedback_weight: float | None = Field(
+        None, ge=0, le=100, description="weight of the fed-back memories' mean vector (0: off)"
+    )
 
     # --- encryption at rest of chosen payload fields (docs/encryption.md) -----------------------
     encrypted_fields: Annotated[list[str], NoDecode] = Field(

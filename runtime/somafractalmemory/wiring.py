@@ -9,6 +9,7 @@ from somafractalmemory.adapters.memory_cache import MemoryCache
 from somafractalmemory.adapters.memory_rate_limiter import MemoryRateLimiter
 from somafractalmemory.adapters.sqlite_store import SQLiteStore
 from somafractalmemory.core.budget import WorkBudget
+from somafractalmemory.core.feedback import feedback_for
 from somafractalmemory.core.fusion import fusion_for
 from somafractalmemory.core.index_recovery import IndexRecovery
 from somafractalmemory.core.ports import (
@@ -151,6 +152,9 @@ def build_runtime(settings: Settings, *, start_recovery: bool = True) -> Runtime
             settings.recall_rrf_k,
         ),
         encryption=encryption,
+        feedback=feedback_for(
+            settings.embedding_provider, settings.recall_feedback_depth, settings.recall_feedback_weight
+        ),
     )
     log.info(
         "memory service ready: store=%s index=%s cache=%s",

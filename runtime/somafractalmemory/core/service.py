@@ -22,6 +22,7 @@ from somafractalmemory.core.audit import (
 from somafractalmemory.core.budget import DEFAULT_BUDGET, WorkBudget
 from somafractalmemory.core.coordinates import Coordinate, coordinate_key
 from somafractalmemory.core.errors import BackendUnavailable, ImportInterrupted, InvalidInput, NotFound
+from somafractalmemory.core.feedback import NO_FEEDBACK, Feedback, moved_query
 from somafractalmemory.core.field_encryption import OFF, FieldEncryption
 from somafractalmemory.core.filters import MemoryFilter, matches
 from somafractalmemory.core.fusion import DEFAULT_FUSION, FusionWeights, Ranking, reciprocal_rank_fusion
@@ -188,10 +189,12 @@ class MemoryService:
         budget: WorkBudget = DEFAULT_BUDGET,
         fusion: FusionWeights = DEFAULT_FUSION,
         encryption: FieldEncryption = OFF,
+        feedback: Feedback = NO_FEEDBACK,
     ) -> None:
         self.store = store
         self.encryption = encryption
         self.fusion = fusion
+        self.feedback = feedback
         self.journal = journal
         self.budget = budget
         self.writing = threading.RLock()
@@ -540,7 +543,8 @@ class MemoryService:
     ) -> list[ScoredMemory]:
         """Recall ranked by ``ranking``: fused (reciprocal rank fusion of the dense and lexical legs,
         the fused score), dense (cosine similarity) or lexical (the store's relevance over the query's
-        words)."""
+        words). With ``feedback`` on, fused recall searches the dense leg again with the query moved
+        towards the first fused ranking's best memories (``core/feedback.py``) and fuses anew."""
         check_top_k(top_k)
         query = check_query(query)
         self.encryption.check_filters(conditions)
@@ -554,7 +558,14 @@ class MemoryService:
         pool = fusion_pool(top_k)
         dense = self._semantic(namespace, vector, pool, memory_type, conditions)
         lexical = self._lexical(namespace, query_words(query), pool, memory_type, conditions)
-        return self._accessed(namespace, self._fuse(dense, lexical, self.fusion.lexical, top_k))
+        fused = self._fuse(dense, lexical, self.fusion.lexical, pool)
+        if self.feedback.enabled and fused:
+            # The memories as stored: their text is what their vectors were embedded from.
+            first = [payload_text(s.memory.payload) for s in fused[: self.feedback.depth]]
+            moved = moved_query(vector, self.embedder.embed(first), self.feedback.weight)
+            dense = self._semantic(namespace, moved, pool, memory_type, conditions)
+            fused = self._fuse(dense, lexical, self.fusion.lexical, pool)
+        return self._accessed(namespace, fused[:top_k])
 
     def keyword_search(
         self,
