@@ -178,6 +178,7 @@ def test_namespaces_are_separate_and_an_emptied_one_leaves_no_index_file(tmp_pat
     index.close()
     assert len(list((tmp_path / "v.sqlite.ivf").rglob("*.faiss"))) == 2
     reopened = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    assert sorted(reopened._shards) == ["a", "b"]  # each namespace found by its own index seek
     reopened.delete("a", [(float(n),) for n in range(10)])
     reopened.close()
     AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0).close()

@@ -2,6 +2,7 @@
 none of them, writes after it append and never touch a saved row, a crash between an append and the
 manifest reopens consistent with SQLite, and garbage past half is compacted away."""
 
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -49,10 +50,11 @@ def rows_file(path: Path) -> Path:
     return found
 
 
-def stored(path: Path) -> dict[tuple[float, ...], bytes]:
-    """Every point's vector as SQLite holds it."""
+def stored(path: Path, namespace: str = "big") -> dict[tuple[float, ...], bytes]:
+    """Every point's vector of the namespace as SQLite holds it."""
     with sqlite3.connect(path) as db:
-        return {(float(key),): blob for key, blob in db.execute("SELECT coord_key, vector FROM points")}
+        found = db.execute("SELECT coord_key, vector FROM points WHERE namespace = ?", (namespace,))
+        return {(float(key),): blob for key, blob in found}
 
 
 def assert_consistent(index: AnnIndex, path: Path) -> None:
@@ -163,3 +165,39 @@ def test_a_snapshot_more_than_half_garbage_is_compacted(tmp_path: Path) -> None:
     hit = reopened.search("big", fresh[0], top_k=1, memory_type=None, conditions=())
     assert hit[0].coordinate == (400.0,)
     reopened.close()
+
+
+def test_a_snapshot_short_of_a_row_is_found_among_namespaces_and_read_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "v.sqlite"
+    index = AnnIndex(path, DIMS, threshold=THRESHOLD)
+    vectors = unit_vectors(400, 7)
+    index.upsert([point(n, vectors[n]) for n in range(200)])
+    index.upsert(
+        [VectorPoint("other", (float(n),), vectors[n], MemoryType.EPISODIC, {}) for n in range(200, 400)]
+    )
+    big = index._shards["big"].snapshot
+    index.close()
+    loaded = big.load()  # rewritten without its first row, consistently: only the count can tell
+    big.rewrite(
+        loaded.vectors, np.arange(1, 200), loaded.labels[1:], loaded.types[1:], loaded.coordinates[1:]
+    ).close()
+    loaded.vectors.close()
+    caplog.set_level(logging.WARNING, logger="somafractalmemory.adapters.ann_index")
+    reopened = AnnIndex(path, DIMS, threshold=THRESHOLD)
+    assert caplog.messages == [
+        "the saved rows of namespace 'big' are not usable (199 rows where the file holds 200): "
+        "reading them from the file"
+    ]
+    other = reopened._shards["other"]
+    assert other.shard.backing is not None and other.shard.size == 200
+    (other_rows,) = [p for p in rows_files(path) if p.stem == other.path.stem]
+    assert os.fstat(other.shard.backing._fd).st_ino == other_rows.stat().st_ino  # still its snapshot's
+    assert reopened._shards["big"].shard.size == 200
+    assert_consistent(reopened, path)
+    reopened.close()
+
+
+def rows_files(path: Path) -> list[Path]:
+    return list(path.with_name(path.name + ".ivf").rglob("*.rows"))

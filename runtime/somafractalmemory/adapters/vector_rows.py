@@ -79,10 +79,17 @@ class VectorRows:
             return rows
         order = np.argsort(positions, kind="stable")
         ranked = positions[order]
-        breaks = np.flatnonzero(np.diff(ranked) != 1) + 1
+        starts = np.flatnonzero(np.diff(ranked, prepend=-2) != 1)
         gathered = np.empty_like(rows)
-        for start, stop in zip([0, *breaks.tolist()], [*breaks.tolist(), len(ranked)], strict=True):
-            self._read_into(gathered[start:stop], int(ranked[start]))
+        into = gathered.data.cast("B")  # each run is read straight into its place
+        bounds = (np.append(starts, len(ranked)) * self._row_bytes).tolist()
+        offsets = (ranked[starts] * self._row_bytes).tolist()
+        read = sum(
+            os.preadv(self._fd, [into[first:last]], at)
+            for first, last, at in zip(bounds[:-1], bounds[1:], offsets, strict=True)
+        )
+        if read != gathered.nbytes:
+            raise EOFError(f"the vector file ends before row {int(ranked[-1]) + 1}")
         rows[order] = gathered
         return rows
 
