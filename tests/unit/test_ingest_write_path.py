@@ -14,7 +14,7 @@ import pytest
 from embedded_service import close_service, open_service
 
 from somafractalmemory.adapters import sqlite_store
-from somafractalmemory.adapters.sqlite_store import MEMORY_ROW_FIELDS, SQLiteStore
+from somafractalmemory.adapters.sqlite_store import MEMORY_ROW_FIELDS, SQLiteStore, statement_sizes
 from somafractalmemory.core.coordinates import coordinate_from_floats, coordinate_key, parse_coordinate
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.models import Memory, MemoryType
@@ -47,6 +47,17 @@ def test_one_statement_holds_rows_of_fourteen_values() -> None:
     assert "ON CONFLICT (namespace, coord_key) DO UPDATE" in statement
 
 
+def test_a_write_takes_statements_of_the_most_rows_then_halves() -> None:
+    assert list(statement_sizes(2347, 1000)) == [1000, 1000, 250, 62, 31, 3, 1]
+    assert list(statement_sizes(1000, 1000)) == [1000]
+    assert list(statement_sizes(500, 1000)) == [500]
+    assert list(statement_sizes(8, 3)) == [3, 3, 1, 1]
+    assert list(statement_sizes(1, 1000)) == [1]
+    assert list(statement_sizes(0, 1000)) == []
+    shapes = {size for rows in range(1, 3001) for size in statement_sizes(rows, 1000)}
+    assert shapes == {1000, 500, 250, 125, 62, 31, 15, 7, 3, 1}
+
+
 def test_statements_hold_as_many_rows_as_the_variable_limit_allows(store: SQLiteStore) -> None:
     limit = store._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     assert store._rows_per_insert == min(1000, limit // 14)
@@ -60,7 +71,8 @@ def test_a_write_split_over_statements_stores_indexes_and_counts_every_row(
     try:
         assert store._rows_per_insert == 3
         store.put_many([memory(1, "old zebra text", semantic=True)])
-        written = [memory(n, f"marker{n} quokka") for n in range(1, 9)]  # 1 replaces, 2..8 are new
+        # statements of 3, 3, 1 and 1 rows; 1 replaces, 2..8 are new
+        written = [memory(n, f"marker{n} quokka") for n in range(1, 9)]
         store.put_many(written, keep_versions=5)
         stored = store.get_many(NS, [m.coordinate for m in written])
         assert {c: m.payload["text"] for c, m in stored.items()} == {
@@ -87,12 +99,15 @@ def test_a_write_split_over_statements_stores_indexes_and_counts_every_row(
         store.close()
 
 
-def test_a_write_of_many_rows_adds_few_index_segments(store: SQLiteStore) -> None:
+def test_a_write_adds_one_index_segment_per_statement(store: SQLiteStore) -> None:
+    for table in ("memory_text", "memory_words"):  # no merging: each segment stays a row of its own
+        store._db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('automerge', 0)")
+        store._db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('crisismerge', 1000)")
     store.put_many([memory(n, f"word{n} shared text") for n in range(200)])
-    # One statement: FTS5 writes its terms out once per index (row by row it wrote a segment per row,
-    # merged into 13 rows of each index's data table).
-    assert data_rows(store, "memory_words_data") == 4
-    assert data_rows(store, "memory_text_data") == 4
+    # Statements of 125, 62, 7, 3 and 3 rows: five segments, besides the structure and averages rows
+    # (a statement per row made 200 segments: 202 rows).
+    assert data_rows(store, "memory_words_data") == 2 + 5
+    assert data_rows(store, "memory_text_data") == 2 + 5
     hits = store.lexical_search(NS, ["shared"], memory_type=None, conditions=(), limit=500)
     assert len(hits) == 200
 

@@ -195,12 +195,25 @@ def _memory_row(memory: Memory) -> tuple[Any, ...]:
 
 
 # The memories of one write go in with one statement for up to this many (so the file's limit on a
-# statement's variables permitting): see ``_upsert_memories``.
+# statement's variables permitting): see ``_upsert_memories`` and ``statement_sizes``.
 ROWS_PER_INSERT = 1000
 MEMORY_ROW_FIELDS = 14  # the values of a ``_memory_row``
 
 
-@functools.lru_cache(maxsize=8)
+def statement_sizes(rows: int, most: int) -> Iterator[int]:
+    """How many rows each insert statement of a write takes: the largest of ``most``, ``most // 2``,
+    ``most // 4`` ... down to 1 that fits in what remains (a write of 500 or 1,000 rows is one
+    statement). So a connection prepares about ten statement shapes, not one per batch size: the
+    sqlite3 module keeps up to 128 prepared statements, and one of 1,000 rows holds about 1.4 MiB."""
+    size = most
+    while rows:
+        while size > rows:
+            size //= 2
+        yield size
+        rows -= size
+
+
+@functools.lru_cache(maxsize=16)
 def _upsert_memories(count: int) -> str:
     """The insert (or replace) of ``count`` memory rows (``_memory_row``) in one statement. Row by row
     (``executemany``) costs several times more: inside a transaction, each statement that fires the
@@ -479,9 +492,11 @@ class SQLiteStore:
             self._archive(db, memories, rows, replaced, keep_versions)
         if audit is not None:
             sqlite_audit.append(db, audit)
-        for start in range(0, len(rows), self._rows_per_insert):
-            chunk = rows[start : start + self._rows_per_insert]
-            db.execute(_upsert_memories(len(chunk)), [value for row in chunk for value in row])
+        start = 0
+        for size in statement_sizes(len(rows), self._rows_per_insert):
+            chunk = rows[start : start + size]
+            db.execute(_upsert_memories(size), [value for row in chunk for value in row])
+            start += size
         deltas: Counter[tuple[str, str]] = Counter()
         for (namespace, _), memory_type in replaced.items():
             deltas[namespace, memory_type] -= 1
