@@ -99,6 +99,16 @@ def test_a_write_split_over_statements_stores_indexes_and_counts_every_row(
         store.close()
 
 
+def test_a_coordinate_twice_in_one_statement_keeps_the_last(store: SQLiteStore) -> None:
+    store.put_many([memory(1, "first wording", at=1.0), memory(1, "second wording", at=2.0)])
+    stored = store.get(NS, (1.0,))
+    assert stored is not None
+    assert (stored.payload, stored.updated_at) == ({"text": "second wording"}, 2.0)
+    assert store.lexical_search(NS, ["first"], memory_type=None, conditions=(), limit=5) == []
+    [hit] = store.lexical_search(NS, ["second"], memory_type=None, conditions=(), limit=5)
+    assert hit.memory.coordinate == (1.0,)
+
+
 def test_a_write_adds_one_index_segment_per_statement(store: SQLiteStore) -> None:
     for table in ("memory_text", "memory_words"):  # no merging: each segment stays a row of its own
         store._db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('automerge', 0)")
