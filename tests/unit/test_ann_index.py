@@ -168,6 +168,29 @@ def test_a_crash_before_the_index_save_is_reconciled_by_label(
     assert "brought in line" not in caplog.text  # a clean start reconciles nothing
 
 
+def test_an_unchanged_ivf_index_is_not_written_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    index, _ = filled(tmp_path / "v.sqlite")
+    index.close()
+    (saved,) = (tmp_path / "v.sqlite.ivf").rglob("*.faiss")
+    written = saved.stat().st_ino  # each save renames a new file over the old one
+    AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0).close()
+    assert saved.stat().st_ino == written
+    index = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    index.delete("ns", [(3.0,)])
+    crash(index)  # the saved IVF index still holds the deleted label
+    caplog.set_level(logging.INFO, logger="somafractalmemory.adapters.ann_index")
+    reopened = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    assert "brought in line with its file: 0 added, 1 removed" in caplog.text
+    assert saved.stat().st_ino != written  # a removal alone is a change: saved
+    reopened.close()
+    caplog.clear()
+    again = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    assert "brought in line" not in caplog.text
+    assert len(again._shards["ns"].ivf) == POINTS - 1
+
+
 def test_namespaces_are_separate_and_an_emptied_one_leaves_no_index_file(tmp_path: Path) -> None:
     index = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
     vectors = clustered(20, 7)

@@ -88,7 +88,10 @@ def test_a_reopened_shard_reads_its_vectors_from_the_snapshot_file_without_a_cop
     read: list[int] = []
     original = VectorRows.read
     monkeypatch.setattr(VectorRows, "read", lambda self, at: read.append(len(at)) or original(self, at))
+    warmed: list[Path] = []
+    monkeypatch.setattr(VectorRows, "warm", lambda self: warmed.append(self.path))
     index = AnnIndex(path, DIMS, threshold=THRESHOLD)
+    assert warmed == [rows_file(path)]  # the page cache takes the file in after the start
     shard = index._shards["big"].shard
     assert shard.backing is not None and shard.vectors.shape == (0, DIMS)  # nothing in memory
     descriptor = shard.backing._fd
@@ -168,7 +171,7 @@ def test_a_snapshot_more_than_half_garbage_is_compacted(tmp_path: Path) -> None:
 
 
 def test_a_snapshot_short_of_a_row_is_found_among_namespaces_and_read_whole(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "v.sqlite"
     index = AnnIndex(path, DIMS, threshold=THRESHOLD)
@@ -185,6 +188,8 @@ def test_a_snapshot_short_of_a_row_is_found_among_namespaces_and_read_whole(
     ).close()
     loaded.vectors.close()
     caplog.set_level(logging.WARNING, logger="somafractalmemory.adapters.ann_index")
+    warmed: list[Path] = []
+    monkeypatch.setattr(VectorRows, "warm", lambda self: warmed.append(self.path))
     reopened = AnnIndex(path, DIMS, threshold=THRESHOLD)
     assert caplog.messages == [
         "the saved rows of namespace 'big' are not usable (199 rows where the file holds 200): "
@@ -194,6 +199,7 @@ def test_a_snapshot_short_of_a_row_is_found_among_namespaces_and_read_whole(
     assert other.shard.backing is not None and other.shard.size == 200
     (other_rows,) = [p for p in rows_files(path) if p.stem == other.path.stem]
     assert os.fstat(other.shard.backing._fd).st_ino == other_rows.stat().st_ino  # still its snapshot's
+    assert warmed == [other_rows]  # 'big' was just written from SQLite: in the page cache already
     assert reopened._shards["big"].shard.size == 200
     assert_consistent(reopened, path)
     reopened.close()

@@ -101,3 +101,21 @@ def test_reading_rows_leaves_them_out_of_resident_memory(tmp_path: Path) -> None
     # Through a mapping, 8,192 rows scattered over 64 MiB would have made most of it resident.
     assert resident_bytes() - before < 16 * mib
     rows.close()
+
+
+def bytes_read() -> int:
+    with open("/proc/self/io") as io:
+        return next(int(line.split()[1]) for line in io if line.startswith("rchar:"))
+
+
+def test_warming_reads_the_whole_file_in_the_background(tmp_path: Path) -> None:
+    rows = VectorRows(tmp_path / "r.rows", 256, 0)
+    appended(rows, 0, 16 * 1024)  # 16 MiB: several reads of WARM_BYTES
+    before = bytes_read()
+    thread = rows.warm()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and thread.daemon
+    assert bytes_read() - before >= 16 * 1024 * 1024
+    rows.close()
+    (tmp_path / "r.rows").unlink()
+    rows.warm().join(timeout=60)  # a file gone meanwhile: nothing to read, no error

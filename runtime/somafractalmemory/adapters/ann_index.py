@@ -252,9 +252,10 @@ class _AnnShard:
             self.save()
 
     def save(self) -> None:
-        """The IVF index, then (a shard past the threshold) the rows appended to its snapshot since the
-        last save, or the snapshot rewritten when more than half its rows are garbage."""
-        if self.ivf is not None:
+        """The IVF index when it changed since it was saved or loaded (400 MB at a million points), then
+        (a shard past the threshold) the rows appended to its snapshot since the last save, or the
+        snapshot rewritten when more than half its rows are garbage."""
+        if self.ivf is not None and self.changes:
             self.ivf.save(self.path)
         vectors = self.shard.backing
         if vectors is not None:
@@ -298,6 +299,7 @@ class _AnnShard:
         stale = in_ivf[~np.isin(in_ivf, labels)]
         if len(stale):
             self.ivf.remove(stale)
+            self.changes += len(stale)
         missing = labels[~np.isin(labels, in_ivf)]
         self.tail = dict.fromkeys(missing.tolist())
         self.flush_tail(threshold, force=True)
@@ -358,7 +360,7 @@ class AnnIndex:
             partial.unlink()  # a save or a rewrite a crash interrupted
         with ThreadPoolExecutor(max_workers=1) as reader:  # the IVF indexes are read while the rows are
             saved = {namespace: reader.submit(self._saved_ivf, namespace) for namespace in namespaces}
-            self._load_rows(namespaces)
+            adopted = self._load_rows(namespaces)
             for namespace, ivf in saved.items():
                 self._shards[namespace].ivf = ivf.result()
         for namespace, ann in self._shards.items():
@@ -375,13 +377,18 @@ class AnnIndex:
         for orphan in self._folder.iterdir():
             if orphan.name.split(".")[0] not in kept:
                 orphan.unlink()  # a namespace whose every point was deleted
+        for namespace in adopted:  # read none of their vectors: now the page cache takes them in
+            vectors = self._shards[namespace].shard.backing
+            if vectors is not None:
+                vectors.warm()
 
     def _saved_ivf(self, namespace: str) -> IvfLists | None:
         path = self._index_path(namespace)
         return IvfLists.load(path) if path.exists() else None
 
-    def _load_rows(self, namespaces: list[str]) -> None:
-        """Each namespace's rows: from its snapshot and the rows labelled after it, else from the file.
+    def _load_rows(self, namespaces: list[str]) -> list[str]:
+        """Each namespace's rows: from its snapshot and the rows labelled after it, else from the file;
+        the namespaces read from their snapshots.
 
         A snapshot's rows are kept when their labels are live, so a namespace read this way holds at
         most the file's points; all namespaces together hold exactly as many as the file's label index
@@ -407,7 +414,8 @@ class AnnIndex:
                     rows.vectors.close()
                 self._read_whole(namespace, str(error))
         if live is None or sum(ann.shard.size for ann in self._shards.values()) == len(live):
-            return
+            return from_snapshots
+        whole = []
         for namespace in from_snapshots:
             held = self._shards[namespace].shard.size
             stored = self._file.db.execute(
@@ -415,6 +423,8 @@ class AnnIndex:
             ).fetchone()[0]
             if held != stored:
                 self._read_whole(namespace, f"{held} rows where the file holds {stored}")
+                whole.append(namespace)
+        return [namespace for namespace in from_snapshots if namespace not in whole]
 
     def _read_whole(self, namespace: str, reason: str) -> None:
         """Drop what the namespace read from its snapshot and read it from the file whole."""
@@ -601,6 +611,12 @@ class AnnIndex:
                 return []
             query = np.asarray(vector, dtype=np.float32)
             return ann.search(query, top_k, memory_type, conditions, self.threshold)
+
+    def vectors(self, namespace: str, coordinates: Sequence[Coordinate]) -> Vectors:
+        """The vectors held for those of ``coordinates`` the namespace has, in that order."""
+        with self._file.lock:
+            ann = self._shards.get(namespace)
+            return ann.shard.vectors_of(coordinates) if ann else np.zeros((0, self.dimensions), np.float32)
 
     def exact_search(self, namespace: str, vector: Vectors, *, top_k: int) -> list[VectorHit]:
         """The exact float32 top ``top_k`` of the namespace, unfiltered: what recall is measured against."""

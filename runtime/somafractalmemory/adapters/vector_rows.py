@@ -17,7 +17,9 @@ here until the snapshot's save has written them; opening cuts whatever follows t
 """
 
 import fcntl
+import logging
 import os
+import threading
 from array import array
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,9 @@ Positions = np.ndarray[Any, np.dtype[np.int64]]
 Codes = np.ndarray[Any, np.dtype[np.int8]]
 FLOAT_BYTES = np.dtype(np.float32).itemsize
 SCAN_ROWS = 16_384  # rows a full scan reads at a time (24 MiB at 384 dimensions)
+WARM_BYTES = 4 * 1024 * 1024  # read at a time by ``warm``
+
+log = logging.getLogger(__name__)
 
 
 class RowsInUse(Exception):
@@ -43,6 +48,7 @@ class VectorRows:
         follows them was appended after the last save and is cut. Raises ``RowsInUse`` when another
         process holds it (its rows are never cut under it)."""
         self.dimensions = dimensions
+        self.path = path
         self._row_bytes = dimensions * FLOAT_BYTES
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -124,7 +130,26 @@ class VectorRows:
         del self._labels[:dropped], self._types[:dropped], self._coordinates[:dropped]
         self.saved = rows
 
+    def warm(self) -> threading.Thread:
+        """Read the whole file once, in order, in a background thread (its own descriptor): after a start
+        that found the file out of the page cache, the rows queries ask for then come from the cache
+        within seconds (1.5 GB read in order takes about a second) instead of one disk read each.
+        Nothing of it stays in the process's memory."""
+        thread = threading.Thread(target=_read_through, args=(self.path,), name="warm vectors", daemon=True)
+        thread.start()
+        return thread
+
     def close(self) -> None:
         if self._open:
             self._open = False
             os.close(self._fd)  # the lock goes with it
+
+
+def _read_through(path: Path) -> None:
+    chunk = bytearray(WARM_BYTES)
+    try:
+        with open(path, "rb", buffering=0) as file:
+            while file.readinto(chunk):
+                pass
+    except OSError as error:  # replaced or removed meanwhile: nothing left to warm
+        log.info("the vectors of %s were not read ahead: %s", path.name, error)
