@@ -1,9 +1,11 @@
 """Dense pseudo-relevance feedback lives in the service: PostgreSQL with Qdrant ranks with it as the
-embedded default does (the same corpus, the same fused order and scores)."""
+embedded default does (the same corpus, the same fused order and scores), Qdrant giving back the vectors
+it holds."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from somafractalmemory.adapters.numpy_index import NumpyIndex
@@ -12,6 +14,7 @@ from somafractalmemory.adapters.qdrant_index import QdrantIndex
 from somafractalmemory.adapters.sqlite_store import SQLiteStore
 from somafractalmemory.core.feedback import NO_FEEDBACK, Feedback
 from somafractalmemory.core.fusion import FusionWeights
+from somafractalmemory.core.models import MemoryType, VectorPoint
 from somafractalmemory.core.service import MemoryService, NewMemory
 from somafractalmemory.embedding.hashing import HashingEmbedder
 
@@ -61,3 +64,15 @@ def test_feedback_ranks_alike_on_both_backends(services: tuple[MemoryService, Me
     after = [(h.memory.payload["text"], round(h.score, 6)) for h in fed.recall("fed", "apple", top_k=3)]
     assert before[1][0] == "applesauce recipe"
     assert after == FED_BACK
+
+
+def test_qdrant_gives_back_the_vectors_it_holds() -> None:
+    rows = np.eye(3, DIMS, dtype=np.float32)
+    index = QdrantIndex.connect(path=":memory:", dimensions=DIMS)
+    index.upsert([VectorPoint("ns", (float(n),), rows[n], MemoryType.EPISODIC, {"n": n}) for n in range(3)])
+    index.delete("ns", [(1.0,)])
+    found = index.vectors("ns", [(2.0,), (1.0,), (9.0,), (0.0,)])  # 1 deleted, 9 never held: left out
+    assert found.dtype == np.float32
+    assert np.allclose(found, rows[[2, 0]])
+    assert index.vectors("elsewhere", [(0.0,)]).shape == (0, DIMS)
+    index.close()

@@ -9,9 +9,12 @@ import pytest
 from embedded_service import close_service, open_service
 from pydantic import ValidationError
 
+from somafractalmemory.adapters.ann_index import AnnIndex
+from somafractalmemory.adapters.numpy_index import NumpyIndex
 from somafractalmemory.core.feedback import NO_FEEDBACK, Feedback, feedback_for, moved_query
 from somafractalmemory.core.filters import parse_filters
 from somafractalmemory.core.fusion import FusionWeights, Ranking
+from somafractalmemory.core.models import MemoryType, VectorPoint
 from somafractalmemory.core.service import MemoryService, NewMemory
 from somafractalmemory.settings import Settings
 from somafractalmemory.wiring import build_runtime
@@ -160,3 +163,20 @@ def test_the_second_dense_search_keeps_the_filters(fed_back: MemoryService) -> N
     ]
     others = _ranked(fed_back, conditions=parse_filters({"kind": "other"}))
     assert {text for text, _ in others} <= set(CORPUS[3:])
+
+
+@pytest.mark.parametrize("which", ["numpy", "ann in memory", "ann past its threshold"])
+def test_the_embedded_indexes_give_back_the_vectors_they_hold(tmp_path: Path, which: str) -> None:
+    rows = np.eye(4, 384, dtype=np.float32)
+    if which == "numpy":
+        index: NumpyIndex | AnnIndex = NumpyIndex(tmp_path / "v.sqlite", 384)
+    else:
+        index = AnnIndex(tmp_path / "v.sqlite", 384, threshold=10**6 if which == "ann in memory" else 2)
+    index.upsert([VectorPoint(NS, (float(n),), rows[n], MemoryType.EPISODIC, {"n": n}) for n in range(4)])
+    index.delete(NS, [(1.0,)])
+    found = index.vectors(NS, [(3.0,), (1.0,), (9.0,), (0.0,)])  # 1 deleted, 9 never held: left out
+    assert found.dtype == np.float32
+    assert np.array_equal(found, rows[[3, 0]])
+    assert index.vectors("elsewhere", [(0.0,)]).shape == (0, 384)
+    assert index.vectors(NS, []).shape == (0, 384)
+    index.close()

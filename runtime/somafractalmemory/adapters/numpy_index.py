@@ -147,6 +147,11 @@ class Shard:
             return vectors
         return self.backing.read(self.positions[rows])
 
+    def vectors_of(self, coordinates: Sequence[Coordinate]) -> Vectors:
+        """The vectors of those of ``coordinates`` the shard holds, in that order."""
+        held = [self.row_of[c] for c in coordinates if c in self.row_of]
+        return self.vectors_at(np.asarray(held, dtype=np.int64))
+
     def scores(self, query: Vectors) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Every row's inner product with ``query`` (a filed shard's file is read in order, garbage
         rows with it, rather than row by row)."""
@@ -411,3 +416,9 @@ class NumpyIndex:
                 return []
             query = np.asarray(vector, dtype=np.float32)
             return shard.search(query, sketch(query, self._projection)[0], top_k, memory_type, conditions)
+
+    def vectors(self, namespace: str, coordinates: Sequence[Coordinate]) -> Vectors:
+        """The vectors held for those of ``coordinates`` the namespace has, in that order."""
+        with self._file.lock:
+            shard = self._shards.get(namespace)
+            return shard.vectors_of(coordinates) if shard else np.zeros((0, self.dimensions), np.float32)

@@ -95,6 +95,7 @@ class QdrantIndex:
         if distance not in DISTANCES:
             raise ValueError(f"distance must be one of {sorted(DISTANCES)}, got {distance!r}")
         self._client = client
+        self.dimensions = dimensions
         self._settings = collection_settings(dimensions, distance, replication or Replication())
         self._local = local
         self._lock: AbstractContextManager[Any] = threading.Lock() if local else nullcontext()
@@ -225,6 +226,15 @@ class QdrantIndex:
                     break
                 offset, page = offset + page, page * 2
         return hits[:top_k]
+
+    def vectors(self, namespace: str, coordinates: Sequence[Coordinate]) -> Vectors:
+        """The vectors held for those of ``coordinates`` the namespace has, in that order."""
+        ids: list[models.ExtendedPointId] = [point_id(namespace, c) for c in coordinates]
+        with self._call():
+            found = self._client.retrieve(self.collection, ids, with_payload=False, with_vectors=True)
+        by_id = {str(point.id): point.vector for point in found}
+        held = [by_id[str(i)] for i in ids if str(i) in by_id]
+        return np.asarray(held, dtype=np.float32).reshape(len(held), self.dimensions)
 
     def count(self, namespace: str) -> int:
         """How many points the namespace has (exact)."""

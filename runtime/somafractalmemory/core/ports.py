@@ -224,6 +224,10 @@ class VectorIndex(Backend, Protocol):
     ) -> list[VectorHit]:
         """Best ``top_k`` by cosine similarity among points that pass the type and the conditions."""
 
+    def vectors(self, namespace: str, coordinates: Sequence[Coordinate]) -> Vectors:
+        """The vectors held for those of ``coordinates`` the namespace has, in that order (the others are
+        left out)."""
+
 
 class Embedder(Protocol):
     @property

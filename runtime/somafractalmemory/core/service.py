@@ -560,9 +560,8 @@ class MemoryService:
         lexical = self._lexical(namespace, query_words(query), pool, memory_type, conditions)
         fused = self._fuse(dense, lexical, self.fusion.lexical, pool)
         if self.feedback.enabled and fused:
-            # The memories as stored: their text is what their vectors were embedded from.
-            first = [payload_text(s.memory.payload) for s in fused[: self.feedback.depth]]
-            moved = moved_query(vector, self.embedder.embed(first), self.feedback.weight)
+            first = self.index.vectors(namespace, [s.memory.coordinate for s in fused[: self.feedback.depth]])
+            moved = moved_query(vector, first, self.feedback.weight)
             dense = self._semantic(namespace, moved, pool, memory_type, conditions)
             fused = self._fuse(dense, lexical, self.fusion.lexical, pool)
         return self._accessed(namespace, fused[:top_k])
