@@ -9,11 +9,12 @@ numpy index instead (exact scan up to 20,000 points, SimHash sketches beyond), f
 the two. ``--data DIR`` keeps the index in ``DIR/vectors.sqlite`` (a data directory ``soma serve
 --data-dir DIR`` opens) instead of a temporary directory.
 
-``--reopen DIR`` measures opening the index ``--data`` left there (same ``--size``), in this fresh
-process: once with its files in the page cache, then with them dropped from it first (``posix_fadvise``
-DONTNEED on every file of the directory: what a start reads from disk after a reboot or once other work
-evicted the files), then resident memory after opening, the ``--queries`` searches right after that cold
-opening (their vectors read from disk as they ask for them), recall@10 and resident memory after them.
+``--reopen DIR`` measures opening the index ``--data`` left there (the same ``--size`` and ``--queries``:
+the data are drawn with the queries), in this fresh process: once with its files in the page cache, then
+with them dropped from it first (``posix_fadvise`` DONTNEED on every file of the directory: what a start
+reads from disk after a reboot or once other work evicted the files), then resident memory after opening,
+the ``--queries`` searches right after that cold opening (their vectors read from disk as they ask for
+them, or from the page cache once the reading ahead got there), recall@10 and resident memory after them.
 """
 
 import argparse
