@@ -207,3 +207,26 @@ def test_a_snapshot_short_of_a_row_is_found_among_namespaces_and_read_whole(
 
 def rows_files(path: Path) -> list[Path]:
     return list(path.with_name(path.name + ".ivf").rglob("*.rows"))
+
+
+def test_a_second_process_on_the_file_reads_sqlite_and_the_first_leaves_its_snapshot_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "v.sqlite"
+    first = built(path)  # holds the snapshot's file
+    caplog.set_level(logging.WARNING, logger="somafractalmemory.adapters.ann_index")
+    second = AnnIndex(path, DIMS, threshold=THRESHOLD)
+    assert "the saved rows of namespace 'big' are not usable (" in caplog.text
+    assert "rows is held by another process): reading them from the file" in caplog.text
+    fresh = unit_vectors(1, 8)
+    second.upsert([point(POINTS, fresh[0])])
+    second.close()
+    written = rows_file(path).stat().st_ino
+    first.close()  # its rows no longer at the path: nothing of the snapshot is written
+    assert "the saved rows of namespace 'big' are another process's now" in caplog.text
+    assert rows_file(path).stat().st_ino == written
+    caplog.clear()
+    third = AnnIndex(path, DIMS, threshold=THRESHOLD)
+    assert "not usable" not in caplog.text  # the second one's snapshot, whole
+    assert_consistent(third, path)
+    crash(third)

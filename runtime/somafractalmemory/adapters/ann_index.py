@@ -258,7 +258,12 @@ class _AnnShard:
         if self.ivf is not None and self.changes:
             self.ivf.save(self.path)
         vectors = self.shard.backing
-        if vectors is not None:
+        if vectors is not None and not vectors.at_path():
+            log.warning(
+                "the saved rows of namespace %r are another process's now: this one's are not saved",
+                self.snapshot.namespace,
+            )
+        elif vectors is not None:
             if vectors.count - self.shard.size > self.shard.size:
                 self.compact(vectors)
             else:

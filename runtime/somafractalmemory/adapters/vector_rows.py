@@ -130,6 +130,14 @@ class VectorRows:
         del self._labels[:dropped], self._types[:dropped], self._coordinates[:dropped]
         self.saved = rows
 
+    def at_path(self) -> bool:
+        """Whether ``path`` still names this file (another process that found it locked starts its own
+        file there, and this one must then leave the snapshot's files alone)."""
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
+        except FileNotFoundError:
+            return False
+
     def warm(self) -> threading.Thread:
         """Read the whole file once, in order, in a background thread (its own descriptor): after a start
         that found the file out of the page cache, the rows queries ask for then come from the cache
