@@ -293,3 +293,37 @@ def test_filters_read_the_payloads_from_the_file_after_deletes_and_reopening(tmp
     reopened = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
     assert found(reopened, query, 10, filters={"even": False}) == exact(vectors, query, 10, odd)
     assert found(reopened, vectors[3], 5, filters={"big": big}) == [POINTS]
+
+
+@pytest.mark.parametrize("threshold", [10_000, 0], ids=["scanned", "filed"])
+def test_a_coordinate_given_twice_in_one_upsert_keeps_its_last_point(tmp_path: Path, threshold: int) -> None:
+    vectors = clustered(4, seed=9)
+    index = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=threshold)
+    index.upsert(
+        [point(1, vectors[0]), point(2, vectors[1]), point(1, vectors[2]), point(3, vectors[3], "other")]
+    )
+    ann = index._shards["ns"]
+    # Labels 1 to 4 in the order given: label 1 (the first point 1) is in no index, as in no row of the file.
+    assert ann.shard.size == 2 and list(ann.tail) == [2, 3]
+    stored = index._file.db.execute("SELECT label FROM points WHERE namespace = 'ns' ORDER BY label")
+    assert [row[0] for row in stored] == [2, 3]
+    assert index.vectors("ns", [(1.0,), (2.0,)]).tolist() == vectors[[2, 1]].tolist()
+    assert [
+        h.coordinate for h in index.search("ns", vectors[2], top_k=1, memory_type=None, conditions=())
+    ] == [(1.0,)]
+    assert index.vectors("other", [(3.0,)]).tolist() == vectors[[3]].tolist()
+    index.close()
+    reopened = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=threshold)
+    assert reopened.vectors("ns", [(1.0,), (2.0,)]).tolist() == vectors[[2, 1]].tolist()
+    reopened.close()
+
+
+def test_the_numpy_index_keeps_the_last_point_of_a_coordinate_given_twice(tmp_path: Path) -> None:
+    vectors = clustered(3, seed=10)
+    index = NumpyIndex(tmp_path / "n.sqlite", DIMS)
+    index.upsert([point(1, vectors[0]), point(2, vectors[1]), point(1, vectors[2])])
+    shard = index._shards["ns"]
+    assert shard.size == 2 and shard.coordinates == [(2.0,), (1.0,)]  # in the order of their last points
+    assert shard.vectors[:2].tolist() == vectors[[1, 2]].tolist()
+    assert shard.payloads == ['{"n":2,"even":true}', '{"n":1,"even":false}']
+    index.close()

@@ -105,7 +105,9 @@ def test_large_shards_search_by_sketch_then_rank_exactly(
 def test_rows_added_in_bulk_rebuild_the_filter_columns_from_their_source() -> None:
     texts = ['{"n":0}']
     shard = Shard(DIMS, sketch_words=0, payload_source=texts)
-    shard.put(VectorPoint("ns", (0.0,), unit(0), MemoryType.EPISODIC, {"n": 0}), '{"n":0}', np.empty(0), 100)
+    point = VectorPoint("ns", (0.0,), unit(0), MemoryType.EPISODIC, {"n": 0})
+    rows = shard.put_many([point], ['{"n":0}'], unit(0)[None, :], np.empty((1, 0)), np.array([100]))
+    assert rows.tolist() == [0]
     assert shard.payloads == []  # the texts stay with their source
     first = shard.passing(None, parse_filters({"n": 0}))  # builds the column for "n"
     assert first is not None and np.flatnonzero(first).tolist() == [0]

@@ -45,7 +45,7 @@ from typing import Any, overload
 import numpy as np
 
 from somafractalmemory.adapters.ivf_lists import IvfLists, Labels, training_rows
-from somafractalmemory.adapters.numpy_index import SCHEMA, TYPE_CODES, Shard, cosine
+from somafractalmemory.adapters.numpy_index import SCHEMA, TYPE_CODES, Shard, by_namespace, cosine
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
 from somafractalmemory.adapters.vector_rows import VectorRows
 from somafractalmemory.adapters.vector_snapshot import (
@@ -186,11 +186,16 @@ class _AnnShard:
     tail: dict[int, None] = field(default_factory=dict)  # labels not in the IVF index yet, in write order
     changes: int = 0  # since the IVF index was last saved
 
-    def put(self, point: VectorPoint, payload: str, label: int) -> None:
-        self.forget(point.coordinate)
-        self.shard.put(point, payload, NO_SKETCH, label)
-        self.rows.set(np.array([label]), np.array([self.shard.row_of[point.coordinate]]))
-        self.tail[label] = None
+    def put_many(
+        self, points: Sequence[VectorPoint], payloads: Sequence[str], vectors: Vectors, labels: Labels
+    ) -> None:
+        """Points of distinct coordinates, each under its new label (the one it had leaves the index)."""
+        for point in points:
+            self.forget(point.coordinate)
+        no_sketches = np.empty((len(points), 0), dtype=np.uint64)
+        rows = self.shard.put_many(points, payloads, vectors, no_sketches, labels)
+        self.rows.set(labels, rows)
+        self.tail.update(dict.fromkeys(labels.tolist()))
 
     def extend(self, rows: _Rows, threshold: int) -> None:
         """Rows of coordinates the shard does not hold yet (opening: the reconciliation that follows
@@ -527,10 +532,15 @@ class AnnIndex:
         )
 
     def _add(self, batch: Sequence[tuple[VectorPoint, str, int]]) -> None:
+        points = [point for point, _, _ in batch]
+        vectors = np.stack([np.asarray(p.vector, dtype=np.float32) for p in points])
         touched: dict[str, _AnnShard] = {}
-        for point, text, label in batch:
-            ann = touched[point.namespace] = self._shard(point.namespace)
-            ann.put(point, text, label)
+        for namespace, positions in by_namespace(points).items():
+            ann = touched[namespace] = self._shard(namespace)
+            labels = np.fromiter((batch[i][2] for i in positions), dtype=np.int64, count=len(positions))
+            ann.put_many(
+                [points[i] for i in positions], [batch[i][1] for i in positions], vectors[positions], labels
+            )
         for ann in touched.values():
             ann.file_if_large(self.threshold)
             ann.flush_tail(self.threshold)

@@ -54,6 +54,16 @@ def projection(dimensions: int) -> Vectors:
     return rng.standard_normal((dimensions, SKETCH_BITS)).astype(np.float32)
 
 
+def by_namespace(points: Sequence[VectorPoint]) -> dict[str, list[int]]:
+    """The positions of each namespace's points, keeping of a coordinate given twice only its last point
+    (as the file's upsert does), in order."""
+    last = {(p.namespace, p.coordinate): position for position, p in enumerate(points)}
+    grouped: dict[str, list[int]] = {}
+    for position in sorted(last.values()):
+        grouped.setdefault(points[position].namespace, []).append(position)
+    return grouped
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
     namespace TEXT NOT NULL,
@@ -197,32 +207,42 @@ class Shard:
         self.row_of.update(zip(coordinates, range(start, stop), strict=True))
         self.size = stop
 
-    def put(self, point: VectorPoint, payload_text: str, point_sketch: Sketches, ident: int = 0) -> None:
-        row = self.row_of.get(point.coordinate)
-        if row is None:
-            self._reserve(self.size + 1)
-            row = self.size
-            self.size += 1
-            self.row_of[point.coordinate] = row
-            self.coordinates.append(point.coordinate)
-            if self.payload_source is None:
-                self.payloads.append(payload_text)
-        elif self.payload_source is None:
-            self.payloads[row] = payload_text
-        self.columns.put(row, point.payload)
-        code = TYPE_CODES[point.memory_type]
+    def put_many(
+        self,
+        points: Sequence[VectorPoint],
+        payload_texts: Sequence[str],
+        vectors: Vectors,
+        point_sketches: Sketches,
+        idents: np.ndarray[Any, np.dtype[np.int64]],
+    ) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """Put points of distinct coordinates (each new, or replacing its coordinate's row) with their
+        ``vectors`` (row i: point i's), written at once; the row of each."""
+        self._reserve(self.size + sum(1 for p in points if p.coordinate not in self.row_of))
+        rows = []
+        for point, payload_text in zip(points, payload_texts, strict=True):
+            row = self.row_of.get(point.coordinate)
+            if row is None:
+                row = self.size
+                self.size += 1
+                self.row_of[point.coordinate] = row
+                self.coordinates.append(point.coordinate)
+                if self.payload_source is None:
+                    self.payloads.append(payload_text)
+            elif self.payload_source is None:
+                self.payloads[row] = payload_text
+            self.columns.put(row, point.payload)
+            rows.append(row)
+        at = np.asarray(rows, dtype=np.int64)
+        codes = np.fromiter((TYPE_CODES[p.memory_type] for p in points), dtype=np.int8, count=len(points))
         if self.backing is None:
-            self.vectors[row] = point.vector
-        else:  # a new row at the file's end: the one the point had may be a saved row
-            self.positions[row] = self.backing.append(
-                np.asarray(point.vector, dtype=np.float32)[None, :],
-                np.array([ident], dtype=np.int64),
-                np.array([code], dtype=np.int8),
-                [point.coordinate],
-            )
-        self.sketches[row] = point_sketch
-        self.types[row] = code
-        self.ids[row] = ident
+            self.vectors[at] = vectors
+        else:  # new rows at the file's end: the ones the points had may be saved rows
+            first = self.backing.append(vectors, idents, codes, [p.coordinate for p in points])
+            self.positions[at] = np.arange(first, first + len(points))
+        self.sketches[at] = point_sketches
+        self.types[at] = codes
+        self.ids[at] = idents
+        return at
 
     def remove(self, coordinate: Coordinate) -> int | None:
         """Swap the last row into the hole, so rows stay dense; the row the coordinate had (the last
@@ -353,8 +373,15 @@ class NumpyIndex:
         if not points:
             return
         vectors = np.stack([np.asarray(p.vector, dtype=np.float32) for p in points])
-        for point, text, point_sketch in zip(points, texts, sketch(vectors, self._projection), strict=True):
-            self._shard(point.namespace).put(point, text, point_sketch)
+        sketches = sketch(vectors, self._projection)
+        for namespace, positions in by_namespace(points).items():
+            self._shard(namespace).put_many(
+                [points[i] for i in positions],
+                [texts[i] for i in positions],
+                vectors[positions],
+                sketches[positions],
+                np.zeros(len(positions), dtype=np.int64),
+            )
 
     def _shard(self, namespace: str) -> Shard:
         shard = self._shards.get(namespace)
