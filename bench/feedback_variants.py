@@ -23,7 +23,6 @@ repository root:
 It prints one JSON object: per variant, recall@10 and MRR on the tuning set, the held-out set and all.
 """
 
-import argparse
 import itertools
 import json
 import sys
@@ -34,14 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from eval_store import ID_FIELD, payloads, read_dataset, split_arguments, stored
 
-from somafractalmemory.cli.eval_dataset import parse_dataset
 from somafractalmemory.core.feedback import moved_query
 from somafractalmemory.core.fusion import FusionWeights, Ranking, reciprocal_rank_fusion
 from somafractalmemory.core.models import ScoredMemory
 from somafractalmemory.core.ports import Vectors
 from somafractalmemory.core.retrieval_metrics import mean_scores
-from somafractalmemory.core.service import MemoryService, NewMemory
+from somafractalmemory.core.service import MemoryService
 from somafractalmemory.core.terms import query_words
 from somafractalmemory.core.text import payload_text
 from somafractalmemory.settings import Settings
@@ -49,7 +48,6 @@ from somafractalmemory.wiring import build_runtime
 
 K = 10
 POOL = 50
-ID_FIELD = "eval_id"
 NAMESPACE = "feedback"
 RM3 = (("lexical", 5, 10), ("fused", 5, 3), ("fused", 3, 5), ("fused", 2, 5))  # (source, m, e)
 
@@ -102,28 +100,18 @@ def expansion(texts: dict[str, str], ranking: Ranked, depth: int, words: int, qu
 
 
 def recalled(path: Path, settings: Settings, fusion: FusionWeights) -> Conversation:
-    with path.open(encoding="utf-8") as lines:
-        dataset = parse_dataset(lines)
-    with tempfile.TemporaryDirectory(prefix="soma-feedback-") as scratch:
-        runtime = build_runtime(settings.model_copy(update={"data_dir": Path(scratch)}))
-        try:
-            service = runtime.service
-            payloads = [{"text": m.text, ID_FIELD: m.id} for m in dataset.memories]
-            items = [NewMemory((float(n),), p) for n, p in enumerate(payloads)]
-            for start in range(0, len(items), 500):
-                service.store_many(NAMESPACE, items[start : start + 500])
-            texts = {m.id: m.text for m in dataset.memories}
-            conversation = Conversation(
-                [m.id for m in dataset.memories],
-                service.embedder.embed([payload_text(p) for p in payloads]),
-                [],
-            )
-            for query in dataset.queries:
-                conversation.queries.append(_legs(service, conversation, fusion, texts, query.query))
-                conversation.queries[-1].relevant = list(query.relevant)
-            return conversation
-        finally:
-            runtime.close()
+    dataset = read_dataset(path)
+    with stored(dataset, settings, NAMESPACE) as service:
+        texts = {m.id: m.text for m in dataset.memories}
+        conversation = Conversation(
+            [m.id for m in dataset.memories],
+            service.embedder.embed([payload_text(p) for p in payloads(dataset)]),
+            [],
+        )
+        for query in dataset.queries:
+            conversation.queries.append(_legs(service, conversation, fusion, texts, query.query))
+            conversation.queries[-1].relevant = list(query.relevant)
+        return conversation
 
 
 def _legs(
@@ -240,10 +228,7 @@ def scored(pairs: list[tuple[Ranked, list[str]]]) -> dict[str, float]:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tuning", nargs="+", type=Path, required=True)
-    parser.add_argument("--held-out", nargs="+", type=Path, required=True)
-    args = parser.parse_args(argv)
+    tuning, held_out = split_arguments(__doc__.splitlines()[0], argv)
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="soma-feedback-") as scratch:
         runtime = build_runtime(settings.model_copy(update={"data_dir": Path(scratch)}))
@@ -251,7 +236,7 @@ def main(argv: Sequence[str]) -> int:
         runtime.close()
     sets = {
         name: [recalled(p, settings, fusion) for p in paths]
-        for name, paths in (("tuning", args.tuning), ("held_out", args.held_out))
+        for name, paths in (("tuning", tuning), ("held_out", held_out))
     }
     sets["all"] = sets["tuning"] + sets["held_out"]
     report = {

@@ -18,19 +18,18 @@ import argparse
 import json
 import secrets
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from somafractalmemory.cli.eval_dataset import EvalDataset, parse_dataset
+from eval_store import ID_FIELD, read_dataset, stored
+
+from somafractalmemory.cli.eval_dataset import EvalDataset
 from somafractalmemory.core.fusion import Ranking, fusion_for, reciprocal_rank_fusion
 from somafractalmemory.core.retrieval_metrics import mean_scores
-from somafractalmemory.core.service import NewMemory, fusion_pool
+from somafractalmemory.core.service import fusion_pool
 from somafractalmemory.settings import Settings
-from somafractalmemory.wiring import build_runtime
 
 K = 10
-ID_FIELD = "eval_id"
 DENSE_WEIGHTS = (1.0,)
 LEXICAL_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 RRF_KS = (10, 20, 40, 60)
@@ -40,33 +39,20 @@ Legs = list[tuple[list[str], list[str], list[str]]]  # per query: dense ids, lex
 
 def legs(dataset: EvalDataset) -> Legs:
     """Each query's two legs, as fused recall gets them (``fusion_pool(K)`` candidates each)."""
-    with tempfile.TemporaryDirectory(prefix="soma-sweep-") as scratch:
-        runtime = build_runtime(Settings(data_dir=Path(scratch)))
-        try:
-            service, namespace = (
-                runtime.service,
-                f"sweep-{secrets.token_hex(4)}",
-            )  # a shared database: own namespace
-            items = [
-                NewMemory((float(n),), {"text": m.text, ID_FIELD: m.id})
-                for n, m in enumerate(dataset.memories)
-            ]
-            for start in range(0, len(items), 500):
-                service.store_many(namespace, items[start : start + 500])
-            found: Legs = []
-            for query in dataset.queries:
-                pool = fusion_pool(K)
-                dense, lexical = (
-                    [
-                        str(s.memory.payload[ID_FIELD])
-                        for s in service.recall(namespace, query.query, top_k=pool, ranking=r)
-                    ]
-                    for r in (Ranking.DENSE, Ranking.LEXICAL)
-                )
-                found.append((dense, lexical, list(query.relevant)))
-            return found
-        finally:
-            runtime.close()
+    namespace = f"sweep-{secrets.token_hex(4)}"  # a shared database: own namespace
+    with stored(dataset, Settings(), namespace) as service:
+        found: Legs = []
+        for query in dataset.queries:
+            pool = fusion_pool(K)
+            dense, lexical = (
+                [
+                    str(s.memory.payload[ID_FIELD])
+                    for s in service.recall(namespace, query.query, top_k=pool, ranking=r)
+                ]
+                for r in (Ranking.DENSE, Ranking.LEXICAL)
+            )
+            found.append((dense, lexical, list(query.relevant)))
+        return found
 
 
 def scored(all_legs: Legs, dense_weight: float, lexical_weight: float, k: int) -> dict[str, float]:
@@ -84,8 +70,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     all_legs: Legs = []
     for path in args.datasets:
-        with path.open(encoding="utf-8") as lines:
-            all_legs += legs(parse_dataset(lines))
+        all_legs += legs(read_dataset(path))
     settings = Settings()
     grid = {
         f"{d:g}:{w:g}:{k}": scored(all_legs, d, w, k)

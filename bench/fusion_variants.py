@@ -14,26 +14,22 @@ as ``core/fusion.py`` does, without the neural providers' dense feedback (``core
 It prints one JSON object: per variant, recall@10 and MRR on the tuning set, the held-out set and both.
 """
 
-import argparse
 import json
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from somafractalmemory.cli.eval_dataset import parse_dataset
+from eval_store import ID_FIELD, read_dataset, split_arguments, stored
+
 from somafractalmemory.core.fusion import Ranking, reciprocal_rank_fusion
 from somafractalmemory.core.models import ScoredMemory
 from somafractalmemory.core.retrieval_metrics import mean_scores
-from somafractalmemory.core.service import NewMemory
 from somafractalmemory.core.stop_words import content_words
 from somafractalmemory.core.terms import query_words, reference_terms
 from somafractalmemory.settings import Settings
-from somafractalmemory.wiring import build_runtime
 
 K = 10
 POOL = 100
-ID_FIELD = "eval_id"
 NAMESPACE = "variants"
 
 Legs = dict[str, list[tuple[str, float]]]  # per query: leg -> (id, score), best first; "relevant" -> ids
@@ -43,52 +39,38 @@ Fuse = Callable[[Legs], list[str]]
 def recalled(path: Path, settings: Settings, neural: bool) -> list[Legs]:
     """Each query's legs from one store of the dataset: the dense leg as "dense" (neural) or "hashing",
     and, from the neural store, the lexical legs."""
-    with path.open(encoding="utf-8") as lines:
-        dataset = parse_dataset(lines)
-    with tempfile.TemporaryDirectory(prefix="soma-variants-") as scratch:
-        runtime = build_runtime(settings.model_copy(update={"data_dir": Path(scratch)}))
-        try:
-            service = runtime.service
-            items = [
-                NewMemory((float(n),), {"text": m.text, ID_FIELD: m.id})
-                for n, m in enumerate(dataset.memories)
-            ]
-            for start in range(0, len(items), 500):
-                service.store_many(NAMESPACE, items[start : start + 500])
+    dataset = read_dataset(path)
+    with stored(dataset, settings, NAMESPACE) as service:
 
-            def ids(found: Sequence[ScoredMemory]) -> list[tuple[str, float]]:
-                return [(str(hit.memory.payload[ID_FIELD]), hit.score) for hit in found]
+        def ids(found: Sequence[ScoredMemory]) -> list[tuple[str, float]]:
+            return [(str(hit.memory.payload[ID_FIELD]), hit.score) for hit in found]
 
-            def lexical(terms: list[str]) -> list[tuple[str, float]]:
-                if not terms:
-                    return []
-                return ids(
-                    service.store.lexical_search(
-                        NAMESPACE, terms, memory_type=None, conditions=(), limit=POOL
-                    )
-                )
+        def lexical(terms: list[str]) -> list[tuple[str, float]]:
+            if not terms:
+                return []
+            return ids(
+                service.store.lexical_search(NAMESPACE, terms, memory_type=None, conditions=(), limit=POOL)
+            )
 
-            legs: list[Legs] = []
-            for query in dataset.queries:
-                dense = ids(service.recall(NAMESPACE, query.query, top_k=POOL, ranking=Ranking.DENSE))
-                if not neural:
-                    legs.append({"hashing": dense})
-                    continue
-                reference = reference_terms(query.query)
-                legs.append(
-                    {
-                        "dense": dense,
-                        "words": lexical(query_words(query.query)),
-                        "reference": lexical(reference),
-                        "reference_content": lexical(
-                            list(dict.fromkeys(content_words([t.casefold() for t in reference])))
-                        ),
-                        "relevant": [(relevant, 1.0) for relevant in query.relevant],
-                    }
-                )
-            return legs
-        finally:
-            runtime.close()
+        legs: list[Legs] = []
+        for query in dataset.queries:
+            dense = ids(service.recall(NAMESPACE, query.query, top_k=POOL, ranking=Ranking.DENSE))
+            if not neural:
+                legs.append({"hashing": dense})
+                continue
+            reference = reference_terms(query.query)
+            legs.append(
+                {
+                    "dense": dense,
+                    "words": lexical(query_words(query.query)),
+                    "reference": lexical(reference),
+                    "reference_content": lexical(
+                        list(dict.fromkeys(content_words([t.casefold() for t in reference])))
+                    ),
+                    "relevant": [(relevant, 1.0) for relevant in query.relevant],
+                }
+            )
+        return legs
 
 
 def rrf(spec: Sequence[tuple[str, float, int]], k: int) -> Fuse:
@@ -148,14 +130,11 @@ def scored(legs: list[Legs], fuse: Fuse) -> dict[str, float]:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tuning", nargs="+", type=Path, required=True)
-    parser.add_argument("--held-out", nargs="+", type=Path, required=True)
-    args = parser.parse_args(argv)
+    tuning, held_out = split_arguments(__doc__.splitlines()[0], argv)
     settings = Settings()
     hashing = settings.model_copy(update={"embedding_provider": "hashing"})
     sets: dict[str, list[Legs]] = {"tuning": [], "held_out": []}
-    for name, paths in (("tuning", args.tuning), ("held_out", args.held_out)):
+    for name, paths in (("tuning", tuning), ("held_out", held_out)):
         for path in paths:
             for neural, hashed in zip(
                 recalled(path, settings, True), recalled(path, hashing, False), strict=True

@@ -20,18 +20,11 @@ import httpx
 import numpy as np
 from ann_scale import NAMESPACE, drop_page_cache
 
+from somafractalmemory.cli.bench_scale import resident_mib
 from somafractalmemory.cli.server_process import ServerProcess
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "memory", "agent", "plan", "note", "task"]
 READY_TIMEOUT = 120.0
-
-
-def resident_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS line")
 
 
 def main() -> None:

@@ -76,7 +76,7 @@ def recall_at_10(runtime: Runtime, queries: Sequence[str]) -> float:
     return found / (10 * len(queries))
 
 
-def _resident_mib(pid: int) -> float:
+def resident_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
@@ -107,7 +107,7 @@ def serve_and_ingest(data_dir: Path, log_path: Path, workload: Workload, plan: P
                     raise TimeoutError("soma serve did not become ready")
                 time.sleep(0.05)
             seconds = time.perf_counter() - started
-            ready = _resident_mib(server.pid)
+            ready = resident_mib(server.pid)
             target = open_target(
                 Settings(api_token=token, namespace=NAMESPACE), server.url, HTTP_TIMEOUT_SECONDS
             )
@@ -115,7 +115,7 @@ def serve_and_ingest(data_dir: Path, log_path: Path, workload: Workload, plan: P
                 spent = ingest_into(target, workload, plan.http_bulk, plan.batch, lambda _: None)
             finally:
                 target.close()
-            return Served(seconds, ready, plan.http_bulk / spent, _resident_mib(server.pid))
+            return Served(seconds, ready, plan.http_bulk / spent, resident_mib(server.pid))
 
 
 def scale_metrics(plan: Plan, seed: int, workdir: Path, quiet: bool) -> list[Metric]:
