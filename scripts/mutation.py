@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 STAGES = REPO / ".mutation"
 # Files the tests read at run time, relative to the repository.
-TEST_DATA = ("config", "crds", "helm", "docs")
+TEST_DATA = ("config", "crds", "helm", "docs", "bench")
 
 
 def say(line: str) -> None:
