@@ -102,7 +102,8 @@ async def test_a_backup_schedule_gets_its_cronjob_and_claim(emulator: ApiServerE
         claim = emulator.live(CLAIMS, "default", f"{NAME}-backup") or {}
         assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
         assert "ownerReferences" not in claim["metadata"]
-        assert ("Created", f"CronJob {NAME}-backup") in events(emulator)
+        # kopf posts events in the background: they may follow the objects they report.
+        await eventually(lambda: ("Created", f"CronJob {NAME}-backup") in events(emulator), "the event")
         assert condition(emulator, NAME, "BackupSucceeded") == {}
         assert "lastBackup" not in system_status(emulator, NAME)
 

@@ -165,7 +165,9 @@ async def test_another_model_replaces_the_fetch_job_then_reindexes(emulator: Api
             ),
             "the fetch Job of the other model",
         )
-        assert ("Deleted", f"Job {NAME}-models (another model)") in events(emulator)
+        # kopf posts events in the background: they may follow the objects they report.
+        deleted = ("Deleted", f"Job {NAME}-models (another model)")
+        await eventually(lambda: deleted in events(emulator), "the event of the deleted Job")
         act_as_workload_controllers(emulator, NAME)
         await eventually(
             lambda: condition(emulator, NAME, "Reindexed").get("reason") == "WaitingForModel",

@@ -71,7 +71,7 @@ async def test_a_missing_keys_secret_is_reported_until_it_exists(emulator: ApiSe
         )
         found = condition(emulator, NAME, "SecretsFound")
         assert (found["reason"], found["message"]) == ("SecretMissing", MISSING)
-        assert ("SecretMissing", MISSING) in events(emulator)
+        await eventually(lambda: ("SecretMissing", MISSING) in events(emulator), "the event")
         assert ENCRYPTION_KEYS_ANNOTATION not in api_annotations(emulator)
 
         secret = {

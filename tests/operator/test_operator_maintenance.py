@@ -87,8 +87,12 @@ async def test_maintenance_and_encryption_get_their_cronjob_and_a_generated_key(
         [key] = stored_keys(emulator).splitlines()
         assert len(key) == 44
         assert len(base64.urlsafe_b64decode(key)) == 32
-        assert ("Created", f"Secret {NAME}-encryption with a new encryption key") in events(emulator)
-        assert ("Created", f"CronJob {NAME}-maintenance") in events(emulator)
+        # kopf posts events in the background: they may follow the objects they report.
+        created = [
+            ("Created", f"Secret {NAME}-encryption with a new encryption key"),
+            ("Created", f"CronJob {NAME}-maintenance"),
+        ]
+        await eventually(lambda: all(e in events(emulator) for e in created), "the events")
         assert condition(emulator, NAME, "MaintenanceSucceeded") == {}
 
 
@@ -215,10 +219,11 @@ async def test_with_retain_the_generated_key_outlives_the_system_and_is_adopted_
         await delete_system(emulator, NAME)
         await eventually(lambda: emulator.live(MEMORYSYSTEMS, "default", NAME) is None, "finalizer released")
         assert not key_secret(emulator)["metadata"].get("ownerReferences")
-        assert (
+        retained = (
             "EncryptionKeyRetained",
             f"Secret {NAME}-encryption kept with the data: the encrypted fields need it",
-        ) in events(emulator)
+        )
+        await eventually(lambda: retained in events(emulator), "the event")
 
         await create_system(emulator, body({"encryption": ENCRYPTION}))
         await eventually(lambda: key_secret(emulator)["metadata"].get("ownerReferences"), "adopted again")
