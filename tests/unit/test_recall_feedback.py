@@ -180,3 +180,21 @@ def test_the_embedded_indexes_give_back_the_vectors_they_hold(tmp_path: Path, wh
     assert index.vectors("elsewhere", [(0.0,)]).shape == (0, 384)
     assert index.vectors(NS, []).shape == (0, 384)
     index.close()
+
+
+def test_a_feedback_deeper_than_top_k_feeds_back_its_whole_depth(tmp_path: Path) -> None:
+    service = _opened(tmp_path / "deep", Feedback(depth=2, weight=1.0))
+    asked: list[list[tuple[float, ...]]] = []
+    vectors = service.index.vectors
+
+    def recorded(namespace: str, coordinates: list[tuple[float, ...]]) -> np.ndarray:
+        asked.append(list(coordinates))
+        return vectors(namespace, coordinates)
+
+    service.index.vectors = recorded  # type: ignore[method-assign]
+    try:
+        [hit] = service.recall(NS, "apple", top_k=1)
+        assert hit.memory.payload["text"] == "apple orchard harvest"
+        assert asked == [[(0.0,), (2.0,)]]  # the first fused ranking's two best, though one is asked for
+    finally:
+        close_service(service)

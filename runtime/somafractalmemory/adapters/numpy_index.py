@@ -183,11 +183,23 @@ class Shard:
         there when a filter next needs one."""
         start = self.size
         self._append(coordinates, types, ids)
+        self._write_vectors(slice(start, self.size), vectors, ids, types, coordinates)
+
+    def _write_vectors(
+        self,
+        rows: slice | Rows,
+        vectors: Vectors,
+        ids: np.ndarray[Any, np.dtype[np.int64]],
+        types: np.ndarray[Any, np.dtype[np.int8]],
+        coordinates: Sequence[Coordinate],
+    ) -> None:
+        """The vectors of ``rows``: in the shard's array, or (a filed shard) as new rows at the file's
+        end, never over the rows the file already holds (they may be saved ones)."""
         if self.backing is None:
-            self.vectors[start : self.size] = vectors
+            self.vectors[rows] = vectors
         else:
             first = self.backing.append(vectors, ids, types, list(coordinates))
-            self.positions[start : self.size] = np.arange(first, first + len(coordinates))
+            self.positions[rows] = np.arange(first, first + len(vectors))
 
     def _append(
         self,
@@ -234,11 +246,7 @@ class Shard:
             rows.append(row)
         at = np.asarray(rows, dtype=np.int64)
         codes = np.fromiter((TYPE_CODES[p.memory_type] for p in points), dtype=np.int8, count=len(points))
-        if self.backing is None:
-            self.vectors[at] = vectors
-        else:  # new rows at the file's end: the ones the points had may be saved rows
-            first = self.backing.append(vectors, idents, codes, [p.coordinate for p in points])
-            self.positions[at] = np.arange(first, first + len(points))
+        self._write_vectors(at, vectors, idents, codes, [p.coordinate for p in points])
         self.sketches[at] = point_sketches
         self.types[at] = codes
         self.ids[at] = idents

@@ -558,12 +558,12 @@ class MemoryService:
         pool = fusion_pool(top_k)
         dense = self._semantic(namespace, vector, pool, memory_type, conditions)
         lexical = self._lexical(namespace, query_words(query), pool, memory_type, conditions)
-        fused = self._fuse(dense, lexical, self.fusion.lexical, pool)
+        fused = self._fuse(dense, lexical, self.fusion.lexical, max(top_k, self.feedback.depth))
         if self.feedback.enabled and fused:
             first = self.index.vectors(namespace, [s.memory.coordinate for s in fused[: self.feedback.depth]])
             moved = moved_query(vector, first, self.feedback.weight)
             dense = self._semantic(namespace, moved, pool, memory_type, conditions)
-            fused = self._fuse(dense, lexical, self.fusion.lexical, pool)
+            fused = self._fuse(dense, lexical, self.fusion.lexical, top_k)
         return self._accessed(namespace, fused[:top_k])
 
     def keyword_search(
