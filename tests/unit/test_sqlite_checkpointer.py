@@ -1,0 +1,84 @@
+"""The embedded SQLite files copy their write-ahead log back into the database file on a thread of their
+own (issue 15): a commit never waits for a checkpoint, and what it committed still reaches the file."""
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from somafractalmemory.adapters import sqlite_file
+from somafractalmemory.adapters.sqlite_file import SQLiteFile
+
+SCHEMA = "CREATE TABLE IF NOT EXISTS blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+ROWS, ROW_BYTES = 200, 16_384  # 3.2 MB: several times what a checkpoint at 1,000 pages would hold back
+
+
+def write(file: SQLiteFile) -> None:
+    with file.transaction() as db:
+        db.executemany("INSERT INTO blobs (data) VALUES (?)", [(bytes(ROW_BYTES),) for _ in range(ROWS)])
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def checkpoint_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("checkpoint ")]
+
+
+def test_the_writer_never_checkpoints_and_the_checkpointer_copies_the_commit_into_the_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "data.sqlite"
+    file = SQLiteFile(path, SCHEMA, "test")
+    try:
+        assert file.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert file.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert file.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        before = path.stat().st_size
+        write(file)
+        assert wait_for(lambda: path.stat().st_size >= before + ROWS * ROW_BYTES)
+        # every frame of the log is in the file: a checkpoint now has nothing left to copy
+        busy, frames, copied = file.checkpointer.checkpoint()
+        assert (busy, copied) == (0, frames)
+    finally:
+        file.close()
+
+
+def test_the_checkpointer_waits_for_a_commit(tmp_path: Path) -> None:
+    path = tmp_path / "data.sqlite"
+    file = SQLiteFile(path, SCHEMA, "test")
+    try:
+        with file.lock:
+            file.db.execute("BEGIN IMMEDIATE")
+            file.db.executemany(
+                "INSERT INTO blobs (data) VALUES (?)", [(bytes(ROW_BYTES),) for _ in range(ROWS)]
+            )
+            file.db.execute("COMMIT")  # committed outside ``transaction``: nothing tells the checkpointer
+        size = path.stat().st_size
+        time.sleep(sqlite_file.CHECKPOINT_PAUSE_SECONDS * 6)
+        assert path.stat().st_size == size
+        write(file)  # the next commit wakes it, and it copies both
+        assert wait_for(lambda: path.stat().st_size >= size + 2 * ROWS * ROW_BYTES)
+    finally:
+        file.close()
+
+
+def test_close_stops_the_checkpointer_and_leaves_no_log(tmp_path: Path) -> None:
+    path = tmp_path / "data.sqlite"
+    file = SQLiteFile(path, SCHEMA, "test")
+    assert [thread.name for thread in checkpoint_threads()].count("checkpoint data.sqlite") == 1
+    write(file)
+    file.close()
+    assert "checkpoint data.sqlite" not in [thread.name for thread in checkpoint_threads()]
+    assert not path.with_name("data.sqlite-wal").exists()
+    reopened = SQLiteFile(path, SCHEMA, "test")
+    try:
+        assert reopened.db.execute("SELECT count(*) FROM blobs").fetchone()[0] == ROWS
+    finally:
+        reopened.close()
