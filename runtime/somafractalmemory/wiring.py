@@ -12,6 +12,7 @@ from somafractalmemory.core.budget import WorkBudget
 from somafractalmemory.core.feedback import feedback_for
 from somafractalmemory.core.fusion import fusion_for
 from somafractalmemory.core.index_recovery import IndexRecovery
+from somafractalmemory.core.index_writer import IndexWriter
 from somafractalmemory.core.ports import (
     Backend,
     Cache,
@@ -57,6 +58,7 @@ class Runtime:
             self.recovery.stop()
         if self.pipeline is not None:
             self.pipeline.stop()
+        self.service.index.settle()  # before the store closes, so it clears the journal of what is indexed
         for backend in self.backends:
             backend.close()
 
@@ -133,9 +135,12 @@ def build_runtime(settings: Settings, *, start_recovery: bool = True) -> Runtime
     store = build_store(settings)
     index_inline = not settings.eventing_enabled
     journal: IndexJournal | None = store if index_inline and isinstance(store, SQLiteStore) else None
+    index: VectorIndex = build_index(settings, embedder.dimensions)
+    if journal is not None:  # the embedded store: its index is written behind it, the journal marked by it
+        index = IndexWriter(index, journal)
     service = MemoryService(
         store,
-        build_index(settings, embedder.dimensions),
+        index,
         embedder,
         build_cache(settings),
         index_inline=index_inline,
@@ -143,7 +148,6 @@ def build_runtime(settings: Settings, *, start_recovery: bool = True) -> Runtime
         max_versions=settings.max_versions,
         audit_retention=settings.audit_retention,
         cache_ttl_seconds=settings.cache_ttl_seconds,
-        journal=journal,
         budget=budget(settings),
         fusion=fusion_for(
             settings.embedding_provider,

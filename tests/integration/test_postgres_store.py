@@ -86,6 +86,40 @@ def test_a_failed_bulk_writes_nothing(evented_store: PostgresStore) -> None:
     assert PostgresOutbox(evented_store.connection).backlog() == 0
 
 
+def test_before_commit_runs_inside_the_transaction_and_its_failure_writes_nothing(
+    evented_store: PostgresStore, postgres_url: str
+) -> None:
+    seen: list[int] = []
+
+    def count_committed() -> None:
+        with psycopg.connect(postgres_url) as other:
+            seen.append(other.execute("SELECT count(*) FROM soma_memories").fetchone()[0])  # type: ignore[index]
+
+    def fail() -> None:
+        raise RuntimeError("the model is gone")
+
+    evented_store.put_many([memory((1.0,)), memory((2.0,))], before_commit=count_committed)
+    assert seen == [0]  # called before the commit: another connection sees nothing yet
+    with pytest.raises(RuntimeError, match="the model is gone"):
+        evented_store.put_many([memory((3.0,))], before_commit=fail)
+    with pytest.raises(RuntimeError, match="the model is gone"):
+        evented_store.put_if_unchanged(NS, [memory((1.0,), {"v": 2})], {(1.0,): 1000.0}, before_commit=fail)
+    assert (
+        evented_store.put_if_unchanged(
+            NS, [memory((2.0,), {"v": 3})], {(2.0,): 1000.0}, before_commit=count_committed
+        )
+        == []
+    )
+    assert seen == [0, 2]
+    assert evented_store.get_many(NS, [(1.0,), (2.0,), (3.0,)]).keys() == {(1.0,), (2.0,)}
+    assert evented_store.get(NS, (1.0,)) == memory((1.0,))
+    assert evented_store.get(NS, (2.0,)) == memory((2.0,), {"v": 3})
+    assert evented_store.stats(NS) == Stats(2, 2, 0)
+    with psycopg.connect(postgres_url) as other:
+        events = other.execute("SELECT count(*) FROM soma_outbox").fetchone()
+    assert events == (3,)  # the events of the two writes that committed, none of the others
+
+
 def test_delete_removes_the_memory_its_links_and_its_count(store: PostgresStore) -> None:
     store.put_many([memory((1.0,)), memory((2.0,)), memory((3.0,))])
     store.add_link(link((1.0,), (2.0,)))

@@ -627,6 +627,9 @@ class AnnIndex:
             query = np.asarray(vector, dtype=np.float32)
             return ann.search(query, top_k, memory_type, conditions, self.threshold)
 
+    def settle(self) -> None:
+        """Writes are made in the caller's thread: there is nothing to wait for."""
+
     def vectors(self, namespace: str, coordinates: Sequence[Coordinate]) -> Vectors:
         """The vectors held for those of ``coordinates`` the namespace has, in that order."""
         with self._file.lock:

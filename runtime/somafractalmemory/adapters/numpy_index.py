@@ -452,6 +452,9 @@ class NumpyIndex:
             query = np.asarray(vector, dtype=np.float32)
             return shard.search(query, sketch(query, self._projection)[0], top_k, memory_type, conditions)
 
+    def settle(self) -> None:
+        """Writes are made in the caller's thread: there is nothing to wait for."""
+
     def vectors(self, namespace: str, coordinates: Sequence[Coordinate]) -> Vectors:
         """The vectors held for those of ``coordinates`` the namespace has, in that order."""
         with self._file.lock:

@@ -8,7 +8,7 @@ write and its outbox event commit together or not at all. Every connection failu
 import logging
 import math
 import select
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -339,7 +339,12 @@ class PostgresStore:
 
     # Memories.
     def put_many(
-        self, memories: Sequence[Memory], *, keep_versions: int = 0, audit: AuditTrail | None = None
+        self,
+        memories: Sequence[Memory],
+        *,
+        keep_versions: int = 0,
+        audit: AuditTrail | None = None,
+        before_commit: Callable[[], object] | None = None,
     ) -> None:
         if not memories:
             return
@@ -348,6 +353,8 @@ class PostgresStore:
         with self.connection() as conn, conn.pipeline(), conn.cursor() as cur:
             cur.execute(LOCK_COUNTERS, (sorted({memory.namespace for memory in rows}),))
             self._put(cur, rows, keep_versions, audit)
+            if before_commit is not None:
+                before_commit()
 
     def put_if_unchanged(
         self,
@@ -357,6 +364,7 @@ class PostgresStore:
         *,
         keep_versions: int = 0,
         audit: AuditTrail | None = None,
+        before_commit: Callable[[], object] | None = None,
     ) -> list[Coordinate]:
         """The rows read are locked (FOR UPDATE, after the counter row, in key order like every writer)
         and their updated_at compared in the transaction that writes: a write of another connection
@@ -377,6 +385,8 @@ class PostgresStore:
                 conn.rollback()
             elif rows:
                 self._put(cur, rows, keep_versions, audit)
+                if before_commit is not None:
+                    before_commit()
         return changed
 
     def _put(

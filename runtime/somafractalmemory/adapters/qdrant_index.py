@@ -227,6 +227,9 @@ class QdrantIndex:
                 offset, page = offset + page, page * 2
         return hits[:top_k]
 
+    def settle(self) -> None:
+        """Writes are made in the caller's thread: there is nothing to wait for."""
+
     def vectors(self, namespace: str, coordinates: Sequence[Coordinate]) -> Vectors:
         """The vectors held for those of ``coordinates`` the namespace has, in that order."""
         ids: list[models.ExtendedPointId] = [point_id(namespace, c) for c in coordinates]

@@ -22,7 +22,7 @@ import math
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -348,7 +348,8 @@ class SQLiteStore:
         # Entries up to the floor predate this process: recovery owns them. Later ones are this
         # process's own, cleared once the index applied them.
         self._floor: int = self._db.execute("SELECT coalesce(max(id), 0) FROM index_journal").fetchone()[0]
-        self._recorded = self._applied = self._cleared = self._floor
+        self._recorded: int = self._floor
+        self._applied = self._cleared = self._floor
 
     def ping(self) -> None:
         self._file.ping()
@@ -405,9 +406,13 @@ class SQLiteStore:
             db.execute("DELETE FROM index_journal WHERE id > ? AND id <= ?", (self._floor, self._applied))
             self._cleared = self._applied
 
-    def applied(self) -> None:
+    def recorded(self) -> int:
         with self._lock:
-            self._applied = self._recorded
+            return self._recorded
+
+    def applied(self, through: int | None = None) -> None:
+        with self._lock:
+            self._applied = max(self._applied, self._recorded if through is None else through)
 
     def pending(self) -> list[PendingWrite]:
         with self._lock:
@@ -432,7 +437,12 @@ class SQLiteStore:
     # --- memories -----------------------------------------------------------------------------
 
     def put_many(
-        self, memories: Sequence[Memory], *, keep_versions: int = 0, audit: AuditTrail | None = None
+        self,
+        memories: Sequence[Memory],
+        *,
+        keep_versions: int = 0,
+        audit: AuditTrail | None = None,
+        before_commit: Callable[[], object] | None = None,
     ) -> None:
         """One transaction: the versions, the rows (the text indexes follow by trigger), the counters and
         the audit entries."""
@@ -441,6 +451,8 @@ class SQLiteStore:
         rows = [_memory_row(memory) for memory in memories]
         with self._transaction() as db:
             self._put(db, memories, rows, keep_versions, audit)
+            if before_commit is not None:
+                before_commit()
 
     def put_if_unchanged(
         self,
@@ -450,6 +462,7 @@ class SQLiteStore:
         *,
         keep_versions: int = 0,
         audit: AuditTrail | None = None,
+        before_commit: Callable[[], object] | None = None,
     ) -> list[Coordinate]:
         """BEGIN IMMEDIATE holds the file's write lock from the check to the commit: no other connection,
         of this process or another, writes in between."""
@@ -458,6 +471,8 @@ class SQLiteStore:
             changed = self._changed_since(db, namespace, read)
             if not changed and memories:
                 self._put(db, memories, rows, keep_versions, audit)
+                if before_commit is not None:
+                    before_commit()
         return changed
 
     @staticmethod

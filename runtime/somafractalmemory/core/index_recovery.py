@@ -104,6 +104,7 @@ class IndexRecovery:
                     self._set(RecoveryStatus(RecoveryState.RUNNING, replayed, left + 1))
                     if replayed % PROGRESS_EVERY < len(chunk):
                         log.info("index recovery: %d memories replayed so far", replayed)
+                self._service.index.settle()  # an index written behind the store holds the replay first
                 self._journal.resolve(entry.entry)
                 log.info("index recovery: %d memories replayed, %d journal entries left", replayed, left)
         except Exception as error:

@@ -4,7 +4,7 @@ Adapters raise ``BackendUnavailable`` when their backend cannot be reached, and 
 the API turns it into 503 and readiness names the backend.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,13 +49,19 @@ class DocumentStore(Backend, Protocol):
     """
 
     def put_many(
-        self, memories: Sequence[Memory], *, keep_versions: int = 0, audit: AuditTrail | None = None
+        self,
+        memories: Sequence[Memory],
+        *,
+        keep_versions: int = 0,
+        audit: AuditTrail | None = None,
+        before_commit: Callable[[], object] | None = None,
     ) -> None:
         """Insert or replace, keeping created_at and access_count of a replaced memory, in one transaction.
         With ``keep_versions`` > 0, the content each replace overwrites becomes the memory's next version
         (``replaced_at``: the new memory's ``updated_at``) and only the newest ``keep_versions`` versions
         of it stay, in the same transaction, as do the ``audit`` entries (the log keeping its newest
-        ``audit.keep``)."""
+        ``audit.keep``). ``before_commit`` is called in the transaction after its writes: when it raises,
+        nothing is written."""
 
     def put_if_unchanged(
         self,
@@ -65,6 +71,7 @@ class DocumentStore(Backend, Protocol):
         *,
         keep_versions: int = 0,
         audit: AuditTrail | None = None,
+        before_commit: Callable[[], object] | None = None,
     ) -> list[Coordinate]:
         """``put_many`` of the namespace's ``memories`` on one condition, checked in the same transaction
         (so against every process and connection): each memory of ``read`` is still stored with the
@@ -197,8 +204,12 @@ class IndexJournal(Protocol):
     between leaves entries pending, and start-up recovery replays them from the store's current state.
     """
 
-    def applied(self) -> None:
-        """Every write recorded so far is in the index (the caller serialises writes)."""
+    def recorded(self) -> int:
+        """The entry of the last write recorded."""
+
+    def applied(self, through: int | None = None) -> None:
+        """Every write recorded through entry ``through`` (None: so far) is in the index (the caller
+        serialises writes)."""
 
     def pending(self) -> list[PendingWrite]: ...
 
@@ -227,6 +238,10 @@ class VectorIndex(Backend, Protocol):
     def vectors(self, namespace: str, coordinates: Sequence[Coordinate]) -> Vectors:
         """The vectors held for those of ``coordinates`` the namespace has, in that order (the others are
         left out)."""
+
+    def settle(self) -> None:
+        """Returns once the index holds every write made before the call (at once for an index that
+        writes in the caller's thread)."""
 
 
 class Embedder(Protocol):

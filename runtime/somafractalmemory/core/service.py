@@ -36,7 +36,7 @@ from somafractalmemory.core.importance import (
     mispredicted,
     reported,
 )
-from somafractalmemory.core.indexing import vector_points
+from somafractalmemory.core.indexing import EmbeddingBeside, vector_points
 from somafractalmemory.core.models import (
     BulkResult,
     ItemResult,
@@ -207,6 +207,7 @@ class MemoryService:
         self.audit_retention = audit_retention
         self.cache_ttl = cache_ttl_seconds
         self.clock = clock
+        self._embedding = EmbeddingBeside()
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -250,18 +251,20 @@ class MemoryService:
             m if m.embedder == identity else dataclasses.replace(m, embedder=identity) for m in memories
         ]
         memories = self.encryption.sealed(memories)  # encrypted fields are never indexed nor stored in clear
-        points = vector_points(self.embedder, memories) if self.index_inline else []
+        points = self._embedding.points(self.embedder, memories) if self.index_inline else None
         trail = self._trail(action, [(m.namespace, m.coordinate, None) for m in memories])
         with self.writing:
             if read is None:
-                self.store.put_many(memories, keep_versions=self.max_versions, audit=trail)
+                self.store.put_many(
+                    memories, keep_versions=self.max_versions, audit=trail, before_commit=points
+                )
             elif changed := self.store.put_if_unchanged(
-                namespace, memories, read, keep_versions=self.max_versions, audit=trail
+                namespace, memories, read, keep_versions=self.max_versions, audit=trail, before_commit=points
             ):
                 return changed
             self._forget_cached(namespace, [m.coordinate for m in memories])
-            if points:
-                self.index.upsert(points)
+            if points is not None:
+                self.index.upsert(points())
                 self._caught_up()
         self._enforce_limit(namespace)
         return []
