@@ -179,6 +179,9 @@ def test_close_puts_every_write_in_first(tmp_path: Path, store: SQLiteStore, gat
     writer.upsert([point(1)])
     writer.upsert([point(2)])
     writer.close()
+    with pytest.raises(BackendUnavailable, match="the index is closed"):
+        writer.upsert([point(3)])  # refused, rather than queued for a thread that is gone
+    writer.settle()
     reopened = NumpyIndex(tmp_path / "vectors.sqlite", DIMS)
     try:
         hits = reopened.search(NS, QUERY, top_k=10, memory_type=None, conditions=())

@@ -61,6 +61,8 @@ class IndexWriter:
         one of this write."""
         through = self._journal.recorded()
         with self._changed:
+            if self._closing:
+                raise BackendUnavailable(self.name, "the index is closed")
             while len(self._waiting) >= WRITES_AHEAD:
                 self._changed.wait()
             self._waiting.append((write, through))
