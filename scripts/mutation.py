@@ -93,6 +93,7 @@ GROUPS = {
         (
             "tests/operator/test_operator_builders.py",
             "tests/operator/test_datastores_upstream.py",
+            "tests/operator/test_embedding_builders.py",
             "tests/operator/test_operator_status.py",
             "tests/operator/test_status_values.py",
             "tests/operator/test_high_availability.py",

@@ -232,3 +232,25 @@ def test_a_write_the_index_never_took_is_replayed_at_the_next_start(tmp_path: Pa
     gated.gate.set()
     restarted_store.close()
     restarted.index.close()
+
+
+def test_a_read_and_a_write_give_up_on_an_index_that_stopped_taking_writes(
+    store: SQLiteStore, gated: GatedIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert index_writer.WAIT_SECONDS == 60.0
+    monkeypatch.setattr(index_writer, "WAIT_SECONDS", 0.2)
+    writer = IndexWriter(gated, store)
+    try:
+        gated.gate.clear()
+        writer.upsert([point(1)])
+        writer.upsert([point(2)])
+        stalled = r"the vector index took no write for 0 s"
+        with pytest.raises(BackendUnavailable, match=stalled):
+            writer.settle()
+        with pytest.raises(BackendUnavailable, match=stalled):
+            writer.upsert([point(3)])
+        gated.gate.set()
+        writer.settle()
+        assert found(writer) == {(1.0,), (2.0,)}
+    finally:
+        writer.close()

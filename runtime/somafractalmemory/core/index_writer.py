@@ -30,6 +30,10 @@ from somafractalmemory.core.ports import IndexJournal, VectorIndex, Vectors
 log = logging.getLogger(__name__)
 
 WRITES_AHEAD = 2  # writes handed over and not yet in the index, at most
+# How long a read (or a writer finding two writes waiting) waits for the index before it gives up with
+# BackendUnavailable: far beyond what a write takes (a bulk of 10,000 and the IVF training, seconds), so
+# only an index that stopped taking writes reaches it.
+WAIT_SECONDS = 60.0
 
 
 class IndexWriter:
@@ -63,8 +67,8 @@ class IndexWriter:
         with self._changed:
             if self._closing:
                 raise BackendUnavailable(self.name, "the index is closed")
-            while len(self._waiting) >= WRITES_AHEAD:
-                self._changed.wait()
+            if not self._changed.wait_for(lambda: len(self._waiting) < WRITES_AHEAD, WAIT_SECONDS):
+                raise self._stalled()
             self._waiting.append((write, through))
             self._handed += 1
             self._changed.notify_all()
@@ -102,8 +106,11 @@ class IndexWriter:
         """Returns once the index holds every write handed over before this call."""
         with self._changed:
             target = self._handed
-            while self._applied < target:
-                self._changed.wait()
+            if not self._changed.wait_for(lambda: self._applied >= target, WAIT_SECONDS):
+                raise self._stalled()
+
+    def _stalled(self) -> BackendUnavailable:
+        return BackendUnavailable(self.name, f"the vector index took no write for {WAIT_SECONDS:.0f} s")
 
     def search(
         self,
