@@ -13,8 +13,14 @@ import numpy as np
 import pytest
 from embedded_service import close_service, open_service
 
-from somafractalmemory.adapters import sqlite_store
-from somafractalmemory.adapters.sqlite_store import MEMORY_ROW_FIELDS, SQLiteStore, statement_sizes
+from somafractalmemory.adapters import sqlite_file
+from somafractalmemory.adapters.sqlite_file import rows_per_statement, statement_sizes, values_statement
+from somafractalmemory.adapters.sqlite_store import (
+    INSERT_MEMORIES,
+    MEMORY_ROW_FIELDS,
+    UPSERT_MEMORIES,
+    SQLiteStore,
+)
 from somafractalmemory.core.coordinates import coordinate_from_floats, coordinate_key, parse_coordinate
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.models import Memory, MemoryType
@@ -41,10 +47,12 @@ def data_rows(store: SQLiteStore, table: str) -> int:
 
 
 def test_one_statement_holds_rows_of_fourteen_values() -> None:
-    statement = sqlite_store._upsert_memories(3)
+    statement = values_statement(INSERT_MEMORIES, MEMORY_ROW_FIELDS, 3, UPSERT_MEMORIES)
     assert MEMORY_ROW_FIELDS == 14
     assert statement.count("?") == 3 * 14
+    assert statement.count("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") == 3
     assert "ON CONFLICT (namespace, coord_key) DO UPDATE" in statement
+    assert values_statement("INSERT INTO t (a)", 1, 2, "") == "INSERT INTO t (a) VALUES (?), (?) "
 
 
 def test_a_write_takes_statements_of_the_most_rows_then_halves() -> None:
@@ -60,16 +68,23 @@ def test_a_write_takes_statements_of_the_most_rows_then_halves() -> None:
 
 def test_statements_hold_as_many_rows_as_the_variable_limit_allows(store: SQLiteStore) -> None:
     limit = store._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    assert store._rows_per_insert == min(1000, limit // 14)
+    assert sqlite_file.ROWS_PER_STATEMENT == 1000
+    assert rows_per_statement(store._db, 14) == min(1000, limit // 14)
+    store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 30)
+    try:
+        assert rows_per_statement(store._db, 14) == 2
+        assert rows_per_statement(store._db, 31) == 1  # never none
+    finally:
+        store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
 
 
 def test_a_write_split_over_statements_stores_indexes_and_counts_every_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_store, "ROWS_PER_INSERT", 3)
+    monkeypatch.setattr(sqlite_file, "ROWS_PER_STATEMENT", 3)
     store = SQLiteStore(tmp_path / "memories.sqlite")
     try:
-        assert store._rows_per_insert == 3
+        assert rows_per_statement(store._db, 14) == 3
         store.put_many([memory(1, "old zebra text", semantic=True)])
         # statements of 3, 3, 1 and 1 rows; 1 replaces, 2..8 are new
         written = [memory(n, f"marker{n} quokka") for n in range(1, 9)]
@@ -166,3 +181,22 @@ def test_a_coordinate_parses_the_same_through_the_whole_grammar_at_once() -> Non
     assert coordinate_key(parse_coordinate("3,-1e-3")) == "3.0,-0.001"
     with pytest.raises(InvalidInput, match=r"^coordinate component 1 is not a number: ' 1e288'"):
         parse_coordinate("1, 1e288")
+
+
+def test_audit_entries_and_vector_points_split_over_statements_keep_every_row_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_file, "ROWS_PER_STATEMENT", 3)
+    service = open_service(tmp_path)
+    try:
+        items = [NewMemory((float(n),), {"text": f"entry {n}"}) for n in range(8)]
+        assert service.store_many(NS, items).stored == 8
+        logged = service.audit(NS, None, 20, None)
+        assert [entry.coordinate for entry in logged] == [(float(n),) for n in range(7, -1, -1)]
+        assert [entry.entry for entry in logged] == list(range(8, 0, -1))
+        assert {entry.action.value for entry in logged} == {"store"}
+        for n in (0, 4, 7):
+            [hit] = service.recall(NS, f"entry {n}", top_k=1)
+            assert hit.memory.coordinate == (float(n),)
+    finally:
+        close_service(service)

@@ -46,7 +46,7 @@ import numpy as np
 
 from somafractalmemory.adapters.ivf_lists import IvfLists, Labels, training_rows
 from somafractalmemory.adapters.numpy_index import SCHEMA, TYPE_CODES, Shard, by_namespace, cosine
-from somafractalmemory.adapters.sqlite_file import SQLiteFile
+from somafractalmemory.adapters.sqlite_file import SQLiteFile, insert_rows
 from somafractalmemory.adapters.vector_rows import VectorRows
 from somafractalmemory.adapters.vector_snapshot import (
     PARTIAL_SUFFIX,
@@ -586,14 +586,12 @@ class AnnIndex:
                 )
                 for offset, p in enumerate(points)
             ]
-            db.executemany(
-                """
-                INSERT INTO points (label, namespace, coord_key, memory_type, vector, payload)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (namespace, coord_key) DO UPDATE SET label = excluded.label,
-                    memory_type = excluded.memory_type, vector = excluded.vector, payload = excluded.payload
-                """,
+            insert_rows(
+                db,
+                "INSERT INTO points (label, namespace, coord_key, memory_type, vector, payload)",
                 rows,
+                "ON CONFLICT (namespace, coord_key) DO UPDATE SET label = excluded.label,"
+                " memory_type = excluded.memory_type, vector = excluded.vector, payload = excluded.payload",
             )
             db.execute("UPDATE ann_meta SET next_label = ?", (first + len(rows),))
             self._next_label = first + len(rows)

@@ -9,6 +9,7 @@ import logging
 import sqlite3
 from typing import Any
 
+from somafractalmemory.adapters.sqlite_file import insert_rows
 from somafractalmemory.core.audit import AuditAction, AuditEntry, AuditTrail
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 
@@ -42,9 +43,9 @@ def add_target_column(db: sqlite3.Connection) -> None:
 
 
 def append(db: sqlite3.Connection, trail: AuditTrail) -> None:
-    db.executemany(
-        "INSERT INTO audit_log (at, actor, action, namespace, coord_key, target_key)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+    insert_rows(
+        db,
+        "INSERT INTO audit_log (at, actor, action, namespace, coord_key, target_key)",
         [
             (
                 e.at,

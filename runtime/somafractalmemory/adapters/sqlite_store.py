@@ -15,7 +15,6 @@ transaction, JOURNAL_CLEAR_EVERY at a time (no extra commit or statement on the 
 clean close; after a crash, recovery replays those few again, which changes nothing.
 """
 
-import functools
 import json
 import logging
 import math
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from somafractalmemory.adapters import sqlite_audit
-from somafractalmemory.adapters.sqlite_file import SQLiteFile
+from somafractalmemory.adapters.sqlite_file import SQLiteFile, insert_rows
 from somafractalmemory.core.audit import AuditEntry, AuditTrail
 from somafractalmemory.core.budget import DEFAULT_SCAN_ROWS
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
@@ -194,41 +193,14 @@ def _memory_row(memory: Memory) -> tuple[Any, ...]:
     )
 
 
-# The memories of one write go in with one statement for up to this many (so the file's limit on a
-# statement's variables permitting): see ``_upsert_memories`` and ``statement_sizes``.
-ROWS_PER_INSERT = 1000
 MEMORY_ROW_FIELDS = 14  # the values of a ``_memory_row``
-
-
-def statement_sizes(rows: int, most: int) -> Iterator[int]:
-    """How many rows each insert statement of a write takes: the largest of ``most``, ``most // 2``,
-    ``most // 4`` ... down to 1 that fits in what remains (a write of 500 or 1,000 rows is one
-    statement). So a connection prepares about ten statement shapes, not one per batch size: the
-    sqlite3 module keeps up to 128 prepared statements, and one of 1,000 rows holds about 1.4 MiB."""
-    size = most
-    while rows:
-        while size > rows:
-            size //= 2
-        yield size
-        rows -= size
-
-
-@functools.lru_cache(maxsize=16)
-def _upsert_memories(count: int) -> str:
-    """The insert (or replace) of ``count`` memory rows (``_memory_row``) in one statement. Row by row
-    (``executemany``) costs several times more: inside a transaction, each statement that fires the
-    text indexes' triggers opens a savepoint, and at a savepoint FTS5 writes out the terms it holds in
-    memory, so each row became a segment of both indexes of its own, to be merged later (measured on
-    SQLite 3.40: 66 us a row through the triggers row by row, 9 us in statements of 1,000 rows)."""
-    return f"""
-        INSERT INTO memories (namespace, coord_key, dims, c0, c1, c2, memory_type, payload, text,
-                              importance, created_at, updated_at, access_count, embedder)
-        VALUES {", ".join([f"({', '.join(['?'] * MEMORY_ROW_FIELDS)})"] * count)}
-        ON CONFLICT (namespace, coord_key) DO UPDATE SET
-            memory_type = excluded.memory_type, payload = excluded.payload, text = excluded.text,
-            importance = excluded.importance, updated_at = excluded.updated_at,
-            embedder = excluded.embedder
-        """
+INSERT_MEMORIES = """
+INSERT INTO memories (namespace, coord_key, dims, c0, c1, c2, memory_type, payload, text, importance,
+                      created_at, updated_at, access_count, embedder)"""
+UPSERT_MEMORIES = """
+ON CONFLICT (namespace, coord_key) DO UPDATE SET
+    memory_type = excluded.memory_type, payload = excluded.payload, text = excluded.text,
+    importance = excluded.importance, updated_at = excluded.updated_at, embedder = excluded.embedder"""
 
 
 ARCHIVE_VERSION = """
@@ -337,8 +309,6 @@ class SQLiteStore:
         self._db = self._file.db
         self._lock = self._file.lock
         self._transaction = self._file.transaction
-        variables = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._rows_per_insert = min(ROWS_PER_INSERT, variables // MEMORY_ROW_FIELDS)
         self._add_embedder_column()
         with self._transaction() as db:
             sqlite_audit.add_target_column(db)
@@ -507,11 +477,7 @@ class SQLiteStore:
             self._archive(db, memories, rows, replaced, keep_versions)
         if audit is not None:
             sqlite_audit.append(db, audit)
-        start = 0
-        for size in statement_sizes(len(rows), self._rows_per_insert):
-            chunk = rows[start : start + size]
-            db.execute(_upsert_memories(size), [value for row in chunk for value in row])
-            start += size
+        insert_rows(db, INSERT_MEMORIES, rows, UPSERT_MEMORIES)
         deltas: Counter[tuple[str, str]] = Counter()
         for (namespace, _), memory_type in replaced.items():
             deltas[namespace, memory_type] -= 1
