@@ -12,7 +12,7 @@ import pytest
 from embedded_service import close_service, open_service
 
 from somafractalmemory.adapters.sqlite_store import SQLiteStore
-from somafractalmemory.core.indexing import EMBED_BESIDE_AT
+from somafractalmemory.core.indexing import THREADED_AT
 from somafractalmemory.core.models import Memory, MemoryType
 from somafractalmemory.core.ports import Vectors
 from somafractalmemory.core.service import MemoryService, NewMemory
@@ -50,13 +50,13 @@ def watched_service(directory: Path) -> tuple[MemoryService, WatchedEmbedder]:
 
 
 def test_the_threshold_is_sixty_four_memories() -> None:
-    assert EMBED_BESIDE_AT == 64
+    assert THREADED_AT == 64
 
 
 def test_a_write_below_the_threshold_embeds_on_the_calling_thread(tmp_path: Path) -> None:
     service, embedder = watched_service(tmp_path)
     try:
-        assert service.store_many(NS, items(EMBED_BESIDE_AT - 1)).stored == EMBED_BESIDE_AT - 1
+        assert service.store_many(NS, items(THREADED_AT - 1)).stored == THREADED_AT - 1
         assert embedder.threads == [threading.current_thread().name]
     finally:
         close_service(service)
@@ -65,7 +65,7 @@ def test_a_write_below_the_threshold_embeds_on_the_calling_thread(tmp_path: Path
 def test_a_write_at_the_threshold_embeds_on_the_embedding_thread(tmp_path: Path) -> None:
     service, embedder = watched_service(tmp_path)
     try:
-        assert service.store_many(NS, items(EMBED_BESIDE_AT)).stored == EMBED_BESIDE_AT
+        assert service.store_many(NS, items(THREADED_AT)).stored == THREADED_AT
         assert len(embedder.threads) == 1
         assert embedder.threads[0].startswith("embed")
         hits = service.index.search(
@@ -76,7 +76,7 @@ def test_a_write_at_the_threshold_embeds_on_the_embedding_thread(tmp_path: Path)
         close_service(service)
 
 
-@pytest.mark.parametrize("count", [EMBED_BESIDE_AT - 1, EMBED_BESIDE_AT, 500])
+@pytest.mark.parametrize("count", [THREADED_AT - 1, THREADED_AT, 500])
 def test_an_embedder_that_fails_leaves_nothing_written(tmp_path: Path, count: int) -> None:
     service, _ = watched_service(tmp_path)
     try:

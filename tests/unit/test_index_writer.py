@@ -16,6 +16,7 @@ from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.errors import BackendUnavailable
 from somafractalmemory.core.index_recovery import IndexRecovery, RecoveryState
 from somafractalmemory.core.index_writer import IndexWriter
+from somafractalmemory.core.indexing import THREADED_AT
 from somafractalmemory.core.models import Memory, MemoryType, VectorPoint
 from somafractalmemory.core.service import MemoryService, NewMemory
 from somafractalmemory.embedding.hashing import HashingEmbedder
@@ -46,8 +47,13 @@ class GatedIndex(NumpyIndex):
         super().upsert(points)
 
 
-def point(n: int) -> VectorPoint:
-    return VectorPoint(NS, (float(n),), QUERY, MemoryType.EPISODIC, {"n": n})
+def point(n: int, namespace: str = NS) -> VectorPoint:
+    return VectorPoint(namespace, (float(n),), QUERY, MemoryType.EPISODIC, {"n": n})
+
+
+def handed(n: int) -> list[VectorPoint]:
+    """A write large enough to be handed over: point ``n`` and filler points of another namespace."""
+    return [point(n), *(point(i, "filler") for i in range(THREADED_AT - 1))]
 
 
 def memory(n: int) -> Memory:
@@ -78,7 +84,7 @@ def test_a_search_waits_for_the_writes_handed_over_before_it(store: SQLiteStore,
     writer = IndexWriter(gated, store)
     try:
         gated.gate.clear()
-        writer.upsert([point(1)])
+        writer.upsert(handed(1))
         assert gated.entered.acquire(timeout=10)  # the write is in the index's hands, held at the gate
         answers: list[set[Coordinate]] = []
         searching = threading.Thread(target=lambda: answers.append(found(writer)))
@@ -98,9 +104,9 @@ def test_writes_reach_the_index_in_order_and_a_delete_is_never_overtaken(
 ) -> None:
     writer = IndexWriter(gated, store)
     try:
-        writer.upsert([point(1), point(2)])
-        writer.delete(NS, [(1.0,)])
-        writer.upsert([point(3)])
+        writer.upsert([*handed(1), point(2)])
+        writer.delete(NS, [(1.0,), *((float(i),) for i in range(100, 100 + THREADED_AT))])
+        writer.upsert(handed(3))
         assert found(writer) == {(2.0,), (3.0,)}
     finally:
         writer.close()
@@ -110,9 +116,9 @@ def test_a_third_write_waits_while_two_are_behind(store: SQLiteStore, gated: Gat
     writer = IndexWriter(gated, store)
     try:
         gated.gate.clear()
-        writer.upsert([point(1)])  # taken by the writer, held at the gate
-        writer.upsert([point(2)])
-        third = threading.Thread(target=lambda: writer.upsert([point(3)]))
+        writer.upsert(handed(1))  # taken by the writer, held at the gate
+        writer.upsert(handed(2))
+        third = threading.Thread(target=lambda: writer.upsert(handed(3)))
         third.start()
         third.join(0.3)
         assert third.is_alive()
@@ -131,14 +137,14 @@ def test_the_journal_is_marked_applied_only_through_what_the_index_holds(
     try:
         store.put_many([memory(1)])
         first = store.recorded()
-        writer.upsert([point(1)])
+        writer.upsert(handed(1))
         writer.settle()
         assert store._applied == first
         gated.gate.clear()
         store.put_many([memory(2)])
         second = store.recorded()
         assert second > first
-        writer.upsert([point(2)])
+        writer.upsert(handed(2))
         assert gated.entered.acquire(timeout=10)
         assert store._applied == first  # handed over, not in the index yet
         gated.gate.set()
@@ -154,18 +160,18 @@ def test_a_refused_write_is_reported_and_the_journal_kept_for_the_next_start(
     writer = IndexWriter(gated, store)
     try:
         store.put_many([memory(1)])
-        writer.upsert([point(1)])
+        writer.upsert(handed(1))
         writer.settle()
         applied = store._applied
         gated.refusing = True
         store.put_many([memory(2)])
-        writer.upsert([point(2)])
+        writer.upsert(handed(2))
         writer.settle()  # a refused write is done with too: nothing waits for it forever
         with pytest.raises(BackendUnavailable, match=r"a write failed \(disk full\); restart to replay it"):
             writer.ping()
         gated.refusing = False
         store.put_many([memory(3)])
-        writer.upsert([point(3)])
+        writer.upsert(handed(3))
         assert found(writer) == {(1.0,), (3.0,)}  # later writes still reach the index
         assert store._applied == applied  # but the journal keeps everything from the refused one on
         with pytest.raises(BackendUnavailable):
@@ -176,11 +182,11 @@ def test_a_refused_write_is_reported_and_the_journal_kept_for_the_next_start(
 
 def test_close_puts_every_write_in_first(tmp_path: Path, store: SQLiteStore, gated: GatedIndex) -> None:
     writer = IndexWriter(gated, store)
-    writer.upsert([point(1)])
-    writer.upsert([point(2)])
+    writer.upsert(handed(1))
+    writer.upsert(handed(2))
     writer.close()
     with pytest.raises(BackendUnavailable, match="the index is closed"):
-        writer.upsert([point(3)])  # refused, rather than queued for a thread that is gone
+        writer.upsert(handed(3))  # refused, rather than queued for a thread that is gone
     writer.settle()
     reopened = NumpyIndex(tmp_path / "vectors.sqlite", DIMS)
     try:
@@ -212,7 +218,9 @@ def test_a_write_the_index_never_took_is_replayed_at_the_next_start(tmp_path: Pa
     service.store_many(NS, [NewMemory((1.0,), {"text": "indexed"})])
     service.index.settle()
     gated.gate.clear()
-    service.store_many(NS, [NewMemory((2.0,), {"text": "acknowledged, not indexed"})])
+    behind = [NewMemory((2.0,), {"text": "acknowledged, not indexed"})]
+    behind += [NewMemory((float(n),), {"text": f"filler {n}"}) for n in range(100, 100 + THREADED_AT)]
+    service.store_many(NS, behind)  # large enough to be handed over
     assert gated.entered.acquire(timeout=10) and gated.entered.acquire(timeout=10)
     # the process dies here: nothing is closed, the journal still lists the second write
     restarted_store = SQLiteStore(tmp_path / DOCUMENT_FILE)
@@ -221,7 +229,7 @@ def test_a_write_the_index_never_took_is_replayed_at_the_next_start(tmp_path: Pa
     )
     recovery = IndexRecovery(restarted, restarted_store)
     pending = [entry.coordinates for entry in restarted_store.pending()]
-    assert pending[-1] == ((2.0,),)  # (entries the index applied are cleared in batches: some may stay)
+    assert pending[-1] == tuple(m.coordinate for m in behind)  # (applied entries are cleared in batches)
     recovery.run()
     assert recovery.status.state is RecoveryState.DONE
     assert restarted_store.pending() == []
@@ -242,15 +250,40 @@ def test_a_read_and_a_write_give_up_on_an_index_that_stopped_taking_writes(
     writer = IndexWriter(gated, store)
     try:
         gated.gate.clear()
-        writer.upsert([point(1)])
-        writer.upsert([point(2)])
+        writer.upsert(handed(1))
+        writer.upsert(handed(2))
         stalled = r"the vector index took no write for 0 s"
         with pytest.raises(BackendUnavailable, match=stalled):
             writer.settle()
         with pytest.raises(BackendUnavailable, match=stalled):
-            writer.upsert([point(3)])
+            writer.upsert(handed(3))
         gated.gate.set()
         writer.settle()
         assert found(writer) == {(1.0,), (2.0,)}
+    finally:
+        writer.close()
+
+
+def test_a_small_write_is_made_in_the_callers_thread_after_the_ones_handed_over(
+    store: SQLiteStore, gated: GatedIndex
+) -> None:
+    assert THREADED_AT == 64
+    writer = IndexWriter(gated, store)
+    try:
+        threads: list[str] = []
+        upsert = gated.upsert
+
+        def recording(points: Sequence[VectorPoint]) -> None:
+            threads.append(threading.current_thread().name)
+            upsert(points)
+
+        gated.upsert = recording  # type: ignore[method-assign]
+        writer.upsert(handed(1))
+        store.put_many([memory(2)])
+        writer.upsert([point(2), *(point(i, "small") for i in range(THREADED_AT - 2))])  # one below
+        assert threads == ["index writer", threading.current_thread().name]
+        assert store._applied == store.recorded()
+        writer.delete(NS, [(1.0,)])
+        assert found(writer) == {(2.0,)}
     finally:
         writer.close()

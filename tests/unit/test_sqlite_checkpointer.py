@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from somafractalmemory.adapters import sqlite_file
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
 
@@ -82,3 +84,34 @@ def test_close_stops_the_checkpointer_and_leaves_no_log(tmp_path: Path) -> None:
         assert reopened.db.execute("SELECT count(*) FROM blobs").fetchone()[0] == ROWS
     finally:
         reopened.close()
+
+
+def test_commits_close_together_share_one_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_file, "CHECKPOINT_PAUSE_SECONDS", 0.5)
+    path = tmp_path / "data.sqlite"
+    file = SQLiteFile(path, SCHEMA, "test")
+    checkpoints: list[float] = []
+    checkpoint = file.checkpointer.checkpoint
+
+    def counted() -> tuple[int, int, int]:
+        checkpoints.append(time.monotonic())
+        return checkpoint()
+
+    file.checkpointer.checkpoint = counted  # type: ignore[method-assign]
+    try:
+        for _ in range(5):
+            with file.transaction() as db:
+                db.execute("INSERT INTO blobs (data) VALUES (?)", (bytes(100),))
+        assert wait_for(lambda: len(checkpoints) == 1)
+        time.sleep(0.7)
+        assert len(checkpoints) == 1  # five commits, one checkpoint
+    finally:
+        file.close()
+
+
+def test_close_does_not_wait_out_the_pause(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_file, "CHECKPOINT_PAUSE_SECONDS", 600.0)
+    file = SQLiteFile(tmp_path / "data.sqlite", SCHEMA, "test")
+    write(file)  # the checkpointer now waits out its pause
+    file.close()  # returns at once: the stop ends the pause
+    assert "checkpoint data.sqlite" not in [thread.name for thread in checkpoint_threads()]

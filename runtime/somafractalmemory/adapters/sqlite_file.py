@@ -6,7 +6,6 @@ import functools
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,9 +19,9 @@ SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 # A write's rows go in with one statement for up to this many (the file's limit on a statement's
 # variables permitting): see ``insert_rows``.
 ROWS_PER_STATEMENT = 1000
-# How often the checkpointer copies what was committed since back into the file, at most; a commit wakes
-# it. The log's frames cost a lookup on every read until they are copied.
-CHECKPOINT_PAUSE_SECONDS = 0.05
+# After a commit wakes it, the checkpointer waits this long before it copies, so the commits of that time
+# share one checkpoint: each syncs the log and the file, which at one a commit slowed single stores.
+CHECKPOINT_PAUSE_SECONDS = 0.5
 
 
 class Checkpointer:
@@ -35,7 +34,7 @@ class Checkpointer:
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._committed = threading.Event()
-        self._stopping = False
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"checkpoint {path.name}", daemon=True)
         self._thread.start()
 
@@ -50,17 +49,16 @@ class Checkpointer:
     def _run(self) -> None:
         while True:
             self._committed.wait()
-            if self._stopping:
-                return
+            if self._stopping.wait(CHECKPOINT_PAUSE_SECONDS):
+                return  # the last connection to close copies the rest
             self._committed.clear()
             try:
                 self.checkpoint()
             except sqlite3.Error as error:  # the next commit tries again; the log only grows meanwhile
                 log.warning("checkpoint of %s failed: %s", self._thread.name, error)
-            time.sleep(CHECKPOINT_PAUSE_SECONDS)
 
     def close(self) -> None:
-        self._stopping = True
+        self._stopping.set()
         self._committed.set()
         self._thread.join()
         self._db.close()

@@ -9,7 +9,9 @@ sees changes:
 - writes reach the index in the order they were handed over;
 - the store's journal is marked applied only through the last write the index holds: a crash before the
   index took a write leaves it in the journal, and start-up recovery replays it;
-- at most ``WRITES_AHEAD`` writes wait, after which a writer waits for the index.
+- at most ``WRITES_AHEAD`` writes wait, after which a writer waits for the index;
+- a write of fewer than ``THREADED_AT`` memories (a single store) is made in the caller's thread once
+  the writes before it are in: handing it over would cost more than it saves.
 
 When the index refuses a write, the writer logs it, the journal is no longer marked applied (every write
 from then on is replayed at the next start), and ``ping`` reports the failure, so readiness says the
@@ -24,6 +26,7 @@ from collections.abc import Callable, Sequence
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.errors import BackendUnavailable
 from somafractalmemory.core.filters import MemoryFilter
+from somafractalmemory.core.indexing import THREADED_AT
 from somafractalmemory.core.models import MemoryType, VectorHit, VectorPoint
 from somafractalmemory.core.ports import IndexJournal, VectorIndex, Vectors
 
@@ -55,15 +58,19 @@ class IndexWriter:
     # --- writes -------------------------------------------------------------------------------
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
-        self._hand(lambda: self.inner.upsert(points))
+        self._hand(lambda: self.inner.upsert(points), len(points))
 
     def delete(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:
-        self._hand(lambda: self.inner.delete(namespace, coordinates))
+        self._hand(lambda: self.inner.delete(namespace, coordinates), len(coordinates))
 
-    def _hand(self, write: Callable[[], None]) -> None:
-        """Queue a write; the caller holds the service's write lock, so the journal's last entry is the
-        one of this write."""
+    def _hand(self, write: Callable[[], None], size: int) -> None:
+        """Queue a write, or make a small one here once the ones before it are in; the caller holds the
+        service's write lock, so the journal's last entry is the one of this write."""
         through = self._journal.recorded()
+        if size < THREADED_AT:
+            self.settle()
+            self._apply(write, through)
+            return
         with self._changed:
             if self._closing:
                 raise BackendUnavailable(self.name, "the index is closed")

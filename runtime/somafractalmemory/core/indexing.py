@@ -13,9 +13,10 @@ from somafractalmemory.core.text import payload_text
 # builds one array from Python lists of every feature): in slices, a large batch in a worker thread
 # lets the event loop in between, and the slices cost the same in total.
 EMBED_SLICE = 256
-# A write of at least this many memories embeds them on a thread of its own while the store writes them;
-# below it, handing them over costs more than the overlap saves.
-EMBED_BESIDE_AT = 64
+# A write of at least this many memories is embedded on a thread of its own while the store writes it,
+# and the index writer takes it (core/index_writer.py); below it, handing it over costs more than the
+# overlap saves, and it is done in the caller's thread.
+THREADED_AT = 64
 
 
 def embed(embedder: Embedder, texts: Sequence[str]) -> Vectors:
@@ -46,7 +47,7 @@ class EmbeddingBeside:
     def points(self, embedder: Embedder, memories: Sequence[Memory]) -> Callable[[], list[VectorPoint]]:
         """A call answering the memories' points: started now on the embedding thread, or for a small
         write already made on this one."""
-        if len(memories) < EMBED_BESIDE_AT:
+        if len(memories) < THREADED_AT:
             points = vector_points(embedder, memories)
             return lambda: points
         return self._thread.submit(vector_points, embedder, memories).result
