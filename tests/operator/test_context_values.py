@@ -29,3 +29,15 @@ def test_only_the_api_and_the_consumers_are_ever_autoscaled() -> None:
     assert context.autoscaled(Component.API) is True
     for store in (Component.POSTGRES, Component.REDIS, Component.QDRANT, Component.REDPANDA):
         assert context.autoscaled(store) is False
+
+
+def test_the_version_label_is_the_images_tag() -> None:
+    from soma_operator.builders.labels import image_tag
+
+    assert image_tag("docker.io/library/postgres:17.2") == "17.2"
+    assert image_tag("registry.example:5000/team/soma:1.4.0") == "1.4.0"  # the registry's port is no tag
+    assert image_tag("registry.example:5000/team/soma") == "latest"
+    assert image_tag("localhost:5000/a/b/c:v2:odd") == "odd"  # the last colon of the last path part
+    assert image_tag("redis") == "latest"
+    assert image_tag("a/b:c/d:7") == "7"
+    assert image_tag("host:5000/a:x/b") == "latest"  # only the last path part is looked at
