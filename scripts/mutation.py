@@ -5,6 +5,7 @@
     python scripts/mutation.py --threshold 80  # exit 1 when a module scores below this (default 80)
     python scripts/mutation.py operator --only status.py   # one module, e.g. while writing its tests
     python scripts/mutation.py core --only versions.py,reindex.py   # several
+    python scripts/mutation.py core --only index_writer.py --tests tests/unit/test_index_writer.py
 
 mutmut 3 imports the code it mutates from a `src/` layout, so each group is staged under `.mutation/GROUP/`
 (source roots copied into `src/`, the tests and the files they read beside them), afresh each run unless
@@ -15,6 +16,7 @@ survived.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -198,6 +200,11 @@ def main() -> int:
         "--only", metavar="GLOB[,GLOB]", help="mutate only the modules matching one of these, e.g. status.py"
     )
     parser.add_argument("--keep", action="store_true", help="keep mutmut's results of the last run")
+    parser.add_argument(
+        "--tests",
+        metavar="PATH[,PATH]",
+        help="run these tests instead of the group's, e.g. the unit tests of the modules given to --only",
+    )
     arguments = parser.parse_args()
     unknown = set(arguments.groups) - set(GROUPS)
     if unknown:
@@ -205,6 +212,8 @@ def main() -> int:
     below = []
     for name in arguments.groups or list(GROUPS):
         group = GROUPS[name]
+        if arguments.tests:
+            group = dataclasses.replace(group, tests=tuple(arguments.tests.split(",")))
         say(f"mutation testing {name}: {', '.join(group.modules)}, with {', '.join(group.tests)}")
         root = stage(name, group, arguments.only, arguments.keep)
         run_mutmut(root)

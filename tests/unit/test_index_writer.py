@@ -14,6 +14,7 @@ from somafractalmemory.adapters.sqlite_store import SQLiteStore
 from somafractalmemory.core import index_writer
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.errors import BackendUnavailable
+from somafractalmemory.core.filters import parse_filters
 from somafractalmemory.core.index_recovery import IndexRecovery, RecoveryState
 from somafractalmemory.core.index_writer import IndexWriter
 from somafractalmemory.core.indexing import THREADED_AT
@@ -147,15 +148,16 @@ def test_the_journal_is_marked_applied_only_through_what_the_index_holds(
         writer.upsert(handed(2))
         assert gated.entered.acquire(timeout=10)
         assert store._applied == first  # handed over, not in the index yet
+        store.put_many([memory(3)])  # recorded after the hand-over: not in the index yet
         gated.gate.set()
         writer.settle()
-        assert store._applied == second
+        assert store._applied == second < store.recorded()
     finally:
         writer.close()
 
 
 def test_a_refused_write_is_reported_and_the_journal_kept_for_the_next_start(
-    store: SQLiteStore, gated: GatedIndex
+    store: SQLiteStore, gated: GatedIndex, caplog: pytest.LogCaptureFixture
 ) -> None:
     writer = IndexWriter(gated, store)
     try:
@@ -167,8 +169,15 @@ def test_a_refused_write_is_reported_and_the_journal_kept_for_the_next_start(
         store.put_many([memory(2)])
         writer.upsert(handed(2))
         writer.settle()  # a refused write is done with too: nothing waits for it forever
-        with pytest.raises(BackendUnavailable, match=r"a write failed \(disk full\); restart to replay it"):
+        with pytest.raises(BackendUnavailable) as refused:
             writer.ping()
+        assert refused.value.backend == "vector-index"
+        assert str(refused.value) == (
+            "vector-index is unavailable: a write failed (disk full); restart to replay it from the journal"
+        )
+        assert caplog.messages == [
+            "the vector index refused a write; it is replayed from the journal at the next start"
+        ]
         gated.refusing = False
         store.put_many([memory(3)])
         writer.upsert(handed(3))
@@ -185,8 +194,9 @@ def test_close_puts_every_write_in_first(tmp_path: Path, store: SQLiteStore, gat
     writer.upsert(handed(1))
     writer.upsert(handed(2))
     writer.close()
-    with pytest.raises(BackendUnavailable, match="the index is closed"):
+    with pytest.raises(BackendUnavailable) as closed:
         writer.upsert(handed(3))  # refused, rather than queued for a thread that is gone
+    assert str(closed.value) == "vector-index is unavailable: the index is closed"
     writer.settle()
     reopened = NumpyIndex(tmp_path / "vectors.sqlite", DIMS)
     try:
@@ -253,8 +263,9 @@ def test_a_read_and_a_write_give_up_on_an_index_that_stopped_taking_writes(
         writer.upsert(handed(1))
         writer.upsert(handed(2))
         stalled = r"the vector index took no write for 0 s"
-        with pytest.raises(BackendUnavailable, match=stalled):
+        with pytest.raises(BackendUnavailable, match=stalled) as caught:
             writer.settle()
+        assert caught.value.backend == "vector-index"
         with pytest.raises(BackendUnavailable, match=stalled):
             writer.upsert(handed(3))
         gated.gate.set()
@@ -285,5 +296,21 @@ def test_a_small_write_is_made_in_the_callers_thread_after_the_ones_handed_over(
         assert store._applied == store.recorded()
         writer.delete(NS, [(1.0,)])
         assert found(writer) == {(2.0,)}
+    finally:
+        writer.close()
+
+
+def test_a_search_keeps_its_type_and_conditions_and_the_thread_never_holds_the_process(
+    store: SQLiteStore, gated: GatedIndex
+) -> None:
+    writer = IndexWriter(gated, store)
+    try:
+        assert writer._thread.daemon is True  # a write still behind at exit is in the journal
+        semantic = VectorPoint(NS, (5.0,), QUERY, MemoryType.SEMANTIC, {"n": 5, "team": "a"})
+        writer.upsert([*handed(1), semantic, point(6)])
+        typed = writer.search(NS, QUERY, top_k=10, memory_type=MemoryType.SEMANTIC, conditions=())
+        assert [hit.coordinate for hit in typed] == [(5.0,)]
+        filtered = writer.search(NS, QUERY, top_k=10, memory_type=None, conditions=parse_filters({"n": 6}))
+        assert [hit.coordinate for hit in filtered] == [(6.0,)]
     finally:
         writer.close()
