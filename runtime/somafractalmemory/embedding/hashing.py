@@ -4,8 +4,9 @@ Feature hashing of word tokens and of character trigrams of each word: texts tha
 parts of words, point the same way. Stop words (``core/stop_words.py``) are left out, unless a text has
 nothing else: with no IDF to weigh them down, they would count as much as the words that carry meaning.
 Signed hashing keeps collisions from only ever adding up. crc32 is used rather than ``hash()`` because it
-is the same in every process. A word's features are computed once and cached: real text repeats its
-words, so most tokens cost one dictionary lookup.
+is the same in every process. A word's features are computed once and kept in a vocabulary of flat
+arrays: real text repeats its words, so most tokens cost one dictionary lookup, and a batch's features
+are gathered from the arrays by numpy, not appended feature by feature in Python.
 
 Its id (``identity``) carries a digest of its rules (token pattern, weights, seed, stop words and
 ``FEATURES_VERSION``, to be raised when the feature code itself changes): vectors made under other rules
@@ -14,8 +15,10 @@ are another embedder's, and ``soma reindex`` embeds their memories again.
 
 import functools
 import re
+import threading
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +29,7 @@ TOKEN_PATTERN = re.compile(r"\w+", re.UNICODE)
 WORD_WEIGHT = 1.0
 TRIGRAM_WEIGHT = 0.5
 TRIGRAM_SEED = 0x5EED
-CACHED_WORDS = 200_000
+CACHED_WORDS = 200_000  # a vocabulary this full starts again empty
 FEATURES_VERSION = 1
 
 
@@ -44,7 +47,6 @@ def rules_digest() -> str:
     return f"{zlib.crc32(repr(rules).encode()):08x}"
 
 
-@functools.lru_cache(maxsize=CACHED_WORDS)
 def word_features(word: str, dimensions: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """The signed slots one word adds: the word itself, then each trigram of ``#word#``."""
     digest = zlib.crc32(word.encode())
@@ -58,11 +60,69 @@ def word_features(word: str, dimensions: int) -> tuple[tuple[int, ...], tuple[fl
     return tuple(slots), tuple(weights)
 
 
+Indices = np.ndarray[Any, np.dtype[np.int64]]
+
+
+class Vocabulary:
+    """Words by id, and the features of every word as flat arrays: word ``i``'s slots and weights are
+    ``slots[starts[i] : starts[i] + lengths[i]]``. Ids and features are only ever added (under a lock,
+    the arrays written before the ids are published), so a reader needs no lock: the arrays it takes
+    after looking its words up hold them."""
+
+    def __init__(self, dimensions: int) -> None:
+        self._dimensions = dimensions
+        self._ids: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._used = 0  # features held
+        self.slots: Indices = np.empty(4096, dtype=np.int64)
+        self.weights = np.empty(4096, dtype=np.float64)
+        self.starts: Indices = np.empty(1024, dtype=np.int64)
+        self.lengths: Indices = np.empty(1024, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def ids(self, words: list[str]) -> list[int]:
+        get = self._ids.get
+        found = [get(word, -1) for word in words]
+        if -1 in found:
+            found = [self._learn(word) if id_ < 0 else id_ for word, id_ in zip(words, found, strict=True)]
+        return found
+
+    def _learn(self, word: str) -> int:
+        with self._lock:
+            known = self._ids.get(word)
+            if known is not None:  # another thread learnt it meanwhile
+                return known
+            slots, weights = word_features(word, self._dimensions)
+            new_id, start, end = len(self._ids), self._used, self._used + len(slots)
+            if end > len(self.slots):
+                self.slots = _grown(self.slots, end)
+                self.weights = _grown(self.weights, end)
+            if new_id == len(self.starts):
+                self.starts = _grown(self.starts, new_id + 1)
+                self.lengths = _grown(self.lengths, new_id + 1)
+            self.slots[start:end] = slots
+            self.weights[start:end] = weights
+            self.starts[new_id], self.lengths[new_id] = start, len(slots)
+            self._used = end
+            self._ids[word] = new_id
+            return new_id
+
+
+def _grown(array: np.ndarray[Any, Any], needed: int) -> np.ndarray[Any, Any]:
+    """A copy of ``array`` with room for at least ``needed`` values (twice as many, or more)."""
+    grown = np.empty(max(needed, 2 * len(array)), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
 class HashingEmbedder:
     def __init__(self, dimensions: int = 384) -> None:
         if dimensions < 8:
             raise ValueError("the hashing embedder needs at least 8 dimensions")
         self._dimensions = dimensions
+        self._vocabulary = Vocabulary(dimensions)
 
     @property
     def dimensions(self) -> int:
@@ -73,23 +133,33 @@ class HashingEmbedder:
         return f"hashing:rules-{rules_digest()}:{self._dimensions}"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        """Each text's word features summed into its row, the rows normalised. The features of all texts
-        go into one flat list, and each row's offset is added by numpy: no Python step per feature."""
+        """Each text's word features summed into its row, the rows normalised. The texts' words become
+        vocabulary ids in Python; their features are gathered, offset by their rows and summed by numpy,
+        in the order of the words and of each word's features (the sums are the same, bit for bit, as
+        adding them one by one)."""
         dims = self._dimensions
-        slots: list[int] = []
-        weights: list[float] = []
-        counts: list[int] = []
+        vocabulary = self._vocabulary
+        if len(vocabulary) >= CACHED_WORDS:
+            self._vocabulary = Vocabulary(dims)
+        ids: list[int] = []
+        words_per_text: list[int] = []
         for text in texts:
-            start = len(slots)
-            for word in content_words(TOKEN_PATTERN.findall(text.lower())):
-                word_slots, word_weights = word_features(word, dims)
-                slots += word_slots
-                weights += word_weights
-            counts.append(len(slots) - start)
-        if not slots:
+            text_ids = vocabulary.ids(content_words(TOKEN_PATTERN.findall(text.lower())))
+            ids += text_ids
+            words_per_text.append(len(text_ids))
+        if not ids:
             return np.zeros((len(texts), dims), dtype=np.float32)
-        offsets = np.repeat(np.arange(0, len(texts) * dims, dims), counts)
-        flat = np.bincount(np.asarray(slots) + offsets, weights=weights, minlength=len(texts) * dims)
+        words = np.asarray(ids, dtype=np.int64)
+        lengths = vocabulary.lengths[words]
+        ends = np.cumsum(lengths)
+        # For each feature, its place in the flat arrays: its word's start plus its rank in the word.
+        places = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(
+            vocabulary.starts[words] - ends + lengths, lengths
+        )
+        rows = np.repeat(np.repeat(np.arange(0, len(texts) * dims, dims), words_per_text), lengths)
+        flat = np.bincount(
+            vocabulary.slots[places] + rows, weights=vocabulary.weights[places], minlength=len(texts) * dims
+        )
         matrix = flat.astype(np.float32).reshape(len(texts), dims)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         np.divide(matrix, norms, out=matrix, where=norms > 0)
