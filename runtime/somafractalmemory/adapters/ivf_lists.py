@@ -28,9 +28,22 @@ PROBES = 24
 TRAINING_SEED = 0x50AA
 
 
-# One query scans a few cells: OpenMP's team of threads costs more than it saves there, and its threads
-# spin for work on a busy host (tens of milliseconds a query when other processes hold the cores).
-faiss.omp_set_num_threads(1)
+# The threads OpenMP gives a thread that never chose (the host's cores, or OMP_NUM_THREADS), read
+# before any call below changes this one's.
+WRITE_THREADS = faiss.omp_get_max_threads()
+
+
+def threads_for(count: int) -> None:
+    """Run faiss's next calls in this thread on ``count`` OpenMP threads. OpenMP keeps the count per
+    thread, and faiss runs in the index writer's thread and in the server's request threads, so each
+    call sets it for the thread it runs in:
+    - a query scans a few cells: a team of threads costs more than it saves there, and its threads spin
+      for work on a busy host (tens of milliseconds a query when other processes hold the cores), so one;
+    - a write (adding a batch, the one training) is a large matrix product, and its team fills the core
+      the store's and the embedder's threads leave idle while they wait for Python's lock: all of them
+      (measured in docs/vector-index.md, "Ingest: where a write goes")."""
+    faiss.omp_set_num_threads(count)
+
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default, kept fixed
@@ -84,6 +97,7 @@ class IvfLists:
             faiss.METRIC_INNER_PRODUCT,
         )
         index.cp.seed = TRAINING_SEED
+        threads_for(WRITE_THREADS)
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
         return cls(index)
 
@@ -99,9 +113,11 @@ class IvfLists:
         return int(self._index.ntotal)
 
     def add(self, labels: Labels, vectors: Vectors) -> None:
+        threads_for(WRITE_THREADS)
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), labels)
 
     def remove(self, labels: Labels) -> None:
+        threads_for(WRITE_THREADS)
         self._index.remove_ids(np.ascontiguousarray(labels, dtype=np.int64))
 
     def labels(self) -> Labels:
@@ -117,6 +133,7 @@ class IvfLists:
         """Up to ``count`` labels, best first by the int8 codes' inner product."""
         if count == 0 or len(self) == 0:
             return np.empty(0, dtype=np.int64)
+        threads_for(1)
         _, found = self._index.search(query[None, :], count)
         labels: Labels = found[0]
         return labels[labels >= 0]
