@@ -156,6 +156,21 @@ def test_the_journal_is_marked_applied_only_through_what_the_index_holds(
         writer.close()
 
 
+def test_a_write_is_marked_applied_while_the_next_one_is_in_its_transaction(store: SQLiteStore) -> None:
+    """The index writer marks what it applied while the service writes the next batch: the mark must not
+    wait for that transaction (it holds the file's lock until it commits), or the writer stands idle."""
+    store.put_many([memory(1)])
+    first = store.recorded()
+    marked = threading.Event()
+
+    def mark_from_another_thread() -> None:  # runs in the transaction of memory 2, before its commit
+        threading.Thread(target=lambda: (store.applied(first), marked.set())).start()
+        assert marked.wait(timeout=10), "applied() waited for the transaction in flight"
+
+    store.put_many([memory(2)], before_commit=mark_from_another_thread)
+    assert store._applied == first < store.recorded()
+
+
 def test_a_refused_write_is_reported_and_the_journal_kept_for_the_next_start(
     store: SQLiteStore, gated: GatedIndex, caplog: pytest.LogCaptureFixture
 ) -> None:

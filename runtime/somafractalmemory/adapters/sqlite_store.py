@@ -20,6 +20,7 @@ import logging
 import math
 import re
 import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
@@ -318,6 +319,9 @@ class SQLiteStore:
         # Entries up to the floor predate this process: recovery owns them. Later ones are this
         # process's own, cleared once the index applied them.
         self._floor: int = self._db.execute("SELECT coalesce(max(id), 0) FROM index_journal").fetchone()[0]
+        # The journal's marks have a lock of their own: the index writer marking a write applied must not
+        # wait for the file's lock, which the next write's transaction holds while it runs.
+        self._marks = threading.Lock()
         self._recorded: int = self._floor
         self._applied = self._cleared = self._floor
 
@@ -369,19 +373,23 @@ class SQLiteStore:
             "INSERT INTO index_journal (namespace, keys) VALUES (?, ?)",
             (namespace, json.dumps(list(keys), separators=(",", ":"))),
         )
-        self._recorded = cursor.lastrowid or self._recorded
+        with self._marks:
+            self._recorded = cursor.lastrowid or self._recorded
 
     def _clear_applied(self, db: sqlite3.Connection) -> None:
-        if self._applied > self._cleared:
-            db.execute("DELETE FROM index_journal WHERE id > ? AND id <= ?", (self._floor, self._applied))
-            self._cleared = self._applied
+        """Delete the entries applied so far (in the caller's transaction, which holds the file's lock)."""
+        with self._marks:
+            applied = self._applied
+        if applied > self._cleared:
+            db.execute("DELETE FROM index_journal WHERE id > ? AND id <= ?", (self._floor, applied))
+            self._cleared = applied
 
     def recorded(self) -> int:
-        with self._lock:
+        with self._marks:
             return self._recorded
 
     def applied(self, through: int | None = None) -> None:
-        with self._lock:
+        with self._marks:
             self._applied = max(self._applied, self._recorded if through is None else through)
 
     def pending(self) -> list[PendingWrite]:
