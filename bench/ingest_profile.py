@@ -6,7 +6,8 @@
 A fresh data directory (removed afterwards) and the default settings, as ``soma serve`` runs them; the
 bench workload of ``soma bench`` (the same seed gives the same memories); only the ``store_many`` calls
 are timed, and the wait until the vector index (written behind the store) holds every memory. Prints
-the rate, the CPU time of the process (all its threads) per memory and the load average as JSON; with
+the rate, the CPU time of the process (all its threads) per memory, that time per thread name (from
+``/proc``, where there is one: which thread a cut has to come from) and the load average as JSON; with
 ``--profile`` the cProfile table too.
 """
 
@@ -17,6 +18,7 @@ import os
 import pstats
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +27,27 @@ from somafractalmemory.settings import Settings
 from somafractalmemory.wiring import build_runtime
 
 NAMESPACE = "bench"
+TASKS = Path("/proc/self/task")
+
+
+def cpu_by_thread() -> dict[str, float]:
+    """Seconds of CPU time of each live thread of this process, summed by name (``MainThread``,
+    ``embed_0``, ``index writer``...; threads of native libraries, such as a BLAS pool, as ``native``);
+    empty where there is no ``/proc``."""
+    if not TASKS.is_dir():
+        return {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    seconds: dict[str, float] = {}
+    for task in TASKS.iterdir():
+        try:
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # the thread ended in between
+            continue
+        name = names.get(int(task.name), "native")
+        spent = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime: fields 14 and 15 of stat
+        seconds[name] = seconds.get(name, 0.0) + spent
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         runtime = build_runtime(Settings(data_dir=Path(workdir), namespace=NAMESPACE), start_recovery=False)
         try:
             spent = busy = 0.0
+            threads_before = cpu_by_thread()
             for items in batches:
                 started, cpu = time.perf_counter(), time.process_time()
                 if profiler is not None:
@@ -57,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
             runtime.service.index.settle()  # the index writes behind the store: counted until it holds all
             spent += time.perf_counter() - started
             busy += time.process_time() - cpu
+            threads = cpu_by_thread()  # before close ends the threads
+            for name, seconds in threads_before.items():
+                threads[name] = threads.get(name, seconds) - seconds
         finally:
             runtime.close()
     result = {
@@ -65,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(spent, 3),
         "per_second": round(args.memories / spent),
         "cpu_us_per_memory": round(busy / args.memories * 1e6, 1),
+        "cpu_us_per_memory_by_thread": {
+            name: round(seconds / args.memories * 1e6, 1) for name, seconds in sorted(threads.items())
+        },
         "load_average": round(os.getloadavg()[0], 2),
         "profiled": profiler is not None,
     }

@@ -1,9 +1,14 @@
 """bench/ingest_profile.py: store_many of the bench workload timed (and profiled) in a fresh directory."""
 
+import importlib.util
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,12 +31,39 @@ def test_it_reports_the_rate_and_cpu_time_of_the_memories_stored() -> None:
         "seconds",
         "per_second",
         "cpu_us_per_memory",
+        "cpu_us_per_memory_by_thread",
         "load_average",
         "profiled",
     }
     assert (report["memories"], report["batch"], report["profiled"]) == (250, 100, False)
     assert report["seconds"] > 0 and report["cpu_us_per_memory"] > 0
     assert isinstance(report["per_second"], int) and report["per_second"] > 0
+    threads = report["cpu_us_per_memory_by_thread"]
+    assert {"MainThread", "index writer", "embed_0"} <= set(threads)  # 250 in batches of 100: threaded
+    assert all(spent >= 0 for spent in threads.values())
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads' CPU time is read from /proc")
+def test_cpu_by_thread_counts_each_threads_own_time_under_its_name() -> None:
+    spec = importlib.util.spec_from_file_location("ingest_profile", REPO / "bench" / "ingest_profile.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    before = script.cpu_by_thread()
+    measured: dict[str, float] = {}
+
+    def burn_then_measure() -> None:
+        started = time.thread_time()
+        while time.thread_time() - started < 0.3:
+            pass
+        measured.update(script.cpu_by_thread())
+
+    thread = threading.Thread(target=burn_then_measure, name="burner")
+    thread.start()
+    thread.join()
+    assert "burner" not in before and 0.25 <= measured["burner"] <= 0.5
+    assert measured["MainThread"] < before["MainThread"] + 0.25  # the main thread only waited
 
 
 def test_with_profile_it_adds_the_top_functions_by_own_time() -> None:
