@@ -4,6 +4,7 @@ its owner may read its files, whatever the directory's mode and the process's um
 import os
 import stat
 from pathlib import Path
+from typing import IO, Any
 
 PRIVATE_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -23,6 +24,21 @@ def private_file(path: Path) -> Path:
     finally:
         os.close(descriptor)
     return path
+
+
+def open_private(path: Path, mode: str) -> IO[Any]:
+    """``open(path, mode)`` for writing (``"w"``, ``"wb"``, ``"ab"``), the file owner-only whether it is
+    created or was there (fchmod: umask-proof)."""
+    if mode not in ("w", "wb", "ab"):
+        raise ValueError(f"open_private writes: 'w', 'wb' or 'ab', not {mode!r}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if mode == "ab" else os.O_TRUNC)
+    descriptor = os.open(path, flags, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)
+        return os.fdopen(descriptor, mode)
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 def tighten(path: Path) -> None:

@@ -1,6 +1,7 @@
 """Finding 11 of issue 9, against a real `soma serve`: every data file is owner-only (0600), whatever the
 mode of an existing data directory and whatever the umask (the databases were created 0644 in a 0755
-directory)."""
+directory). That holds in the vector index's folder too: the saved IVF index and its snapshot's files
+(written 0644 under umask 022, in a 0700 folder, before they were opened owner-only)."""
 
 import os
 import stat
@@ -14,6 +15,8 @@ from served import AUTH, TOKEN, Served, ServeFactory
 
 DATABASES = ("memories.sqlite", "vectors.sqlite")  # the document store and the vector index
 DATA_FILES = {"api-token"} | {db + suffix for db in DATABASES for suffix in ("", "-wal", "-shm")}
+ANN_THRESHOLD = 20  # the bulk below passes it: the IVF index and the snapshot of its rows are saved
+SNAPSHOT_SUFFIXES = {".faiss", ".rows", ".labels", ".types", ".coords", ".snapshot"}
 
 
 @contextmanager
@@ -33,7 +36,12 @@ def _serve_in(serve: ServeFactory, data_dir: Path, mask: int) -> Served:
 
 
 def _modes(data_dir: Path) -> dict[str, int]:
-    return {p.name: stat.S_IMODE(p.stat().st_mode) for p in data_dir.iterdir() if p.is_file()}
+    """The mode of every file under the data directory, by its path there."""
+    return {
+        str(p.relative_to(data_dir)): stat.S_IMODE(p.stat().st_mode)
+        for p in data_dir.rglob("*")
+        if p.is_file()
+    }
 
 
 def _store(served: Served) -> None:
@@ -50,11 +58,19 @@ def test_data_files_are_owner_only_in_an_open_directory(
     data_dir.mkdir(mode=0o755)
     os.chmod(data_dir, 0o755)
     (data_dir / "api-token").write_text(TOKEN + "\n")  # a token file written by hand, 0644
-    served = _serve_in(serve, data_dir, mask)
+    with umask(mask):
+        served = serve(data_dir=data_dir, token=None, ann_threshold=ANN_THRESHOLD)
     _store(served)
-    modes = _modes(data_dir)
-    assert set(modes) >= DATA_FILES, modes
-    assert modes == dict.fromkeys(modes, 0o600)
+    items = [{"coord": f"{n},7", "payload": {"text": f"memory number {n}"}} for n in range(3 * ANN_THRESHOLD)]
+    with httpx.Client(base_url=served.url, headers=AUTH) as client:
+        assert client.post("/store_bulk", json={"items": items}).json() == {"stored": len(items)}
+    running = _modes(data_dir)
+    assert set(running) >= DATA_FILES, running
+    assert running == dict.fromkeys(running, 0o600)
+    served.server.stop()  # a clean stop saves the IVF index and its rows (and ends the -wal and -shm)
+    stopped = _modes(data_dir)
+    assert {Path(name).suffix for name in stopped if "/" in name} >= SNAPSHOT_SUFFIXES, stopped
+    assert stopped == dict.fromkeys(stopped, 0o600)
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o755  # the directory is the operator's choice
 
 

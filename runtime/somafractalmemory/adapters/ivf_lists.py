@@ -18,6 +18,7 @@ import faiss
 import numpy as np
 
 from somafractalmemory.core.ports import Vectors
+from somafractalmemory.datadir import private_file
 
 Labels = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -140,6 +141,6 @@ class IvfLists:
 
     def save(self, path: Path) -> None:
         """Atomically: the file is either the previous save or this one."""
-        partial = path.with_name(path.name + ".partial")
+        partial = private_file(path.with_name(path.name + ".partial"))  # faiss keeps a file's mode
         faiss.write_index(self._index, str(partial))
         os.replace(partial, path)

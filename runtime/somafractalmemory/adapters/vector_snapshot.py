@@ -31,6 +31,7 @@ import numpy as np
 
 from somafractalmemory.adapters.vector_rows import RowsInUse, VectorRows
 from somafractalmemory.core.coordinates import Coordinate
+from somafractalmemory.datadir import open_private
 
 Labels = np.ndarray[Any, np.dtype[np.int64]]
 Codes = np.ndarray[Any, np.dtype[np.int8]]
@@ -167,7 +168,7 @@ class VectorSnapshot:
         for suffix, size, data in zip(
             SUFFIXES[1:], self._sizes(manifest)[1:], (new_labels, new_types, new_coordinates), strict=True
         ):
-            with open(self._file(suffix), "ab") as file:
+            with open_private(self._file(suffix), "ab") as file:
                 file.truncate(size)  # a save a crash interrupted appended past the manifest
                 file.write(data)
                 _durable(file)
@@ -199,13 +200,13 @@ class VectorSnapshot:
         the manifest goes, the partial files are renamed over the old ones and the new manifest follows:
         a crash leaves either the old snapshot or none."""
         partial_rows = self._file(".rows" + PARTIAL_SUFFIX)
-        with open(partial_rows, "wb") as file:
+        with open_private(partial_rows, "wb") as file:
             for start in range(0, len(positions), WRITE_ROWS):
                 file.write(source.read(positions[start : start + WRITE_ROWS]).tobytes())
             _durable(file)
         encoded = _encoded(labels, types, coordinates)
         for suffix, data in zip(SUFFIXES[1:], encoded, strict=True):
-            with open(self._file(suffix + PARTIAL_SUFFIX), "wb") as file:
+            with open_private(self._file(suffix + PARTIAL_SUFFIX), "wb") as file:
                 file.write(data)
                 _durable(file)
         self._file(MANIFEST_SUFFIX).unlink(missing_ok=True)
@@ -229,7 +230,7 @@ class VectorSnapshot:
     def _write_manifest(self, manifest: Manifest) -> None:
         path = self._file(MANIFEST_SUFFIX)
         partial = path.with_name(path.name + PARTIAL_SUFFIX)
-        with open(partial, "w") as file:
+        with open_private(partial, "w") as file:
             json.dump({"format": FORMAT, **manifest.__dict__}, file)
             _durable(file)
         os.replace(partial, path)
