@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from somafractalmemory.cli.bench_workload import Workload
+from somafractalmemory.core.stop_words import content_words
 from somafractalmemory.core.text import payload_text
 from somafractalmemory.embedding import hashing
 from somafractalmemory.embedding.hashing import HashingEmbedder, Vocabulary, word_features
@@ -53,6 +54,27 @@ def test_the_arrays_grow_past_their_first_size_keeping_what_they_held() -> None:
     slots, _ = word_features("word7", 64)
     start = int(vocabulary.starts[7])
     assert vocabulary.slots[start : start + len(slots)].tolist() == list(slots)
+    assert (vocabulary.slots.dtype, vocabulary.starts.dtype, vocabulary.lengths.dtype) == (np.int64,) * 3
+    assert vocabulary.weights.dtype == np.float64
+
+
+def test_an_embedder_past_its_first_arrays_gives_the_vectors_of_a_fresh_one() -> None:
+    texts = [f"word{n} and term{n % 50}" for n in range(3000)]
+    grown = HashingEmbedder(64)
+    grown.embed(texts)  # past the first arrays
+    fresh = HashingEmbedder(64)
+    assert np.array_equal(grown.embed(texts[-5:]), fresh.embed(texts[-5:]))
+
+
+def test_a_text_of_no_word_is_a_zero_row_of_float32() -> None:
+    vectors = HashingEmbedder(16).embed(["!!", ""])
+    assert vectors.dtype == np.float32 and vectors.shape == (2, 16) and not vectors.any()
+
+
+def test_too_few_dimensions_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"^the hashing embedder needs at least 8 dimensions$"):
+        HashingEmbedder(7)
+    assert HashingEmbedder(8).dimensions == 8
 
 
 def test_a_full_vocabulary_starts_again_and_the_vectors_stay_the_same(
@@ -65,8 +87,21 @@ def test_a_full_vocabulary_starts_again_and_the_vectors_stay_the_same(
     first = embedder._vocabulary
     assert np.array_equal(embedder.embed(texts), expected)  # learnt past the cap: this call finishes
     assert len(first) > 10 and embedder._vocabulary is first
-    assert np.array_equal(embedder.embed(texts[:1]), expected[:1])
-    assert embedder._vocabulary is not first and len(embedder._vocabulary) <= 10
+    assert np.array_equal(embedder.embed(texts[:1]), expected[:1])  # made on the full one, which it drops
+    assert embedder._vocabulary is not first and len(embedder._vocabulary) == 0
+    assert np.array_equal(embedder.embed(texts[1:3]), expected[1:3])  # on the new one
+    learnt = {w for t in texts[1:3] for w in content_words(hashing.TOKEN_PATTERN.findall(t.lower()))}
+    assert len(embedder._vocabulary) == len(learnt) > 0
+
+
+def test_the_vocabulary_starts_again_once_it_holds_the_cap_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashing, "CACHED_WORDS", 3)
+    embedder = HashingEmbedder(32)
+    embedder.embed(["alpha beta gamma"])
+    first = embedder._vocabulary
+    assert len(first) == 3
+    embedder.embed(["delta"])
+    assert embedder._vocabulary is not first
 
 
 def test_threads_learning_at_once_get_the_vectors_one_thread_gets() -> None:
