@@ -24,7 +24,6 @@ line with the store or the recall sample misses; 0 otherwise.
 """
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -46,6 +45,7 @@ from typing import IO, Any
 import httpx
 import numpy as np
 
+from somafractalmemory.adapters.ann_index import FOLDER_SUFFIX, index_file_name
 from somafractalmemory.adapters.ivf_lists import IvfLists
 from somafractalmemory.cli.bench_workload import Workload
 from somafractalmemory.cli.server_process import ServerProcess
@@ -56,7 +56,7 @@ from somafractalmemory.wiring import DOCUMENT_FILE, VECTOR_FILE
 
 NAMESPACE = "bench"
 BULK_PATH = f"/v1/namespaces/{NAMESPACE}/bulk"
-IVF_FOLDER = VECTOR_FILE + ".ivf"  # adapters/ann_index.py: <generation>/<sha256(namespace)[:32]>.faiss
+IVF_FOLDER = VECTOR_FILE + FOLDER_SUFFIX  # holds <file generation>/<index_file_name(namespace)>
 READY_POLL_SECONDS = 0.05
 COMMIT_POLL_SECONDS = 0.001
 PROGRESS_SECONDS = 10.0
@@ -215,8 +215,7 @@ def check_ivf(data_dir: Path, threshold: int) -> IvfCheck:
             (row[0] for row in vectors.execute("SELECT label FROM points WHERE namespace = ?", (NAMESPACE,))),
             dtype=np.int64,
         )
-    digest = hashlib.sha256(NAMESPACE.encode()).hexdigest()[:32]
-    path = data_dir / IVF_FOLDER / generation / f"{digest}.faiss"
+    path = data_dir / IVF_FOLDER / generation / index_file_name(NAMESPACE)
     expected = len(labels) > threshold
     if not path.exists():
         return IvfCheck(None, len(labels) if expected else 0, 0, expected)

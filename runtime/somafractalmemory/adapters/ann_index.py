@@ -91,6 +91,13 @@ CREATE TABLE IF NOT EXISTS ann_meta (generation TEXT NOT NULL, next_label INTEGE
 """
 
 
+def index_file_name(namespace: str) -> str:
+    """The name of a namespace's IVF index file in its generation's folder (``<vector file>.ivf/<file
+    generation>/``); its snapshot's files share the stem."""
+    digest = hashlib.sha256(namespace.encode()).hexdigest()[:32]
+    return f"{digest}{INDEX_SUFFIX}"
+
+
 def _label_points(db: sqlite3.Connection) -> str:
     """Give every point a label (a file the numpy index or ``soma reindex`` wrote has none) and return
     the file's generation: a new file gets a new one, so no IVF index of another file is ever trusted."""
@@ -557,9 +564,7 @@ class AnnIndex:
         return ann
 
     def _index_path(self, namespace: str) -> Path:
-        """The namespace's IVF index file (its snapshot's files share the stem)."""
-        digest = hashlib.sha256(namespace.encode()).hexdigest()[:32]
-        return self._folder / f"{digest}{INDEX_SUFFIX}"
+        return self._folder / index_file_name(namespace)
 
     def ping(self) -> None:
         self._file.ping()

@@ -42,7 +42,7 @@ def threads_for(count: int) -> None:
       for work on a busy host (tens of milliseconds a query when other processes hold the cores), so one;
     - a write (adding a batch, the one training) is a large matrix product, and its team fills the core
       the store's and the embedder's threads leave idle while they wait for Python's lock: all of them
-      (measured in docs/vector-index.md, "Ingest: where a write goes")."""
+      (measured in docs/vector-index.md, "Ingest: thread by thread")."""
     faiss.omp_set_num_threads(count)
 
 
