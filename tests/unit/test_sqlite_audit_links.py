@@ -62,3 +62,74 @@ def test_a_log_made_before_links_were_audited_gets_the_column(tmp_path: Path) ->
     with closing(sqlite3.connect(path)) as db:
         indexes = {row[1] for row in db.execute("PRAGMA index_list(audit_log)")}
     assert "audit_by_target" in indexes
+
+
+def index_sql(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as db:
+        return str(db.execute("SELECT sql FROM sqlite_master WHERE name = 'audit_by_target'").fetchone()[0])
+
+
+def test_only_link_entries_are_in_the_target_index(tmp_path: Path) -> None:
+    path = tmp_path / "memories.sqlite"
+    SQLiteStore(path).close()
+    assert index_sql(path).endswith("(namespace, target_key, id) WHERE target_key IS NOT NULL")
+
+
+def test_a_target_index_of_every_entry_is_made_the_links_one_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "memories.sqlite"
+    store = SQLiteStore(path)
+    store.put_many([memory((1.0,)), memory((2.0,))])
+    store.add_link(Link(NS, (1.0,), (2.0,), "r", 1.0, 7.0), audit=link_trail((1.0,), (2.0,)))
+    store.close()
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("DROP INDEX audit_by_target")
+        db.execute("CREATE INDEX audit_by_target ON audit_log (namespace, target_key, id)")
+    store = SQLiteStore(path)
+    try:
+        assert index_sql(path).endswith("WHERE target_key IS NOT NULL")
+        assert [e.target for e in store.audit_entries(NS, (2.0,), 10, None)] == [(2.0,)]
+    finally:
+        store.close()
+
+
+def store_trail(*coordinates: tuple[float, ...]) -> AuditTrail:
+    return AuditTrail([AuditEntry(1.0, "system", AuditAction.STORE, NS, c) for c in coordinates], 100)
+
+
+def test_a_memory_log_reads_its_own_index_and_the_target_index(tmp_path: Path) -> None:
+    """Not the namespace's whole log: at 100,000 entries that walk took 28 ms, the two indexes 0.02."""
+    path = tmp_path / "memories.sqlite"
+    store = SQLiteStore(path)
+    statements: list[str] = []
+    try:
+        store._db.set_trace_callback(statements.append)
+        store.audit_entries(NS, (1.0,), 10, 5)
+    finally:
+        store._db.set_trace_callback(None)
+        store.close()
+    [query] = statements
+    with closing(sqlite3.connect(path)) as db:
+        plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}")]
+    assert "SEARCH audit_log USING INDEX audit_by_memory (namespace=? AND coord_key=? AND id<?)" in plan
+    assert "SEARCH audit_log USING INDEX audit_by_target (namespace=? AND target_key=? AND id<?)" in plan
+    assert not any("audit_by_namespace" in step for step in plan)
+
+
+def test_a_memory_log_merges_its_entries_and_links_newest_first_within_the_limit(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "memories.sqlite")
+    try:
+        store.put_many([memory((1.0,)), memory((2.0,))], audit=store_trail((1.0,), (2.0,)))  # 1, 2
+        store.add_link(Link(NS, (2.0,), (1.0,), "r", 1.0, 7.0), audit=link_trail((2.0,), (1.0,)))  # 3
+        store.put_many([memory((1.0,))], audit=store_trail((1.0,)))  # 4
+        store.add_link(Link(NS, (1.0,), (1.0,), "self", 1.0, 7.0), audit=link_trail((1.0,), (1.0,)))  # 5
+        store.put_many([memory((2.0,))], audit=store_trail((2.0,)))  # 6
+        assert [e.entry for e in store.audit_entries(NS, (1.0,), 10, None)] == [5, 4, 3, 1]
+        assert [e.entry for e in store.audit_entries(NS, (1.0,), 2, None)] == [5, 4]
+        assert [e.entry for e in store.audit_entries(NS, (1.0,), 2, 5)] == [4, 3]
+        assert [e.entry for e in store.audit_entries(NS, (1.0,), 10, 3)] == [1]
+        assert [e.entry for e in store.audit_entries(NS, (2.0,), 10, None)] == [6, 3, 2]
+        assert [e.entry for e in store.audit_entries(NS, None, 3, None)] == [6, 5, 4]
+        assert [e.entry for e in store.audit_entries(NS, None, 10, 3)] == [2, 1]
+        assert store.audit_entries("other", (1.0,), 10, None) == []
+    finally:
+        store.close()

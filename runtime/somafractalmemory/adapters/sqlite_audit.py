@@ -29,16 +29,24 @@ CREATE INDEX IF NOT EXISTS audit_by_memory ON audit_log (namespace, coord_key, i
 
 log = logging.getLogger(__name__)
 
-TARGET_INDEX = "CREATE INDEX IF NOT EXISTS audit_by_target ON audit_log (namespace, target_key, id)"
+# Only a link's entry names a target: the entries of stores and deletes (nearly all of them) stay out of
+# this index, and a memory's log still finds the links to it here ("target_key = ?" implies the WHERE).
+TARGET_INDEX = (
+    "CREATE INDEX IF NOT EXISTS audit_by_target ON audit_log (namespace, target_key, id) "
+    "WHERE target_key IS NOT NULL"
+)
 
 
 def add_target_column(db: sqlite3.Connection) -> None:
     """A log made before links were audited gets the column (null: its entries name one memory) and
-    its index."""
+    its index; one whose index held every entry gets the one of links alone."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}
     if "target_key" not in columns:
         db.execute("ALTER TABLE audit_log ADD COLUMN target_key TEXT")
         log.info("the audit log names the memory each link points to from now on")
+    found = db.execute("SELECT sql FROM sqlite_master WHERE name = 'audit_by_target'").fetchone()
+    if found is not None and "WHERE" not in found[0]:
+        db.execute("DROP INDEX audit_by_target")
     db.execute(TARGET_INDEX)
 
 
@@ -61,18 +69,27 @@ def append(db: sqlite3.Connection, trail: AuditTrail) -> None:
     db.execute("DELETE FROM audit_log WHERE id <= (SELECT max(id) FROM audit_log) - ?", (trail.keep,))
 
 
+def _in_namespace(before: int | None, condition: str = "") -> str:
+    """The namespace's entries (those matching ``condition`` too), before an entry id when given."""
+    older = " AND id < :before" if before is not None else ""
+    return f"SELECT * FROM audit_log WHERE namespace = :namespace{condition}{older}"
+
+
 def entries(
     db: sqlite3.Connection, namespace: str, coordinate: Coordinate | None, limit: int, before: int | None
 ) -> list[AuditEntry]:
-    query = "SELECT * FROM audit_log WHERE namespace = ?"
-    params: list[Any] = [namespace]
-    if coordinate is not None:
-        query += " AND (coord_key = ? OR target_key = ?)"
-        params.extend([coordinate_key(coordinate)] * 2)
-    if before is not None:
-        query += " AND id < ?"
-        params.append(before)
-    rows = db.execute(query + " ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
+    """Newest first. A memory's log is its own entries and the links to it, each read from its index
+    and merged: one query with ``coord_key = ? OR target_key = ?`` walked the namespace's whole log
+    instead (SQLite chose the namespace index for it)."""
+    params: dict[str, Any] = {"namespace": namespace, "before": before, "limit": limit}
+    if coordinate is None:
+        query = _in_namespace(before)
+    else:
+        params["key"] = coordinate_key(coordinate)
+        own = _in_namespace(before, " AND coord_key = :key") + " ORDER BY id DESC LIMIT :limit"
+        linked = _in_namespace(before, " AND target_key = :key") + " ORDER BY id DESC LIMIT :limit"
+        query = f"SELECT * FROM ({own}) UNION SELECT * FROM ({linked})"
+    rows = db.execute(query + " ORDER BY id DESC LIMIT :limit", params).fetchall()
     return [
         AuditEntry(
             at=row["at"],
