@@ -217,3 +217,39 @@ def test_when_every_term_is_common_texts_with_all_then_any_come_most_recent_firs
         assert found(store, "blue", conditions=parse_filters({"text": "blue"})) == [(3.0,)]
     finally:
         store.close()
+
+
+def merge_widths(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as db:
+        return {
+            table: db.execute(f"SELECT v FROM {table}_config WHERE k = 'automerge'").fetchone()[0]
+            for table in ("memory_text", "memory_words")
+        }
+
+
+def test_both_text_indexes_merge_sixteen_segments_a_level(store: SQLiteStore, path: Path) -> None:
+    assert merge_widths(path) == {"memory_text": 16, "memory_words": 16}
+
+
+def test_a_file_with_fts5_default_merging_gets_the_width_on_open(path: Path) -> None:
+    SQLiteStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM memory_text_config WHERE k = 'automerge'")
+        db.execute("DELETE FROM memory_words_config WHERE k = 'automerge'")
+    reopened = SQLiteStore(path)
+    try:
+        assert merge_widths(path) == {"memory_text": 16, "memory_words": 16}
+    finally:
+        reopened.close()
+
+
+def test_merged_segments_keep_every_write_findable(store: SQLiteStore) -> None:
+    """Forty writes of one memory: level 0 fills past sixteen segments twice, so merges run."""
+    for n in range(40):
+        store.put_many([memory(n, f"batch{n} shared")])
+    assert sorted(found(store, "shared", limit=50)) == [(float(n),) for n in range(40)]
+    assert found(store, "batch17") == [(17.0,)]
+    substring = store.keyword_search(
+        NS, "atch3", exact=False, case_sensitive=False, memory_type=None, limit=50
+    )
+    assert sorted(m.coordinate for m in substring) == [(3.0,)] + [(float(n),) for n in range(30, 40)]

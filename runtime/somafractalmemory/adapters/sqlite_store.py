@@ -60,6 +60,12 @@ TRIGRAM = 3
 SQL_VARIABLE_CHUNK = 500
 JOURNAL_CLEAR_EVERY = 64
 JOURNAL_CLEAR_KEYS = 1_000
+# FTS5 merges the segments of a level once this many wait there (its default is 4): the largest it
+# allows, so a term's entries are rewritten on fewer levels. Measured on the bench workload at 300,000
+# memories: a store's insert 23 us a memory where it was 25 to 27, bm25 queries no slower (fewer levels
+# make up for more segments a level).
+TEXT_INDEX_MERGE_WIDTH = 16
+TEXT_INDEXES = ("memory_text", "memory_words")
 WORD_CHARACTER = re.compile(r"\w")
 BM25 = "bm25(memory_words, 1.0, 0.0)"  # the text column only: the scope is a filter, not evidence
 
@@ -317,6 +323,10 @@ class SQLiteStore:
         self._add_embedder_column()
         with self._transaction() as db:
             sqlite_audit.add_target_column(db)
+            for table in TEXT_INDEXES:  # kept in the file's own config: set on every open, old files too
+                db.execute(
+                    f"INSERT INTO {table} ({table}, rank) VALUES ('automerge', ?)", (TEXT_INDEX_MERGE_WIDTH,)
+                )
         if not journaled:
             self._journal_every_namespace()
         self._fill_word_index()
