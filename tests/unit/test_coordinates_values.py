@@ -114,3 +114,36 @@ def test_the_key_is_the_repr_of_each_float_joined_by_commas() -> None:
     assert coordinate_key((0.1,)) == "0.1"
     assert coordinate_from_key("1.0,2.5,-3.0") == (1.0, 2.5, -3.0)
     assert coordinate_from_key("7") == (7.0,)
+
+
+def test_a_key_asked_again_is_the_one_kept() -> None:
+    coordinate = (7.25, -1.5, 1e-3)
+    first = coordinate_key(coordinate)
+    assert first == "7.25,-1.5,0.001"
+    assert coordinate_key((7.25, -1.5, 1e-3)) is first  # an equal tuple: the kept string, not a new one
+
+
+def test_negative_zero_keys_apart_from_zero_whichever_comes_first() -> None:
+    """-0.0 == 0.0 and they hash alike: a kept key must never answer for the other."""
+    assert coordinate_key((0.0, 4.5)) == "0.0,4.5"
+    assert coordinate_key((-0.0, 4.5)) == "-0.0,4.5"
+    assert coordinate_key((-0.0, 5.5)) == "-0.0,5.5"
+    assert coordinate_key((0.0, 5.5)) == "0.0,5.5"
+
+
+def test_integers_key_as_floats_and_lists_as_tuples() -> None:
+    assert coordinate_key((3, 4)) == "3.0,4.0"
+    assert coordinate_key((3.0, 4.0)) == "3.0,4.0"
+    assert coordinate_key([3.5, 4]) == "3.5,4.0"
+
+
+def test_the_kept_keys_start_over_once_full() -> None:
+    from somafractalmemory.core import coordinates
+
+    assert coordinates.KEYS_KEPT == 16_384
+    coordinates._recent_keys.clear()
+    for n in range(coordinates.KEYS_KEPT):
+        assert coordinate_key((float(n) + 0.5,)) == f"{n}.5"
+    assert len(coordinates._recent_keys) == coordinates.KEYS_KEPT
+    assert coordinate_key((0.25, 0.5)) == "0.25,0.5"
+    assert coordinates._recent_keys == {(0.25, 0.5): "0.25,0.5"}

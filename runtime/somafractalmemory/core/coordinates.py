@@ -75,9 +75,29 @@ def parse_coordinate_value(value: object) -> Coordinate:
     raise InvalidInput("a coordinate is a string like '1,2,3' or an array of numbers")
 
 
+# The keys of coordinates asked lately: a write asks for each memory's key several times (its store row,
+# audit entry, cache entry and index row), and a float's repr, 0.4 us a component, was the cost. Once
+# full, the map starts over: enough for the writes in flight (a bulk is 10,000 memories at most by
+# default).
+KEYS_KEPT = 16_384
+_recent_keys: dict[Coordinate, str] = {}
+
+
+def _key(coord: Sequence[float]) -> str:
+    return ",".join(map(repr, map(float, coord)))
+
+
 def coordinate_key(coord: Sequence[float]) -> str:
     """The canonical text a coordinate is stored and keyed under ('1.0,2.0,3.0')."""
-    return ",".join(map(repr, map(float, coord)))
+    # -0.0 equals 0.0 (and hashes alike) yet keys as '-0.0': a coordinate with a zero is never mapped.
+    if type(coord) is not tuple or 0.0 in coord:
+        return _key(coord)
+    key = _recent_keys.get(coord)
+    if key is None:
+        if len(_recent_keys) >= KEYS_KEPT:
+            _recent_keys.clear()
+        key = _recent_keys[coord] = _key(coord)
+    return key
 
 
 def coordinate_from_key(key: str) -> Coordinate:
