@@ -230,3 +230,12 @@ def test_a_second_process_on_the_file_reads_sqlite_and_the_first_leaves_its_snap
     assert "not usable" not in caplog.text  # the second one's snapshot, whole
     assert_consistent(third, path)
     crash(third)
+
+
+def test_each_point_is_stored_under_its_own_vector(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.sqlite"
+    index = AnnIndex(path, DIMS, threshold=THRESHOLD)
+    vectors = unit_vectors(3, 11)
+    index.upsert([point(n, vectors[n]) for n in range(3)])
+    index.close()
+    assert stored(path) == {(float(n),): vectors[n].tobytes() for n in range(3)}

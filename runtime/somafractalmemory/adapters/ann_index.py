@@ -538,9 +538,10 @@ class AnnIndex:
             vectors.reshape(len(rows), self.dimensions),
         )
 
-    def _add(self, batch: Sequence[tuple[VectorPoint, str, int]]) -> None:
+    def _add(self, batch: Sequence[tuple[VectorPoint, str, int]], vectors: Vectors) -> None:
+        """The points (each with its payload's JSON and its label) into their shards; ``vectors``: theirs,
+        one row each."""
         points = [point for point, _, _ in batch]
-        vectors = np.stack([np.asarray(p.vector, dtype=np.float32) for p in points])
         touched: dict[str, _AnnShard] = {}
         for namespace, positions in by_namespace(points).items():
             ann = touched[namespace] = self._shard(namespace)
@@ -578,6 +579,9 @@ class AnnIndex:
         self._file.close()
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
+        vectors = np.stack([np.asarray(p.vector, dtype=np.float32) for p in points])
+        blobs = memoryview(vectors.tobytes())
+        width = vectors.shape[1] * vectors.itemsize
         with self._file.transaction() as db:
             first = self._next_label
             rows = [
@@ -586,7 +590,7 @@ class AnnIndex:
                     p.namespace,
                     coordinate_key(p.coordinate),
                     p.memory_type.value,
-                    np.asarray(p.vector, dtype=np.float32).tobytes(),
+                    blobs[offset * width : (offset + 1) * width],
                     json.dumps(p.payload, separators=(",", ":")),
                 )
                 for offset, p in enumerate(points)
@@ -600,7 +604,7 @@ class AnnIndex:
             )
             db.execute("UPDATE ann_meta SET next_label = ?", (first + len(rows),))
             self._next_label = first + len(rows)
-            self._add([(p, row[5], row[0]) for p, row in zip(points, rows, strict=True)])
+            self._add([(p, row[5], row[0]) for p, row in zip(points, rows, strict=True)], vectors)
 
     def delete(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:
         with self._file.transaction() as db:
