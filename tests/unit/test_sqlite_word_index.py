@@ -253,3 +253,7 @@ def test_merged_segments_keep_every_write_findable(store: SQLiteStore) -> None:
         NS, "atch3", exact=False, case_sensitive=False, memory_type=None, limit=50
     )
     assert sorted(m.coordinate for m in substring) == [(3.0,)] + [(float(n),) for n in range(30, 40)]
+
+
+def test_the_store_keeps_16_mib_of_pages(store: SQLiteStore) -> None:
+    assert store._db.execute("PRAGMA cache_size").fetchone()[0] == -16_384
