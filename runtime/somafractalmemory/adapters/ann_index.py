@@ -44,6 +44,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from somafractalmemory.adapters import heap
 from somafractalmemory.adapters.ivf_lists import IvfLists, Labels, training_rows
 from somafractalmemory.adapters.numpy_index import SCHEMA, TYPE_CODES, Shard, by_namespace, cosine
 from somafractalmemory.adapters.sqlite_file import SQLiteFile, insert_rows
@@ -370,6 +371,7 @@ class AnnIndex:
         self._folder = folder / generation
         self._folder.mkdir(mode=0o700, exist_ok=True)
         self._load()
+        heap.give_back()  # what reading the rows and the lists left free
 
     def _load(self) -> None:
         namespaces = [row[0] for row in self._file.db.execute(NAMESPACES)]
@@ -605,6 +607,7 @@ class AnnIndex:
             db.execute("UPDATE ann_meta SET next_label = ?", (first + len(rows),))
             self._next_label = first + len(rows)
             self._add([(p, row[5], row[0]) for p, row in zip(points, rows, strict=True)], vectors)
+        heap.give_back()
 
     def delete(self, namespace: str, coordinates: Sequence[Coordinate]) -> None:
         with self._file.transaction() as db:
@@ -617,6 +620,7 @@ class AnnIndex:
                 for coordinate in coordinates:
                     ann.remove(coordinate)
                 ann.save_if_due()
+        heap.give_back()
 
     def search(
         self,

@@ -9,7 +9,6 @@ retrained: at 20,000 points that is 1,000 cells, about 1,000 points each at 1,00
 the ``PROBES`` nearest cells' int8 codes; the caller ranks the candidates by exact float32 cosine.
 """
 
-import ctypes
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from somafractalmemory.adapters import heap
 from somafractalmemory.core.ports import Vectors
 from somafractalmemory.datadir import private_file
 
@@ -46,24 +46,7 @@ def threads_for(count: int) -> None:
     faiss.omp_set_num_threads(count)
 
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default, kept fixed
-
-
-def fix_mmap_threshold() -> None:
-    """Keep glibc's mmap threshold at its default instead of letting it rise.
-
-    glibc raises the threshold each time a mapped block is freed (up to 32 MiB). An inverted list read
-    from a file is sized exactly, so faiss copies each one on its first add after a load; with the raised
-    threshold the copies come from the heap and the freed lists are never given back: 10,000 adds to a
-    loaded index of 1,000,000 points (1,024 lists) kept 244 MiB more resident, 20 MiB with the threshold
-    fixed (bench: docs/vector-index.md). Other C libraries have no mallopt: nothing to do there."""
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is not None:
-        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-
-
-fix_mmap_threshold()
+heap.configure()  # faiss's lists and a write's large blocks: see adapters/heap.py
 
 
 def cells_for(points: int) -> int:
