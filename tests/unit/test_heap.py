@@ -90,3 +90,14 @@ def test_the_index_gives_back_after_opening_and_each_write(
     index.delete("ns", [(1.0,)])
     assert len(given_back) == 3
     index.close()
+
+
+def test_accepted_settings_log_nothing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(heap, "_libc", lambda: library(calls, True, answer=1))
+    with caplog.at_level(logging.WARNING, logger=heap.__name__):
+        heap.configure()
+    assert len(calls) == 2
+    assert caplog.messages == []

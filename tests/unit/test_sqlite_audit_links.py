@@ -133,3 +133,17 @@ def test_a_memory_log_merges_its_entries_and_links_newest_first_within_the_limit
         assert store.audit_entries("other", (1.0,), 10, None) == []
     finally:
         store.close()
+
+
+def test_a_target_index_of_links_alone_is_kept_as_it_is_on_open(tmp_path: Path) -> None:
+    """Reopening changes no schema object: SQLite counts every change in the file's schema version."""
+    path = tmp_path / "memories.sqlite"
+
+    def schema_version() -> int:
+        with closing(sqlite3.connect(path)) as db:
+            return int(db.execute("PRAGMA schema_version").fetchone()[0])
+
+    SQLiteStore(path).close()
+    before = schema_version()
+    SQLiteStore(path).close()
+    assert schema_version() == before
