@@ -8,7 +8,7 @@ from refusals import message
 
 from somafractalmemory.core.budget import DEFAULT_BUDGET, WorkBudget
 from somafractalmemory.core.graph import dijkstra
-from somafractalmemory.core.json_text import decode_json, decode_text
+from somafractalmemory.core.json_text import compact_json, decode_json, decode_text
 from somafractalmemory.core.models import Link
 
 A, B, C, D, E = (0.0,), (1.0,), (2.0,), (3.0,), (4.0,)
@@ -126,3 +126,10 @@ def test_a_node_reached_again_more_heavily_is_read_once() -> None:
 
     assert dijkstra(A, D, outgoing) == [A, C, B, D]
     assert asked == [A, C, B]  # B's first, heavier entry is skipped when it comes off the heap
+
+
+def test_compact_json_is_json_dumps_without_spaces() -> None:
+    value = {"text": "café", "n": [1, 2.5, None, True], "nested": {"k": "v"}}
+    assert compact_json(value) == '{"text":"caf\\u00e9","n":[1,2.5,null,true],"nested":{"k":"v"}}'
+    assert compact_json(value) == json.dumps(value, separators=(",", ":"))
+    assert compact_json(["a", "b"]) == '["a","b"]'

@@ -30,7 +30,6 @@ ranks them, and a filter that left too few falls back to the scan.
 """
 
 import hashlib
-import json
 import logging
 import shutil
 import sqlite3
@@ -57,6 +56,7 @@ from somafractalmemory.adapters.vector_snapshot import (
 )
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.filters import MemoryFilter
+from somafractalmemory.core.json_text import compact_json
 from somafractalmemory.core.models import MemoryType, VectorHit, VectorPoint
 from somafractalmemory.core.ports import Vectors
 
@@ -593,7 +593,7 @@ class AnnIndex:
                     coordinate_key(p.coordinate),
                     p.memory_type.value,
                     blobs[offset * width : (offset + 1) * width],
-                    json.dumps(p.payload, separators=(",", ":")),
+                    compact_json(p.payload),
                 )
                 for offset, p in enumerate(points)
             ]

@@ -13,7 +13,6 @@ candidates, and their exact cosine ranks them. With 1,000 candidates this finds 
 top 10 at 100k points, in a tenth of the memory traffic.
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from somafractalmemory.adapters.sqlite_file import SQLiteFile
 from somafractalmemory.adapters.vector_rows import VectorRows
 from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, coordinate_key
 from somafractalmemory.core.filters import MemoryFilter
+from somafractalmemory.core.json_text import compact_json
 from somafractalmemory.core.models import MemoryType, VectorHit, VectorPoint
 from somafractalmemory.core.ports import Vectors
 
@@ -410,7 +410,7 @@ class NumpyIndex:
                 coordinate_key(p.coordinate),
                 p.memory_type.value,
                 np.asarray(p.vector, dtype=np.float32).tobytes(),
-                json.dumps(p.payload, separators=(",", ":")),
+                compact_json(p.payload),
             )
             for p in points
         ]

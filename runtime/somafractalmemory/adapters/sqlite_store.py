@@ -38,6 +38,7 @@ from somafractalmemory.core.coordinates import Coordinate, coordinate_from_key, 
 from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.filters import MemoryFilter, matches
 from somafractalmemory.core.importance import MemoryOrder
+from somafractalmemory.core.json_text import compact_json
 from somafractalmemory.core.models import (
     Link,
     Memory,
@@ -198,7 +199,7 @@ def _memory_row(memory: Memory) -> tuple[Any, ...]:
         len(memory.coordinate),
         *components,
         memory.memory_type.value,
-        json.dumps(memory.payload, separators=(",", ":")),
+        compact_json(memory.payload),
         payload_text(memory.payload),
         memory.importance,
         memory.created_at,
@@ -395,7 +396,7 @@ class SQLiteStore:
         self._keys_since_clear += len(keys)
         cursor = db.execute(
             "INSERT INTO index_journal (namespace, keys) VALUES (?, ?)",
-            (namespace, json.dumps(list(keys), separators=(",", ":"))),
+            (namespace, compact_json(list(keys))),
         )
         with self._marks:
             self._recorded = cursor.lastrowid or self._recorded
@@ -549,7 +550,7 @@ class SQLiteStore:
                 coordinate_key(stored.coordinate),
                 stored.version.number,
                 stored.version.memory_type.value,
-                json.dumps(stored.version.payload, separators=(",", ":")),
+                compact_json(stored.version.payload),
                 stored.version.importance,
                 stored.version.updated_at,
                 stored.version.replaced_at,
@@ -593,7 +594,7 @@ class SQLiteStore:
         with self._transaction() as db:
             db.executemany(
                 "UPDATE memory_versions SET payload = ? WHERE namespace = ? AND coord_key = ? AND number = ?",
-                [(json.dumps(p, separators=(",", ":")), namespace, key, n) for n, p in payloads.items()],
+                [(compact_json(p), namespace, key, n) for n, p in payloads.items()],
             )
 
     @staticmethod

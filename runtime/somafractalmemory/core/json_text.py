@@ -1,4 +1,4 @@
-"""Strict JSON decoding, for request bodies and import lines alike.
+"""Strict JSON decoding, for request bodies and import lines alike, and the compact encoding stores keep.
 
 Python's ``json`` is lax where it matters here: it takes UTF-16 and UTF-32 bytes, keeps the last of two
 duplicate keys, reads ``NaN`` and ``Infinity``, and turns ``1e999`` into infinity. Each of those is
@@ -32,6 +32,16 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise InvalidInput(f"duplicate key {key!r} in a JSON object")
             seen.add(key)
     return value
+
+
+# One encoder for every compact dump: json.dumps with its own separators builds a new encoder each call
+# (a microsecond of every stored payload's two dumps, the store's row and the vector index's).
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def compact_json(value: Any) -> str:
+    """``value`` as JSON without spaces, as the stores keep payloads and keys."""
+    return _COMPACT.encode(value)
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_float=_finite, parse_constant=_no_constants)

@@ -8,7 +8,7 @@ from typing import Any
 
 from somafractalmemory.core.coordinates import coordinate_from_floats
 from somafractalmemory.core.errors import InvalidInput
-from somafractalmemory.core.json_text import decode_json
+from somafractalmemory.core.json_text import compact_json, decode_json
 from somafractalmemory.core.models import (
     Link,
     Memory,
@@ -198,7 +198,7 @@ def record_line(record: dict[str, Any]) -> bytes:
 def encode_memory(memory: Memory) -> bytes:
     """A cache entry: the memory's record and its embedder (which export leaves out: import embeds anew)."""
     record = {**memory_to_record(memory), "embedder": memory.embedder}
-    return json.dumps(record, separators=(",", ":")).encode()
+    return compact_json(record).encode()
 
 
 def decode_memory(namespace: str, data: bytes) -> Memory:
