@@ -47,17 +47,22 @@ def test_the_thresholds_are_fixed_where_the_c_library_has_mallopt(
     assert calls == (expected if functions else [])
 
 
-def test_a_refused_setting_is_logged(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+REFUSALS = [
+    f"the C library refused mallopt(-3, {32 * 1024 * 1024})",
+    f"the C library refused mallopt(-1, {64 * 1024 * 1024})",
+]
+
+
+@pytest.mark.parametrize(("answer", "logged"), [(0, REFUSALS), (1, [])])
+def test_a_refused_setting_is_logged_an_accepted_one_not(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, answer: int, logged: list[str]
 ) -> None:
     calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(heap, "_libc", lambda: library(calls, True, answer=0))
+    monkeypatch.setattr(heap, "_libc", lambda: library(calls, True, answer=answer))
     with caplog.at_level(logging.WARNING, logger=heap.__name__):
         heap.configure()
-    assert caplog.messages == [
-        f"the C library refused mallopt(-3, {32 * 1024 * 1024})",
-        f"the C library refused mallopt(-1, {64 * 1024 * 1024})",
-    ]
+    assert len(calls) == 2
+    assert caplog.messages == logged
 
 
 @pytest.mark.parametrize("functions", [True, False])
@@ -90,14 +95,3 @@ def test_the_index_gives_back_after_opening_and_each_write(
     index.delete("ns", [(1.0,)])
     assert len(given_back) == 3
     index.close()
-
-
-def test_accepted_settings_log_nothing(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(heap, "_libc", lambda: library(calls, True, answer=1))
-    with caplog.at_level(logging.WARNING, logger=heap.__name__):
-        heap.configure()
-    assert len(calls) == 2
-    assert caplog.messages == []
