@@ -10,6 +10,9 @@ import pytest
 
 from somafractalmemory.adapters import sqlite_file
 from somafractalmemory.adapters.sqlite_file import SQLiteFile
+from somafractalmemory.adapters.sqlite_store import SQLiteStore
+from somafractalmemory.cli.bench_workload import Workload
+from somafractalmemory.core.models import Memory
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
 ROWS, ROW_BYTES = 200, 16_384  # 3.2 MB: several times what a checkpoint at 1,000 pages would hold back
@@ -115,3 +118,52 @@ def test_close_does_not_wait_out_the_pause(tmp_path: Path, monkeypatch: pytest.M
     write(file)  # the checkpointer now waits out its pause
     file.close()  # returns at once: the stop ends the pause
     assert "checkpoint data.sqlite" not in [thread.name for thread in checkpoint_threads()]
+
+
+def temporary_files() -> list[str]:
+    """The SQLite temporary files this process holds open (unlinked once opened: /proc still names them)."""
+    fds = Path("/proc/self/fd")
+    found = []
+    for fd in fds.iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if "etilqs_" in target:
+            found.append(target)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see the open files")
+@pytest.mark.parametrize(("temp_store", "on_disk"), [(None, False), ("DEFAULT", True)])
+def test_a_bulk_write_journals_its_statements_in_memory(
+    tmp_path: Path, temp_store: str | None, on_disk: bool
+) -> None:
+    """The store's write of 1,000 memories over 3,000 (its triggers fill both text indexes) journals
+    the pages each statement changes; the file keeps that journal in memory. With SQLite's default, a
+    temporary file, the same write opens one: the test sees what it looks for (files are looked at
+    while the statements run)."""
+    store = SQLiteStore(tmp_path / "memories.sqlite")
+    seen: list[str] = []
+
+    def look() -> int:
+        seen.extend(temporary_files())
+        return 0
+
+    try:
+        assert store._db.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+        if temp_store is not None:
+            store._db.execute(f"PRAGMA temp_store={temp_store}")
+        workload = Workload(3)
+        now = time.time()
+        for _ in range(4):
+            memories = [
+                Memory("ns", item.coordinate, item.payload, item.memory_type, 0.5, now, now)
+                for item in workload.memories(1_000)
+            ]
+            store._db.set_progress_handler(look, 10_000)
+            store.put_many(memories)
+        assert bool(seen) is on_disk
+    finally:
+        store._db.set_progress_handler(None, 0)
+        store.close()

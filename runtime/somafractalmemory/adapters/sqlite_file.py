@@ -79,6 +79,10 @@ class SQLiteFile:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # durable on commit against a crash of this process
         self.db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
+        # Statement journals and temporary tables in memory: a write's statement of 1,000 rows (and the
+        # text indexes' triggers) journals the pages it changes in case it must be undone alone, and in a
+        # temporary file that was the largest writer of a bulk ingest (35 MB in 4 s, more than both WALs).
+        self.db.execute("PRAGMA temp_store=MEMORY")
         self.db.executescript(schema)
         self.checkpointer = Checkpointer(path)
 
