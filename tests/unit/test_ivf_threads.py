@@ -3,6 +3,9 @@
 the count per thread: a count set once at import left the server's request threads, which answer the
 queries, with a team as large as the host's cores."""
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 
@@ -80,3 +83,25 @@ def test_a_removal_runs_on_the_write_threads(ivf: IvfLists, write_threads: int) 
 def test_a_search_runs_on_one_thread(ivf: IvfLists) -> None:
     query = vectors(1, 5)[0]
     assert threads_after(lambda: ivf.search(query, 5)) == 1
+
+
+@pytest.mark.parametrize(("given", "kept"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_faiss_threads_sleep_when_idle_unless_the_environment_says_otherwise(
+    given: str | None, kept: str
+) -> None:
+    """Set before faiss loads OpenMP (a fresh interpreter: it reads the variable once, at load)."""
+    environment = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    if given is not None:
+        environment["OMP_WAIT_POLICY"] = given
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, somafractalmemory.adapters.ivf_lists; print(os.environ['OMP_WAIT_POLICY'])",
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert shown.strip() == kept

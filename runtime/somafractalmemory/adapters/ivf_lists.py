@@ -13,6 +13,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+# faiss's OpenMP threads sleep as soon as a parallel part ends, rather than spin for more work first
+# (read once, when faiss loads the OpenMP library, so set before its import; a value the environment
+# already holds is kept). A write's team spun on the core the store and the embedder need: with PASSIVE,
+# faiss's second thread took 10.5 to 10.9 us of CPU a memory of a bulk ingest instead of 15 to 15.7.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import faiss
 import numpy as np
 
