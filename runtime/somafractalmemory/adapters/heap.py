@@ -3,7 +3,7 @@
 A bulk write allocates and frees the same large blocks again and again: the embedder's arrays, a
 batch's vectors, faiss's distances while it assigns cells. Above glibc's mmap threshold (128 KiB by
 default) each is a fresh mapping whose pages are zeroed and faulted in one by one, and unmapped on
-free (with a TLB flush on the other cores): a quarter of a bulk's CPU time went there. So the threshold
+free (with a TLB flush on the other cores): a sixth of a bulk's CPU time went there. So the threshold
 is fixed at ``MMAP_THRESHOLD_BYTES`` and the heap keeps up to ``TRIM_THRESHOLD_BYTES`` free at its top:
 the blocks come from the heap and are reused.
 
