@@ -522,7 +522,10 @@ class Drill:
                     break
                 misses += 1
                 target = flight.batch + 1
-                mode = "immediate" if misses >= MISSES_BEFORE_IMMEDIATE else "timed"
+                if misses >= MISSES_BEFORE_IMMEDIATE:
+                    mode = "immediate"
+                elif mode != "committed":  # a commit seen too late is looked for in the next request
+                    mode = "timed"
         self.server.stop()  # reaps the killed process
         if flight is not None:
             with self.state:
