@@ -82,16 +82,32 @@ def test_glibc_accepts_the_settings() -> None:
     heap.give_back()
 
 
-def test_the_index_gives_back_after_opening_and_each_write(
+def test_the_index_gives_back_after_opening_and_every_thousand_points_changed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """Not after each write: a trim of a large heap costs as much as a single store."""
     given_back: list[str] = []
     monkeypatch.setattr(heap, "give_back", lambda: given_back.append("free pages"))
     index = ann_index.AnnIndex(tmp_path / "vectors.sqlite", 8, threshold=100)
     assert len(given_back) == 1
+    assert ann_index.GIVE_BACK_POINTS == 1_000
     vector = np.ones(8, dtype=np.float32) / np.sqrt(8)
-    index.upsert([VectorPoint("ns", (1.0,), vector, MemoryType.EPISODIC, {})])
+
+    def points(first: int, count: int) -> list[VectorPoint]:
+        return [
+            VectorPoint("ns", (float(n),), vector, MemoryType.EPISODIC, {})
+            for n in range(first, first + count)
+        ]
+
+    index.upsert(points(0, 1))
+    index.upsert(points(1, 998))
+    assert len(given_back) == 1  # 999 points changed
+    index.delete("ns", [(0.0,)])
+    assert len(given_back) == 2  # the thousandth: a delete counts too
+    index.upsert(points(1_000, 999))
     assert len(given_back) == 2
-    index.delete("ns", [(1.0,)])
+    index.upsert(points(2_000, 1_001))
+    assert len(given_back) == 3  # past the thousand: once, and the count starts again
+    index.upsert(points(4_000, 999))
     assert len(given_back) == 3
     index.close()
