@@ -10,7 +10,8 @@ the blocks come from the heap and are reused.
 glibc's own remedy, a threshold that rises as mapped blocks are freed, let the heap keep what it no
 longer used: faiss copies each inverted list on its first add after a load, and the freed lists stayed
 resident (10,000 adds to a loaded index of 1,000,000 points: +244 MiB). ``give_back`` returns every
-free page of every arena to the system; the vector index calls it after each write.
+free page of every arena to the system; the vector index calls it after opening and once 1,000 points
+changed since the last call.
 """
 
 import ctypes
