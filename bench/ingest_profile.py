@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/ingest_profile.py --memories 50000 --batch 1000
     .venv/bin/python bench/ingest_profile.py --memories 10000 --profile 25   # cProfile, top 25 by own time
+    .venv/bin/python bench/ingest_profile.py --after 100000 --memories 50000  # the rate past 100,000
 
 A fresh data directory (removed afterwards) and the default settings, as ``soma serve`` runs them; the
 bench workload of ``soma bench`` (the same seed gives the same memories); only the ``store_many`` calls
-are timed, and the wait until the vector index (written behind the store) holds every memory. Prints
+are timed, and the wait until the vector index (written behind the store) holds every memory; with
+``--after N``, N memories are stored first, untimed (the index trained, the tables grown). Prints
 the rate, the CPU time of the process (all its threads) per memory, that time per thread name (from
 ``/proc``, where there is one: which thread a cut has to come from) and the load average as JSON; with
 ``--profile`` the cProfile table too.
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memories", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--after", type=int, default=0, help="memories stored first, untimed")
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions by own time")
     args = parser.parse_args(argv)
     workload = Workload(args.seed)
@@ -66,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as workdir:
         runtime = build_runtime(Settings(data_dir=Path(workdir), namespace=NAMESPACE), start_recovery=False)
         try:
+            for start in range(0, args.after, args.batch):
+                runtime.service.store_many(NAMESPACE, workload.memories(min(args.batch, args.after - start)))
+            runtime.service.index.settle()
             spent = busy = 0.0
             threads_before = cpu_by_thread()
             for items in batches:
@@ -82,12 +88,15 @@ def main(argv: list[str] | None = None) -> int:
             spent += time.perf_counter() - started
             busy += time.process_time() - cpu
             threads = cpu_by_thread()  # before close ends the threads
+            held = runtime.service.stats(NAMESPACE).total_memories
             for name, seconds in threads_before.items():
                 threads[name] = threads.get(name, seconds) - seconds
         finally:
             runtime.close()
     result = {
         "memories": args.memories,
+        "after": args.after,
+        "held": held,  # memories in the namespace at the end: ``after`` and ``memories``
         "batch": args.batch,
         "seconds": round(spent, 3),
         "per_second": round(args.memories / spent),

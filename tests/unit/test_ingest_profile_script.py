@@ -27,6 +27,8 @@ def test_it_reports_the_rate_and_cpu_time_of_the_memories_stored() -> None:
     report = json.loads(run("--memories", "250", "--batch", "100"))
     assert set(report) == {
         "memories",
+        "after",
+        "held",
         "batch",
         "seconds",
         "per_second",
@@ -35,7 +37,8 @@ def test_it_reports_the_rate_and_cpu_time_of_the_memories_stored() -> None:
         "load_average",
         "profiled",
     }
-    assert (report["memories"], report["batch"], report["profiled"]) == (250, 100, False)
+    assert (report["memories"], report["after"], report["held"]) == (250, 0, 250)
+    assert (report["batch"], report["profiled"]) == (100, False)
     assert report["seconds"] > 0 and report["cpu_us_per_memory"] > 0
     assert isinstance(report["per_second"], int) and report["per_second"] > 0
     threads = report["cpu_us_per_memory_by_thread"]
@@ -72,3 +75,9 @@ def test_with_profile_it_adds_the_top_functions_by_own_time() -> None:
     assert json.loads(first)["profiled"] is True
     assert "Ordered by: internal time" in rest
     assert "due to restriction <5>" in rest
+
+
+def test_after_stores_memories_first_and_times_only_the_rest() -> None:
+    report = json.loads(run("--after", "150", "--memories", "100", "--batch", "50"))
+    assert (report["memories"], report["after"], report["held"]) == (100, 150, 250)
+    assert abs(report["per_second"] - 100 / report["seconds"]) <= 0.01 * report["per_second"]
