@@ -2,6 +2,7 @@
 and which of two equally light paths wins."""
 
 import json
+import math
 
 import pytest
 from refusals import message
@@ -128,8 +129,16 @@ def test_a_node_reached_again_more_heavily_is_read_once() -> None:
     assert asked == [A, C, B]  # B's first, heavier entry is skipped when it comes off the heap
 
 
-def test_compact_json_is_json_dumps_without_spaces() -> None:
-    value = {"text": "café", "n": [1, 2.5, None, True], "nested": {"k": "v"}}
-    assert compact_json(value) == '{"text":"caf\\u00e9","n":[1,2.5,null,true],"nested":{"k":"v"}}'
-    assert compact_json(value) == json.dumps(value, separators=(",", ":"))
+def test_compact_json_writes_utf8_without_spaces_and_reads_back_the_same() -> None:
+    value = {"text": "café ☃ 😀", "n": [1, 2.5, None, True], "nested": {"k": "v"}}
+    assert compact_json(value) == '{"text":"café ☃ 😀","n":[1,2.5,null,true],"nested":{"k":"v"}}'
     assert compact_json(["a", "b"]) == '["a","b"]'
+    assert compact_json(("a", 1)) == '["a",1]'
+    numbers = [1e-7, 1e16, -0.0, 2**70, 0.1 + 0.2, 5e-324, 123456789.123456789, 1.7976931348623157e308]
+    text = compact_json(numbers)
+    assert text == (
+        "[1e-7,1e+16,-0.0,1180591620717411303424,0.30000000000000004,5e-324,123456789.12345679,"
+        "1.7976931348623157e+308]"
+    )
+    assert decode_json(text) == numbers
+    assert [math.copysign(1.0, n) for n in decode_json(text)[2:3]] == [-1.0]

@@ -9,6 +9,8 @@ import json
 import math
 from typing import Any
 
+from pydantic_core import to_json
+
 from somafractalmemory.core.errors import InvalidInput
 
 
@@ -34,14 +36,12 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
-# One encoder for every compact dump: json.dumps with its own separators builds a new encoder each call
-# (a microsecond of every stored payload's two dumps, the store's row and the vector index's).
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
-
-
 def compact_json(value: Any) -> str:
-    """``value`` as JSON without spaces, as the stores keep payloads and keys."""
-    return _COMPACT.encode(value)
+    """``value`` as JSON without spaces, as the stores keep payloads and keys: text as UTF-8 (not
+    ``\\u`` escapes), each float in the shortest form that reads back as the same float. pydantic's
+    encoder, in Rust: 0.4 us for a bench payload where ``json``'s C encoder took 2.0, and every stored
+    memory is encoded twice (the store's row, the vector index's point)."""
+    return to_json(value).decode()
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_float=_finite, parse_constant=_no_constants)
