@@ -6,6 +6,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -233,7 +234,22 @@ def test_a_numpy_index_file_is_labelled_and_its_old_indexes_dropped(tmp_path: Pa
 def test_cells_follow_the_training_points_within_bounds() -> None:
     from somafractalmemory.adapters.ivf_lists import cells_for
 
-    assert [cells_for(n) for n in (10, 100, 20_000, 1_000_000)] == [10, 16, 1000, 1024]
+    assert [cells_for(n) for n in (10, 100, 5_000, 10_240, 20_000, 1_000_000)] == [10, 16, 250, 512, 512, 512]
+
+
+def test_a_query_scans_a_fixed_share_of_the_cells_and_never_fewer_than_the_minimum(tmp_path: Path) -> None:
+    from somafractalmemory.adapters.ivf_lists import IvfLists, probes_for
+
+    # 24 of 1,024 (an index trained before the cells were capped at 512 keeps its probes), 16 at least
+    assert [probes_for(n) for n in (10, 16, 512, 683, 1024, 2048)] == [16, 16, 16, 16, 24, 48]
+    trained = IvfLists.trained(clustered(600, 3), 600)
+    assert (trained._index.nlist, trained._index.nprobe) == (30, 16)
+    older = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(DIMS), DIMS, 1024, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    older.train(clustered(4 * 1024, 4))
+    faiss.write_index(older, str(tmp_path / "older.faiss"))
+    assert IvfLists.load(tmp_path / "older.faiss")._index.nprobe == 24
 
 
 def test_past_the_threshold_the_vectors_are_mapped_and_reopen_the_same(

@@ -5,8 +5,9 @@ k-means cells are trained once, on the points a namespace holds when it first ne
 later write only assigns its vector to the nearest cell, which is why ingest stays cheap (an HNSW graph
 pays a neighbour search per insert: docs/vector-index.md has the comparison). The cells are as many as
 the training points allow (``POINTS_PER_CELL`` each, up to ``MAX_CELLS``), since they are never
-retrained: at 20,000 points that is 1,000 cells, about 1,000 points each at 1,000,000. A query scans
-the ``PROBES`` nearest cells' int8 codes; the caller ranks the candidates by exact float32 cosine.
+retrained: from 10,240 points on that is 512 cells, about 2,000 points each at 1,000,000 (1,024 cells
+cost every write's assignment twice as much: docs/vector-index.md, "Fewer cells"). A query scans the
+int8 codes of ``probes_for`` its cells' nearest; the caller ranks the candidates by exact float32 cosine.
 """
 
 import os
@@ -30,8 +31,9 @@ Labels = np.ndarray[Any, np.dtype[np.int64]]
 
 POINTS_PER_CELL = 20  # training points per cell (faiss asks 39 for its best clustering; more cells win here)
 MIN_CELLS = 16
-MAX_CELLS = 1024
-PROBES = 24
+MAX_CELLS = 512
+PROBED_SHARE = 3 / 128  # of the cells, a query scans this share (24 of 1,024)
+MIN_PROBES = 16
 TRAINING_SEED = 0x50AA
 
 
@@ -60,6 +62,10 @@ def cells_for(points: int) -> int:
     return min(points, max(MIN_CELLS, min(MAX_CELLS, points // POINTS_PER_CELL)))
 
 
+def probes_for(cells: int) -> int:
+    return max(MIN_PROBES, round(cells * PROBED_SHARE))
+
+
 def training_rows(points: int) -> Labels:
     """The rows of ``points`` the cells are trained on (a seeded sample, ascending): only these
     vectors need be read, wherever the shard keeps them."""
@@ -71,7 +77,7 @@ def training_rows(points: int) -> Labels:
 class IvfLists:
     def __init__(self, index: Any) -> None:
         self._index = index
-        self._index.nprobe = PROBES
+        self._index.nprobe = probes_for(int(index.nlist))
         # A hash table from label to slot: removals cost the removed labels, not a scan of every cell.
         self._index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
 
