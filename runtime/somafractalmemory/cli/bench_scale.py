@@ -2,11 +2,15 @@
 
 In one temporary data directory, growing to each size in turn: bulk ingest through the service
 (``store_many``), recall p50/p95 with dense ranking (the vector index alone) and with the default
-(fused) ranking, and recall@10 of the vector index against an exact float32 scan of the same namespace
+(fused) ranking, recall@10 of the vector index against an exact float32 scan of the same namespace
 (tie-aware: a result counts when its exact score reaches the exact tenth's, as the hashing embedder
-gives many memories the same vector). After the largest size, ``soma serve`` starts on the directory:
-the time from launch to a ready ``/readyz``, its resident memory once ready, then bulk ingest of
-the plan's ``http_bulk`` more memories (10,000) through ``/v1`` bulk and its resident memory after them.
+gives many memories the same vector), and the p50 of single stores through the service. Single stores
+are timed first at the plan's smallest cost size (1,000 memories), and the store cost at the largest
+size is their ratio (flat in N: at most 1.3x). The single stores add to the memories held, so each
+size is reached by bulk ingest from what the directory holds. After the largest size, ``soma serve``
+starts on the directory: the time from launch to a ready ``/readyz``, its resident memory once ready,
+then bulk ingest of the plan's ``http_bulk`` more memories (10,000) through ``/v1`` bulk and its
+resident memory after them.
 """
 
 import os
@@ -22,16 +26,20 @@ from somafractalmemory.adapters.ann_index import AnnIndex
 from somafractalmemory.cli.bench import (
     BULK_TARGET_PER_SECOND,
     HTTP_TIMEOUT_SECONDS,
+    IN_PROCESS_STORE_WARMUP,
     NAMESPACE,
     RECALL_P95_TARGET_MS,
+    STORE_COST_RATIO_TARGET,
     Goal,
     Metric,
     Plan,
     _percentiles_ms,
+    _single_stores,
     _timed,
 )
 from somafractalmemory.cli.bench import _ingest as ingest_into
 from somafractalmemory.cli.bench_workload import Workload
+from somafractalmemory.cli.embedded_target import EmbeddedTarget
 from somafractalmemory.cli.output import note, progress
 from somafractalmemory.cli.server_process import ServerProcess
 from somafractalmemory.cli.target import open_target
@@ -129,26 +137,49 @@ def scale_metrics(plan: Plan, seed: int, workdir: Path, quiet: bool) -> list[Met
     data_dir = workdir / "embedded"
     runtime = build_runtime(Settings(data_dir=data_dir, namespace=NAMESPACE), start_recovery=False)
     metrics: list[Metric] = []
-    held = 0
+    held = bulk = 0
     spent = 0.0
+    store_p50: dict[int, float] = {}
     try:
         sizes = sorted(plan.recall_sizes)
+        baseline = plan.cost_sizes[0]
         with progress(total=sizes[-1], unit="memories", description="ingest", quiet=quiet) as bar:
+
+            def grow_to(size: int) -> None:
+                nonlocal held, bulk, spent
+                count = max(0, size - held)
+                spent += _ingest(runtime, workload, count, plan.batch, bar.update)
+                held, bulk = held + count, bulk + count
+
+            def time_single_stores(size: int) -> None:
+                nonlocal held
+                if not quiet:
+                    note(f"single stores at {size:,} memories")
+                samples = _single_stores(
+                    EmbeddedTarget(runtime), workload, IN_PROCESS_STORE_WARMUP, plan.single_stores
+                )
+                store_p50[size] = _percentiles_ms(samples)[0]
+                held += IN_PROCESS_STORE_WARMUP + plan.single_stores
+
+            grow_to(baseline)
+            time_single_stores(baseline)
             for size in sizes:
-                spent += _ingest(runtime, workload, size - held, plan.batch, bar.update)
-                held = size
+                grow_to(size)
                 metrics += _recalls_at(runtime, workload, plan, size, quiet)
+                if size not in store_p50:
+                    time_single_stores(size)
     finally:
         runtime.close()
     metrics.append(
         Metric(
             "scale_ingest_per_s",
-            f"bulk ingest to {held:,} (service store_many)",
-            held / spent,
+            f"bulk ingest of {bulk:,} to {held:,} (service store_many)",
+            bulk / spent,
             "/s",
             Goal(">=", BULK_TARGET_PER_SECOND, "/s"),
         )
     )
+    metrics += _store_cost_metrics(store_p50, baseline, sizes[-1])
     if not quiet:
         note(f"soma serve on {held:,} memories")
     served = serve_and_ingest(data_dir, workdir / "serve-scale.log", workload, plan)
@@ -178,6 +209,24 @@ def scale_metrics(plan: Plan, seed: int, workdir: Path, quiet: bool) -> list[Met
         ),
     ]
     metrics.append(Metric("load_average", "load average (1 min) at the end", os.getloadavg()[0], ""))
+    return metrics
+
+
+def _store_cost_metrics(store_p50: dict[int, float], baseline: int, largest: int) -> list[Metric]:
+    """The single stores' p50 at each size they were timed at, and the largest size's over the baseline's."""
+    metrics = [
+        Metric(f"scale_store_p50_ms_{size}", f"store p50 at {size:,} (service, single stores)", p50, "ms")
+        for size, p50 in sorted(store_p50.items())
+    ]
+    metrics.append(
+        Metric(
+            "scale_store_cost_ratio",
+            f"store cost {largest:,} / {baseline:,}",
+            store_p50[largest] / store_p50[baseline],
+            "x",
+            Goal("<=", STORE_COST_RATIO_TARGET, ""),
+        )
+    )
     return metrics
 
 
