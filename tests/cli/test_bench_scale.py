@@ -42,3 +42,18 @@ def test_quick_scale_bench_reports_every_goal(capsys: pytest.CaptureFixture[str]
         assert isinstance(metric["value"], float | int)
         assert math.isfinite(metric["value"])
         assert metric["value"] >= 0
+
+
+def test_a_first_size_at_or_below_the_cost_size_is_the_baseline_and_is_reached_exactly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run_soma(["bench", "--scale", "--quick", "--json", "--quiet", "--sizes", "100,400"], capsys)
+    assert result.code == 0, result.err
+    metrics = {metric["name"]: metric for metric in result.json["metrics"]}
+    assert {name for name in metrics if name.startswith("scale_store_p50_ms_")} == {
+        "scale_store_p50_ms_100",
+        "scale_store_p50_ms_400",
+    }
+    assert metrics["scale_store_cost_ratio"]["label"] == "store cost 400 / 100"
+    # 100 in bulk (recalls at exactly 100), 30 single stores, 270 more in bulk to 400, 30 more
+    assert metrics["scale_ingest_per_s"]["label"] == "bulk ingest of 370 to 430 (service store_many)"

@@ -5,12 +5,12 @@ In one temporary data directory, growing to each size in turn: bulk ingest throu
 (fused) ranking, recall@10 of the vector index against an exact float32 scan of the same namespace
 (tie-aware: a result counts when its exact score reaches the exact tenth's, as the hashing embedder
 gives many memories the same vector), and the p50 of single stores through the service. Single stores
-are timed first at the plan's smallest cost size (1,000 memories), and the store cost at the largest
-size is their ratio (flat in N: at most 1.3x). The single stores add to the memories held, so each
-size is reached by bulk ingest from what the directory holds. After the largest size, ``soma serve``
-starts on the directory: the time from launch to a ready ``/readyz``, its resident memory once ready,
-then bulk ingest of the plan's ``http_bulk`` more memories (10,000) through ``/v1`` bulk and its
-resident memory after them.
+are timed first at the plan's smallest cost size (1,000 memories, or the smallest size when that is
+smaller), and the store cost at the largest size is their ratio (flat in N: at most 1.3x). The single
+stores add to the memories held, so each size is reached by bulk ingest from what the directory holds.
+After the largest size, ``soma serve`` starts on the directory: the time from launch to a ready
+``/readyz``, its resident memory once ready, then bulk ingest of the plan's ``http_bulk`` more memories
+(10,000) through ``/v1`` bulk and its resident memory after them.
 """
 
 import os
@@ -142,7 +142,7 @@ def scale_metrics(plan: Plan, seed: int, workdir: Path, quiet: bool) -> list[Met
     store_p50: dict[int, float] = {}
     try:
         sizes = sorted(plan.recall_sizes)
-        baseline = plan.cost_sizes[0]
+        baseline = min(plan.cost_sizes[0], sizes[0])
         with progress(total=sizes[-1], unit="memories", description="ingest", quiet=quiet) as bar:
 
             def grow_to(size: int) -> None:
@@ -161,8 +161,9 @@ def scale_metrics(plan: Plan, seed: int, workdir: Path, quiet: bool) -> list[Met
                 store_p50[size] = _percentiles_ms(samples)[0]
                 held += IN_PROCESS_STORE_WARMUP + plan.single_stores
 
-            grow_to(baseline)
-            time_single_stores(baseline)
+            if baseline < sizes[0]:
+                grow_to(baseline)
+                time_single_stores(baseline)
             for size in sizes:
                 grow_to(size)
                 metrics += _recalls_at(runtime, workload, plan, size, quiet)
