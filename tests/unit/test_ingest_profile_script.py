@@ -1,12 +1,14 @@
 """bench/ingest_profile.py: store_many of the bench workload timed (and profiled) in a fresh directory."""
 
 import importlib.util
+import itertools
 import json
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,13 +48,17 @@ def test_it_reports_the_rate_and_cpu_time_of_the_memories_stored() -> None:
     assert all(spent >= 0 for spent in threads.values())
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads' CPU time is read from /proc")
-def test_cpu_by_thread_counts_each_threads_own_time_under_its_name() -> None:
+def load_script() -> Any:
     spec = importlib.util.spec_from_file_location("ingest_profile", REPO / "bench" / "ingest_profile.py")
     assert spec is not None and spec.loader is not None
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
 
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads' CPU time is read from /proc")
+def test_cpu_by_thread_counts_each_threads_own_time_under_its_name() -> None:
+    script = load_script()
     before = script.cpu_by_thread()
     measured: dict[str, float] = {}
 
@@ -77,7 +83,14 @@ def test_with_profile_it_adds_the_top_functions_by_own_time() -> None:
     assert "due to restriction <5>" in rest
 
 
-def test_after_stores_memories_first_and_times_only_the_rest() -> None:
-    report = json.loads(run("--after", "150", "--memories", "100", "--batch", "50"))
+def test_after_stores_memories_first_and_times_only_the_rest(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = load_script()
+    clock = itertools.count()  # each reading a second after the one before
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(clock)))
+    assert script.main(["--after", "150", "--memories", "100", "--batch", "50"]) == 0
+    report = json.loads(capsys.readouterr().out)
     assert (report["memories"], report["after"], report["held"]) == (100, 150, 250)
-    assert report["per_second"] > 0 and report["cpu_us_per_memory"] > 0
+    # timed: the two batches of the 100, and the wait for the index; none of the 150 stored before
+    assert (report["seconds"], report["per_second"]) == (3.0, 33)
