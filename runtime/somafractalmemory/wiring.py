@@ -8,6 +8,7 @@ from somafractalmemory.adapters.ann_index import AnnIndex
 from somafractalmemory.adapters.memory_cache import MemoryCache
 from somafractalmemory.adapters.memory_rate_limiter import MemoryRateLimiter
 from somafractalmemory.adapters.sqlite_store import SQLiteStore
+from somafractalmemory.collector import pace
 from somafractalmemory.core.budget import WorkBudget
 from somafractalmemory.core.feedback import feedback_for
 from somafractalmemory.core.fusion import fusion_for
@@ -131,6 +132,7 @@ def build_runtime(settings: Settings, *, start_recovery: bool = True) -> Runtime
     ``Runtime.recovery`` replays them: already running in the background, or, with
     ``start_recovery=False``, when the caller runs it."""
     encryption = field_encryption(settings)  # before any backend: a bad key stops the start at once
+    pace()  # the collector's, for bulk writes (collector.py)
     embedder = build_embedder(settings)
     store = build_store(settings)
     index_inline = not settings.eventing_enabled
