@@ -219,19 +219,24 @@ ON CONFLICT (namespace, coord_key) DO UPDATE SET
     importance = excluded.importance, updated_at = excluded.updated_at, embedder = excluded.embedder"""
 
 
-ARCHIVE_VERSION = """
+# The rows a write replaces become versions, and each such memory keeps its newest ``keep``: one statement
+# for the write's replaced keys (``insert_rows`` puts them in the VALUES of ``replaced``), not two a key.
+ARCHIVE_VERSIONS_HEAD = "WITH replaced (namespace, coord_key, replaced_at) AS ("
+ARCHIVE_VERSIONS_TAIL = """)
 INSERT INTO memory_versions (namespace, coord_key, number, memory_type, payload, importance, updated_at,
                              replaced_at)
 SELECT m.namespace, m.coord_key,
        coalesce((SELECT max(v.number) FROM memory_versions v
                  WHERE v.namespace = m.namespace AND v.coord_key = m.coord_key), 0) + 1,
-       m.memory_type, m.payload, m.importance, m.updated_at, ?
-FROM memories m WHERE m.namespace = ? AND m.coord_key = ?
+       m.memory_type, m.payload, m.importance, m.updated_at, r.replaced_at
+FROM replaced r JOIN memories m ON m.namespace = r.namespace AND m.coord_key = r.coord_key
 """
-
-TRIM_VERSIONS = """
-DELETE FROM memory_versions WHERE namespace = ?1 AND coord_key = ?2 AND number <= (
-    SELECT max(number) FROM memory_versions WHERE namespace = ?1 AND coord_key = ?2) - ?3
+TRIM_VERSIONS_HEAD = "WITH replaced (namespace, coord_key) AS ("
+TRIM_VERSIONS_TAIL = """)
+DELETE FROM memory_versions
+WHERE (namespace, coord_key) IN (SELECT namespace, coord_key FROM replaced) AND number <= (
+    SELECT max(v.number) FROM memory_versions v
+    WHERE v.namespace = memory_versions.namespace AND v.coord_key = memory_versions.coord_key) - {keep:d}
 """
 
 
@@ -540,8 +545,13 @@ class SQLiteStore:
             for m, row in zip(memories, rows, strict=True)
             if (m.namespace, row[1]) in replaced
         }
-        db.executemany(ARCHIVE_VERSION, [(at, ns, key) for (ns, key), at in archived.items()])
-        db.executemany(TRIM_VERSIONS, [(ns, key, keep) for ns, key in archived])
+        insert_rows(
+            db,
+            ARCHIVE_VERSIONS_HEAD,
+            [(ns, key, at) for (ns, key), at in archived.items()],
+            ARCHIVE_VERSIONS_TAIL,
+        )
+        insert_rows(db, TRIM_VERSIONS_HEAD, list(archived), TRIM_VERSIONS_TAIL.format(keep=keep))
 
     def add_versions(self, versions: Sequence[StoredVersion]) -> int:
         rows = [
