@@ -368,3 +368,19 @@ def test_a_write_replacing_or_deleting_indexed_points_removes_their_labels_in_on
     assert index.vectors("ns", [(0.0,)]).tolist() == vectors[[100]].tolist()
     assert set(found(index, vectors[100], 2)) == {0, 100}  # memory 0 is found by its new vector
     assert not {5, 6, POINTS} & set(found(index, vectors[5], 50))
+
+
+def test_the_live_labels_are_every_label_the_file_holds_ascending(tmp_path: Path) -> None:
+    empty = AnnIndex(tmp_path / "empty.sqlite", DIMS, threshold=0)
+    assert empty._live_labels().tolist() == [] and empty._live_labels().dtype == np.int64
+    empty.close()
+    index, vectors = filled(tmp_path / "v.sqlite")
+    index.delete("ns", [(float(n),) for n in range(0, POINTS, 7)])
+    index.upsert([point(n, vectors[n]) for n in (1, 2, 3)])  # new labels, past every other one
+    index.upsert([point(5, vectors[5], "other")])
+    stored = [row[0] for row in index._file.db.execute("SELECT label FROM points ORDER BY label")]
+    live = index._live_labels()
+    assert live.dtype == np.int64 and live.tolist() == stored
+    assert len(stored) == POINTS - len(range(0, POINTS, 7)) + 1
+    assert stored[:3] == [5, 6, 7] and stored[-4:] == [POINTS + n for n in (1, 2, 3, 4)]
+    index.close()
