@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -43,10 +43,12 @@ from somafractalmemory.cli.options import (
     quiet_option,
 )
 from somafractalmemory.cli.output import note, progress, write_json, write_table
-from somafractalmemory.cli.server_process import ServerProcess
 from somafractalmemory.cli.target import MemoryTarget, RecallQuery, open_target
 from somafractalmemory.core.budget import DEFAULT_BULK_ITEMS
 from somafractalmemory.settings import Settings
+
+if TYPE_CHECKING:
+    from somafractalmemory.cli.server_process import ServerProcess
 
 NAMESPACE = "bench"
 DEFAULT_SEED = 42
@@ -235,15 +237,22 @@ class Bench:
         metrics += self._cost_metrics(store_p50)
         return metrics
 
+    def _server(self, folder: str, token: str, log: IO[bytes]) -> "ServerProcess":
+        """A `soma serve` on its own data directory, rate limits off. Imported here: it needs httpx (0.37 s
+        to import), which every command, `soma serve` among them, would otherwise import at start."""
+        from somafractalmemory.cli.server_process import ServerProcess
+
+        return ServerProcess(
+            self.workdir / folder, token=token, environment={"SOMA_RATE_LIMIT_PER_MINUTE": "0"}, log=log
+        )
+
     def over_http(self) -> list[Metric]:
         plan = self.plan
         token = secrets.token_urlsafe(32)
         log_path = self.workdir / "serve.log"
         self._say("starting `soma serve` for the HTTP measurements")
         with log_path.open("wb") as log:
-            server = ServerProcess(
-                self.workdir / "http", token=token, environment={"SOMA_RATE_LIMIT_PER_MINUTE": "0"}, log=log
-            )
+            server = self._server("http", token, log)
             try:
                 server.start()
             except CommandFailed as error:
@@ -305,9 +314,7 @@ class Bench:
         log_path = self.workdir / "serve.log"
         self._say(f"soak: {clients} clients, mixed stores and recalls, {seconds:g} s against `soma serve`")
         with log_path.open("wb") as log:
-            server = ServerProcess(
-                self.workdir / "soak", token=token, environment={"SOMA_RATE_LIMIT_PER_MINUTE": "0"}, log=log
-            )
+            server = self._server("soak", token, log)
             server.start()
             try:
                 result = soak(server.url, token, server.pid, clients, seconds)
