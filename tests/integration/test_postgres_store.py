@@ -77,6 +77,14 @@ def test_a_bulk_with_one_coordinate_twice_keeps_the_last(store: PostgresStore) -
     assert store.stats(NS) == Stats(2, 2, 0)
 
 
+def test_existing_answers_the_stored_coordinates_of_the_namespace_only(store: PostgresStore) -> None:
+    store.put_many([memory((1.0,)), memory((2.0,)), memory((3.0,)), memory((4.0,), namespace="other")])
+    store.delete(NS, (3.0,))
+    assert store.existing(NS, [(1.0,), (2.0,), (3.0,), (4.0,), (5.0,)]) == {(1.0,), (2.0,)}
+    assert store.existing("other", [(1.0,), (4.0,)]) == {(4.0,)}
+    assert store.existing(NS, []) == set()
+
+
 def test_a_failed_bulk_writes_nothing(evented_store: PostgresStore) -> None:
     bad = memory((2.0,), {"text": "nul \u0000 is not storable in jsonb"})
     with pytest.raises(InvalidInput, match="NUL"):

@@ -478,6 +478,18 @@ class PostgresStore:
         found = {row[1]: self._memory(row) for row in rows}
         return {coord: found[key] for coord, key in zip(coordinates, keys, strict=True) if key in found}
 
+    def existing(self, namespace: str, coordinates: Sequence[Coordinate]) -> set[Coordinate]:
+        """An index-only scan of the primary key (namespace, coord_key) where the visibility map allows."""
+        if not coordinates:
+            return set()
+        keys = {coordinate_key(c): c for c in coordinates}
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT coord_key FROM soma_memories WHERE namespace = %s AND coord_key = ANY(%s)",
+                (namespace, list(keys)),
+            ).fetchall()
+        return {keys[key] for (key,) in rows}
+
     def delete(
         self,
         namespace: str,

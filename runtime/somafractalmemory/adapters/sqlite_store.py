@@ -650,6 +650,20 @@ class SQLiteStore:
                     found[memory.coordinate] = memory
         return found
 
+    def existing(self, namespace: str, coordinates: Sequence[Coordinate]) -> set[Coordinate]:
+        """Answered by the unique index on (namespace, coord_key), which covers the query."""
+        keys = {coordinate_key(c): c for c in coordinates}
+        found: set[Coordinate] = set()
+        with self._lock:
+            for chunk in _chunks(list(keys)):
+                rows = self._db.execute(
+                    "SELECT coord_key FROM memories "
+                    f"WHERE namespace = ? AND coord_key IN ({_placeholders(len(chunk))})",
+                    (namespace, *chunk),
+                )
+                found.update(keys[key] for (key,) in rows)
+        return found
+
     def delete(
         self,
         namespace: str,

@@ -96,6 +96,10 @@ class DocumentStore(Backend, Protocol):
     def get_many(self, namespace: str, coordinates: Sequence[Coordinate]) -> dict[Coordinate, Memory]:
         """The memories that exist among ``coordinates``; missing ones are simply absent."""
 
+    def existing(self, namespace: str, coordinates: Sequence[Coordinate]) -> set[Coordinate]:
+        """Those of ``coordinates`` that are stored, read from the key index alone (no memory is read):
+        what a fused recall asks of its dense leg's candidates, of which it shows only a few."""
+
     def delete(
         self,
         namespace: str,

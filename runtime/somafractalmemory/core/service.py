@@ -6,7 +6,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ from somafractalmemory.core.models import (
     ScoredMemory,
     Stats,
     StoredVersion,
+    VectorHit,
     normalise_importance,
 )
 from somafractalmemory.core.payloads import check_json_object, check_payload, check_text, is_blank
@@ -491,36 +492,77 @@ class MemoryService:
         conditions: MemoryFilter,
     ) -> list[ScoredMemory]:
         """Index hits hydrated from the store: a point whose memory is gone is dropped, never returned."""
+        found: dict[Coordinate, Memory] = {}
+
+        def stored(coordinates: list[Coordinate]) -> Collection[Coordinate]:
+            found.update(self.store.get_many(namespace, coordinates))
+            return found
+
+        hits = self._live_hits(namespace, vector, top_k, memory_type, conditions, stored)
+        return [ScoredMemory(found[hit.coordinate], hit.score) for hit in hits]
+
+    def _dense_ranking(
+        self,
+        namespace: str,
+        vector: Vectors,
+        top_k: int,
+        memory_type: MemoryType | None,
+        conditions: MemoryFilter,
+    ) -> list[Coordinate]:
+        """The dense leg of a fused recall: the coordinates of the index's hits whose memories exist, asked
+        of the store's key index alone; the few the fusion keeps are read afterwards (``_hydrated``)."""
+        hits = self._live_hits(
+            namespace, vector, top_k, memory_type, conditions, lambda c: self.store.existing(namespace, c)
+        )
+        return [hit.coordinate for hit in hits]
+
+    def _live_hits(
+        self,
+        namespace: str,
+        vector: Vectors,
+        top_k: int,
+        memory_type: MemoryType | None,
+        conditions: MemoryFilter,
+        stored: Callable[[list[Coordinate]], Collection[Coordinate]],
+    ) -> list[VectorHit]:
+        """The index's best ``top_k`` hits among those ``stored`` answers exist: the index may still hold
+        points of deleted memories, so it is asked for twice as many (up to ``HYDRATION_ROUNDS`` times)
+        while too few of its hits are stored."""
         fetch = top_k
-        results: list[ScoredMemory] = []
+        live: list[VectorHit] = []
         for _ in range(HYDRATION_ROUNDS):
             hits = self.index.search(
                 namespace, vector, top_k=fetch, memory_type=memory_type, conditions=conditions
             )
-            found = self.store.get_many(namespace, [hit.coordinate for hit in hits])
-            results = [ScoredMemory(found[h.coordinate], h.score) for h in hits if h.coordinate in found]
-            if len(results) >= top_k or len(hits) < fetch:
+            present = stored([hit.coordinate for hit in hits])
+            live = [hit for hit in hits if hit.coordinate in present]
+            if len(live) >= top_k or len(hits) < fetch:
                 break
-            fetch *= 2  # the index still holds points of deleted memories: look further
-        return results[:top_k]
+            fetch *= 2
+        return live[:top_k]
 
     def _accessed(self, namespace: str, results: list[ScoredMemory]) -> list[ScoredMemory]:
         self.store.record_access(namespace, [r.memory.coordinate for r in results])
         return [ScoredMemory(self.encryption.memory(r.memory), r.score) for r in results]
 
     def _fuse(
-        self, dense: list[ScoredMemory], lexical: list[ScoredMemory], lexical_weight: float, top_k: int
-    ) -> list[ScoredMemory]:
-        """The two legs fused by reciprocal rank; the score is the fused score."""
-        memories = {s.memory.coordinate: s.memory for s in (*lexical, *dense)}
-        fused = reciprocal_rank_fusion(
-            [
-                ([s.memory.coordinate for s in dense], self.fusion.dense),
-                ([s.memory.coordinate for s in lexical], lexical_weight),
-            ],
+        self, dense: list[Coordinate], lexical: list[ScoredMemory], lexical_weight: float
+    ) -> list[tuple[Coordinate, float]]:
+        """The two legs fused by reciprocal rank: every candidate with its fused score, best first."""
+        return reciprocal_rank_fusion(
+            [(dense, self.fusion.dense), ([s.memory.coordinate for s in lexical], lexical_weight)],
             self.fusion.k,
         )
-        return [ScoredMemory(memories[coordinate], score) for coordinate, score in fused[:top_k]]
+
+    def _hydrated(
+        self, namespace: str, fused: list[tuple[Coordinate, float]], lexical: list[ScoredMemory]
+    ) -> list[ScoredMemory]:
+        """The fused ranking's memories: the lexical leg read its own; the dense leg's are read now, and
+        one deleted since its leg saw it is dropped."""
+        memories = {s.memory.coordinate: s.memory for s in lexical}
+        if missing := [coordinate for coordinate, _ in fused if coordinate not in memories]:
+            memories.update(self.store.get_many(namespace, missing))
+        return [ScoredMemory(memories[c], score) for c, score in fused if c in memories]
 
     def _lexical(
         self,
@@ -559,15 +601,17 @@ class MemoryService:
             found = self._semantic(namespace, vector, top_k, memory_type, conditions)
             return self._accessed(namespace, found)
         pool = fusion_pool(top_k)
-        dense = self._semantic(namespace, vector, pool, memory_type, conditions)
+        dense = self._dense_ranking(namespace, vector, pool, memory_type, conditions)
         lexical = self._lexical(namespace, query_words(query), pool, memory_type, conditions)
-        fused = self._fuse(dense, lexical, self.fusion.lexical, max(top_k, self.feedback.depth))
+        fused = self._fuse(dense, lexical, self.fusion.lexical)
         if self.feedback.enabled and fused:
-            first = self.index.vectors(namespace, [s.memory.coordinate for s in fused[: self.feedback.depth]])
+            first = self.index.vectors(
+                namespace, [coordinate for coordinate, _ in fused[: self.feedback.depth]]
+            )
             moved = moved_query(vector, first, self.feedback.weight)
-            dense = self._semantic(namespace, moved, pool, memory_type, conditions)
-            fused = self._fuse(dense, lexical, self.fusion.lexical, top_k)
-        return self._accessed(namespace, fused[:top_k])
+            dense = self._dense_ranking(namespace, moved, pool, memory_type, conditions)
+            fused = self._fuse(dense, lexical, self.fusion.lexical)
+        return self._accessed(namespace, self._hydrated(namespace, fused[:top_k], lexical))
 
     def keyword_search(
         self,
@@ -619,9 +663,10 @@ class MemoryService:
         vector = self.embedder.embed([check_query(query)])[0]
         words = [check_text(term, "a term") for term in hybrid_terms(query, terms)]
         pool = fusion_pool(top_k)
-        dense = self._semantic(namespace, vector, pool, memory_type, conditions)
+        dense = self._dense_ranking(namespace, vector, pool, memory_type, conditions)
         lexical = self._lexical(namespace, words, pool, memory_type, conditions)
-        return self._accessed(namespace, self._fuse(dense, lexical, self.fusion.lexical * boost, top_k))
+        fused = self._fuse(dense, lexical, self.fusion.lexical * boost)
+        return self._accessed(namespace, self._hydrated(namespace, fused[:top_k], lexical))
 
     def recall_with_context(
         self,
