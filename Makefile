@@ -8,12 +8,16 @@ STAMP := $(VENV)/.installed
 
 # torch's CPU build goes in first (pip takes it from a local wheel directory where pip is configured with
 # one); uv then keeps it, as it satisfies the test extra's pin, instead of resolving PyPI's CUDA build.
+# The bytecode is compiled at install, as pip and the images do: uv does not by default, and where
+# PYTHONDONTWRITEBYTECODE is set nothing is ever written, so every `soma serve` (and every test that starts
+# one) compiled its imports anew, about 2 s of a start (docs/vector-index.md).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade uv
 	$(BIN)/pip install --quiet 'torch==2.13.0'
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]'
 	$(BIN)/pip install --quiet --ignore-requires-python 'helm-sdkpy>=0.1.32'
+	$(BIN)/python -m compileall -q runtime/somafractalmemory operator/soma_operator
 	touch $(STAMP)
 
 install: $(STAMP)
