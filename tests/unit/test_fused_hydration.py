@@ -9,6 +9,7 @@ import pytest
 
 from somafractalmemory.adapters.sqlite_store import SQL_VARIABLE_CHUNK, SQLiteStore
 from somafractalmemory.core.coordinates import Coordinate
+from somafractalmemory.core.fusion import Ranking
 from somafractalmemory.core.models import Memory, MemoryType, VectorPoint
 from somafractalmemory.core.service import MemoryService, NewMemory, fusion_pool
 
@@ -102,3 +103,13 @@ def test_hybrid_recall_looks_past_index_points_whose_memory_is_gone(
     # and finds the 10 memories among the 120 points.
     assert [len(asked) for asked in recorded.checked] == [50, 100, 120]
     assert recorded.read == []  # every memory answered came with the lexical leg
+
+
+def test_a_later_round_answers_no_more_than_top_k(service: MemoryService) -> None:
+    service.store_many(NS, [NewMemory((float(n),), {"text": f"sailing boats {n}"}) for n in range(10)])
+    stale = service.embedder.embed(["sailing boats"])[0]
+    service.index.upsert([VectorPoint(NS, (100.0 + n,), stale, MemoryType.EPISODIC, {}) for n in range(3)])
+    # The first round's 5 hits hold 2 memories; the second's 10 hold 7, of which the first 5 are answered.
+    results = service.recall(NS, "sailing boats", top_k=5, ranking=Ranking.DENSE)
+    assert len(results) == 5
+    assert all(r.memory.coordinate[0] < 100 for r in results)
