@@ -8,6 +8,8 @@ import math
 import pytest
 from cli_harness import run_soma
 
+from somafractalmemory.cli import bench_scale
+
 TARGETS = {
     "scale_dense_p95_ms_1000": "< 25 ms",
     "scale_default_p95_ms_1000": "< 25 ms",
@@ -24,6 +26,7 @@ TARGETS = {
 def test_quick_scale_bench_reports_every_goal(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_soma(["bench", "--scale", "--quick", "--json", "--quiet", "--sizes", "1000"], capsys)
     assert result.code == 0, result.err
+    assert "from source" not in result.err  # `make install` cached the bytecode
     metrics = {metric["name"]: metric for metric in result.json["metrics"]}
     assert {name: metrics[name]["target"] for name in TARGETS} == TARGETS
     assert {"scale_dense_p50_ms_1000", "scale_default_p50_ms_1000", "load_average"} <= set(metrics)
@@ -45,10 +48,13 @@ def test_quick_scale_bench_reports_every_goal(capsys: pytest.CaptureFixture[str]
 
 
 def test_a_first_size_at_or_below_the_cost_size_is_the_baseline_and_is_reached_exactly(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # As where PYTHONDONTWRITEBYTECODE is set on an install that cached no bytecode: said even when quiet.
+    monkeypatch.setattr(bench_scale, "compiled_at_every_start", lambda: ["fastapi", "uvicorn"])
     result = run_soma(["bench", "--scale", "--quick", "--json", "--quiet", "--sizes", "100,400"], capsys)
     assert result.code == 0, result.err
+    assert "soma serve compiles fastapi, uvicorn from source as it starts" in result.err
     metrics = {metric["name"]: metric for metric in result.json["metrics"]}
     assert {name for name in metrics if name.startswith("scale_store_p50_ms_")} == {
         "scale_store_p50_ms_100",

@@ -39,6 +39,7 @@ from somafractalmemory.cli.bench import (
 )
 from somafractalmemory.cli.bench import _ingest as ingest_into
 from somafractalmemory.cli.bench_workload import Workload
+from somafractalmemory.cli.bytecode import compiled_at_every_start
 from somafractalmemory.cli.embedded_target import EmbeddedTarget
 from somafractalmemory.cli.output import note, progress
 from somafractalmemory.cli.server_process import ServerProcess
@@ -183,6 +184,12 @@ def scale_metrics(plan: Plan, seed: int, workdir: Path, quiet: bool) -> list[Met
     metrics += _store_cost_metrics(store_p50, baseline, sizes[-1])
     if not quiet:
         note(f"soma serve on {held:,} memories")
+    if uncached := compiled_at_every_start():
+        note(
+            f"soma serve compiles {', '.join(uncached)} from source as it starts (PYTHONDONTWRITEBYTECODE "
+            "is set and their bytecode is not cached): its start includes that; `python -m compileall` of "
+            "the install caches it, as `make install` and the images do"
+        )
     served = serve_and_ingest(data_dir, workdir / "serve-scale.log", workload, plan)
     rss_goal = Goal("<=", RSS_TARGET_MIB, "MiB")
     metrics += [
