@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from somafractalmemory.adapters.sqlite_store import SQL_VARIABLE_CHUNK, SQLiteStore
+from somafractalmemory.adapters.sqlite_store import EXISTING_KEYS, SQL_VARIABLE_CHUNK, SQLiteStore
 from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.fusion import Ranking
 from somafractalmemory.core.models import Memory, MemoryType, VectorPoint
@@ -61,6 +61,19 @@ def test_existing_answers_the_stored_coordinates_of_the_namespace_only(tmp_path:
         assert store.existing(NS, asked) == {(float(n),) for n in range(600)} - {(3.0,)}
         assert store.existing("other", [(1.0,), (9000.0,)]) == {(9000.0,)}
         assert store.existing(NS, []) == set()
+    finally:
+        store.close()
+
+
+def test_existing_reads_the_key_index_alone(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "memories.sqlite")
+    try:
+        plan = store._db.execute(
+            "EXPLAIN QUERY PLAN " + EXISTING_KEYS.format(placeholders="?, ?"), (NS, "1.0", "2.0")
+        ).fetchall()
+        assert [row[3] for row in plan] == [
+            "SEARCH memories USING COVERING INDEX sqlite_autoindex_memories_1 (namespace=? AND coord_key=?)"
+        ]
     finally:
         store.close()
 

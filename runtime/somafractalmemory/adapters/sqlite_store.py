@@ -209,6 +209,9 @@ def _memory_row(memory: Memory) -> tuple[Any, ...]:
     )
 
 
+# Which of some keys are stored: answered from the unique index on (namespace, coord_key) alone.
+EXISTING_KEYS = "SELECT coord_key FROM memories WHERE namespace = ? AND coord_key IN ({placeholders})"
+
 MEMORY_ROW_FIELDS = 14  # the values of a ``_memory_row``
 INSERT_MEMORIES = """
 INSERT INTO memories (namespace, coord_key, dims, c0, c1, c2, memory_type, payload, text, importance,
@@ -657,9 +660,7 @@ class SQLiteStore:
         with self._lock:
             for chunk in _chunks(list(keys)):
                 rows = self._db.execute(
-                    "SELECT coord_key FROM memories "
-                    f"WHERE namespace = ? AND coord_key IN ({_placeholders(len(chunk))})",
-                    (namespace, *chunk),
+                    EXISTING_KEYS.format(placeholders=_placeholders(len(chunk))), (namespace, *chunk)
                 )
                 found.update(keys[key] for (key,) in rows)
         return found
