@@ -250,8 +250,12 @@ async def test_delete_stops_the_statefulsets_first_and_deletes_a_claim_they_recr
         claim_labels = claim(emulator, "data-minimal-postgres-0")["metadata"]["labels"]
 
         await delete_system(emulator, "minimal")
+        # kopf posts events from a queue of its own, after the deletes they announce: wait for those too.
         await eventually(
-            lambda: not emulator.all_live(CLAIMS), "the sets and claims of the first pass deleted"
+            lambda: (
+                not emulator.all_live(CLAIMS) and len(deleted_events(emulator, "PersistentVolumeClaim")) == 4
+            ),
+            "the sets and claims of the first pass deleted, and their events posted",
         )
         assert {s["metadata"]["name"] for s in emulator.all_live(STATEFULSETS)} == {"other-postgres"}
         assert max(deleted_events(emulator, "StatefulSet")) < min(
