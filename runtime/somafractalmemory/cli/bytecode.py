@@ -12,10 +12,14 @@ SERVE_IMPORTS = ("somafractalmemory.wiring", "fastapi", "uvicorn", "pydantic")
 
 
 def compiled_at_every_start(names: Sequence[str] = SERVE_IMPORTS) -> list[str]:
-    """The modules among ``names`` (found on this interpreter's path) that a new process compiles from
-    source, and would again the next time: no cached bytecode beside them, and none written."""
-    if not sys.dont_write_bytecode:
-        return []
+    """The modules among ``names`` that a new process compiles from source, and would again the next
+    time: their bytecode is not cached (``uncached``), and none is written."""
+    return uncached(names) if sys.dont_write_bytecode else []
+
+
+def uncached(names: Sequence[str] = SERVE_IMPORTS) -> list[str]:
+    """The modules among ``names`` (found on this interpreter's path, from source) with no cached
+    bytecode beside them."""
     found = []
     for name in names:
         spec = importlib.util.find_spec(name)
