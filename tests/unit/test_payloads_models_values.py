@@ -16,7 +16,14 @@ from somafractalmemory.core.models import (
     normalise_importance,
     stats_from_counts,
 )
-from somafractalmemory.core.payloads import check_json_object, check_payload, check_text, is_blank, is_unicode
+from somafractalmemory.core.payloads import (
+    MAX_PAYLOAD_DEPTH,
+    check_json_object,
+    check_payload,
+    check_text,
+    is_blank,
+    is_unicode,
+)
 from somafractalmemory.embedding.hashing import HashingEmbedder
 
 
@@ -51,6 +58,20 @@ def test_payload_messages_say_where() -> None:
     assert message(check_payload, {"a": (1,)}) == "payload.a is not a JSON value: tuple"
     assert message(check_payload, {"a": [0.5, -math.inf]}) == (
         "payload.a[1] is not a finite number (JSON has no NaN or Infinity)"
+    )
+    assert message(check_payload, {"a": [{"k\x00": 1}]}) == (
+        "a key of payload.a[0] holds a NUL character (\\u0000), which no text field may hold"
+    )
+    assert message(check_json_object, {"b": {"c": ["x", "\ud800"]}}, "context") == (
+        "context.b.c[1] holds a lone UTF-16 surrogate (e.g. \\ud800), which is not text"
+    )
+    too_deep: object = 1
+    for _ in range(MAX_PAYLOAD_DEPTH):
+        too_deep = [too_deep]
+    assert message(check_payload, {"a": too_deep}) == (  # the innermost list, at level 65
+        "payload.a"
+        + "[0]" * (MAX_PAYLOAD_DEPTH - 1)
+        + f" nests objects and arrays deeper than {MAX_PAYLOAD_DEPTH} levels"
     )
     payload = {"s": "x", "n": 1, "f": 0.5, "b": False, "z": None, "l": [], "o": {}}
     assert check_payload(payload) is payload
