@@ -3,6 +3,7 @@
     .venv/bin/python bench/ingest_profile.py --memories 50000 --batch 1000
     .venv/bin/python bench/ingest_profile.py --memories 10000 --profile 25   # cProfile, top 25 by own time
     .venv/bin/python bench/ingest_profile.py --after 100000 --memories 50000  # the rate past 100,000
+    .venv/bin/python bench/ingest_profile.py --without text-indexes             # what a part costs
 
 A fresh data directory (removed afterwards) and the default settings, as ``soma serve`` runs them; the
 bench workload of ``soma bench`` (the same seed gives the same memories); only the ``store_many`` calls
@@ -11,6 +12,11 @@ are timed, and the wait until the vector index (written behind the store) holds 
 the rate, the CPU time of the process (all its threads) per memory, that time per thread name (from
 ``/proc``, where there is one: which thread a cut has to come from) and the load average as JSON; with
 ``--profile`` the cProfile table too.
+
+``--without`` leaves a part of every write out, to measure what it costs the rest (the directory is
+thrown away, so what it lacks is never read): ``text-indexes``, the store's two full-text indexes (their
+insert triggers dropped: rows go in, no terms); ``vector-index``, the embedding and the vector index (the
+service told the index is written elsewhere, as with eventing on). Either, or both (given twice).
 """
 
 import argparse
@@ -18,6 +24,7 @@ import cProfile
 import json
 import os
 import pstats
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -30,6 +37,19 @@ from somafractalmemory.wiring import build_runtime
 
 NAMESPACE = "bench"
 TASKS = Path("/proc/self/task")
+STORE_FILE = "memories.sqlite"
+TEXT_INDEX_TRIGGERS = ("memories_text_insert", "memories_words_insert")
+PARTS = ("text-indexes", "vector-index")
+
+
+def drop_text_indexing(data_dir: Path) -> None:
+    """New rows of the store in ``data_dir`` (opened, so its schema is there) reach no full-text index."""
+    db = sqlite3.connect(data_dir / STORE_FILE, isolation_level=None)
+    try:
+        for trigger in TEXT_INDEX_TRIGGERS:
+            db.execute(f"DROP TRIGGER {trigger}")
+    finally:
+        db.close()
 
 
 def cpu_by_thread() -> dict[str, float]:
@@ -59,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--after", type=int, default=0, help="memories stored first, untimed")
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions by own time")
+    parser.add_argument(
+        "--without", action="append", choices=PARTS, default=[], help="leave this part of a write out"
+    )
     args = parser.parse_args(argv)
     workload = Workload(args.seed)
     batches = [
@@ -69,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as workdir:
         runtime = build_runtime(Settings(data_dir=Path(workdir), namespace=NAMESPACE), start_recovery=False)
         try:
+            if "text-indexes" in args.without:
+                drop_text_indexing(Path(workdir))
+            if "vector-index" in args.without:
+                runtime.service.index_inline = False
             for start in range(0, args.after, args.batch):
                 runtime.service.store_many(NAMESPACE, workload.memories(min(args.batch, args.after - start)))
             runtime.service.index.settle()
@@ -106,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "load_average": round(os.getloadavg()[0], 2),
         "profiled": profiler is not None,
+        "without": sorted(set(args.without)),
     }
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")

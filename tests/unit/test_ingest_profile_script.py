@@ -3,14 +3,20 @@
 import importlib.util
 import itertools
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from somafractalmemory.core.service import NewMemory
+from somafractalmemory.settings import Settings
+from somafractalmemory.wiring import build_runtime
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,6 +44,7 @@ def test_it_reports_the_rate_and_cpu_time_of_the_memories_stored() -> None:
         "cpu_us_per_memory_by_thread",
         "load_average",
         "profiled",
+        "without",
     }
     assert (report["memories"], report["after"], report["held"]) == (250, 0, 250)
     assert (report["batch"], report["profiled"]) == (100, False)
@@ -94,3 +101,47 @@ def test_after_stores_memories_first_and_times_only_the_rest(
     assert (report["memories"], report["after"], report["held"]) == (100, 150, 250)
     # timed: the two batches of the 100, and the wait for the index; none of the 150 stored before
     assert (report["seconds"], report["per_second"]) == (3.0, 33)
+
+
+def test_without_text_indexes_new_rows_reach_neither_full_text_index(tmp_path: Path) -> None:
+    script = load_script()
+    runtime = build_runtime(Settings(data_dir=tmp_path, namespace="n"), start_recovery=False)
+    try:
+        runtime.service.store_memory("n", NewMemory((1.0, 2.0, 3.0), {"text": "aardvark before"}))
+        script.drop_text_indexing(tmp_path)
+        runtime.service.store_memory("n", NewMemory((4.0, 5.0, 6.0), {"text": "zebra after"}))
+        assert runtime.service.stats("n").total_memories == 2  # the rows go in
+    finally:
+        runtime.close()
+    with closing(sqlite3.connect(tmp_path / script.STORE_FILE)) as db:
+        # the trigram index answers a LIKE from its terms alone (no phrase queries at detail='none')
+        for query, word in [
+            ("SELECT count(*) FROM memory_text WHERE text LIKE ?", "%{}%"),
+            ("SELECT count(*) FROM memory_words WHERE memory_words MATCH ?", "{}"),
+        ]:
+            assert db.execute(query, (word.format("aardvark"),)).fetchone() == (1,)  # before the drop
+            assert db.execute(query, (word.format("zebra"),)).fetchone() == (0,)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads' CPU time is read from /proc")
+def test_without_the_vector_index_nothing_is_embedded() -> None:
+    report = json.loads(run("--memories", "250", "--batch", "100", "--without", "vector-index"))
+    assert report["without"] == ["vector-index"]
+    assert report["held"] == 250
+    assert "embed_0" not in report["cpu_us_per_memory_by_thread"]  # the embedding thread never started
+
+
+def test_without_each_part_is_reported_and_the_text_indexes_dropped_in_the_bench_directory(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = load_script()
+    dropped: list[Path] = []
+    drop = script.drop_text_indexing
+    monkeypatch.setattr(script, "drop_text_indexing", lambda path: (dropped.append(path), drop(path)))
+    options = ["--memories", "100", "--batch", "50", "--without", "text-indexes", "--without", "vector-index"]
+    assert script.main(options) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["without"] == ["text-indexes", "vector-index"]
+    assert report["held"] == 100
+    assert len(dropped) == 1 and not dropped[0].exists()  # the bench's own directory, removed since
+    assert json.loads(run("--memories", "50", "--batch", "50"))["without"] == []
