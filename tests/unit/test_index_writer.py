@@ -100,6 +100,47 @@ def test_a_search_waits_for_the_writes_handed_over_before_it(store: SQLiteStore,
         writer.close()
 
 
+def test_reading_vectors_waits_for_the_writes_handed_over_before_it(
+    store: SQLiteStore, gated: GatedIndex
+) -> None:
+    writer = IndexWriter(gated, store)
+    try:
+        gated.gate.clear()
+        writer.upsert(handed(1))
+        assert gated.entered.acquire(timeout=10)
+        shapes: list[tuple[int, ...]] = []
+        reading = threading.Thread(target=lambda: shapes.append(writer.vectors(NS, [(1.0,)]).shape))
+        reading.start()
+        reading.join(0.3)
+        assert reading.is_alive() and shapes == []
+        gated.gate.set()
+        reading.join(10)
+        assert shapes == [(1, DIMS)]
+    finally:
+        writer.close()
+
+
+def test_a_small_write_made_in_the_callers_thread_waits_for_the_writes_before_it(
+    store: SQLiteStore, gated: GatedIndex
+) -> None:
+    """A delete of one memory is made in the caller's thread: had it not waited for the upsert handed
+    over before it, the upsert would bring the deleted point back."""
+    writer = IndexWriter(gated, store)
+    try:
+        gated.gate.clear()
+        writer.upsert(handed(1))
+        assert gated.entered.acquire(timeout=10)
+        deleting = threading.Thread(target=lambda: writer.delete(NS, [(1.0,)]))
+        deleting.start()
+        deleting.join(0.3)
+        assert deleting.is_alive()
+        gated.gate.set()
+        deleting.join(10)
+        assert found(writer) == set()
+    finally:
+        writer.close()
+
+
 def test_writes_reach_the_index_in_order_and_a_delete_is_never_overtaken(
     store: SQLiteStore, gated: GatedIndex
 ) -> None:
