@@ -286,6 +286,29 @@ def test_points_moved_by_deletes_keep_their_labels_rows(tmp_path: Path) -> None:
     assert not set(gone) & set(found(index, vectors[0], 100))
 
 
+def test_the_point_moved_into_the_last_row_keeps_its_vector_for_the_rescoring(tmp_path: Path) -> None:
+    index, vectors = filled(tmp_path / "v.sqlite")
+    index.delete("ns", [(float(POINTS - 2),)])  # the last point moves into the hole, now the last row
+    index.upsert([point(POINTS + 1, vectors[0])])  # appended where the moved point was
+    ((hit,),) = [index.search("ns", vectors[POINTS - 1], top_k=1, memory_type=None, conditions=())]
+    assert hit.coordinate == (float(POINTS - 1),) and hit.score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_delete_counts_as_a_change_of_the_ivf_index_so_close_saves_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    index, _ = filled(tmp_path / "v.sqlite")
+    index.close()
+    index = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    index.delete("ns", [(3.0,)])
+    index.close()
+    caplog.set_level(logging.INFO, logger="somafractalmemory.adapters.ann_index")
+    reopened = AnnIndex(tmp_path / "v.sqlite", DIMS, threshold=0)
+    assert "brought in line" not in caplog.text  # the saved IVF index already left the label out
+    assert len(reopened._shards["ns"].ivf) == POINTS - 1
+    reopened.close()
+
+
 def test_label_rows_grow_with_the_labels_and_unknown_labels_have_no_row() -> None:
     rows = ann_index.LabelRows()
     rows.set(np.array([3, 5000]), np.array([7, 8]))

@@ -32,3 +32,14 @@ def test_a_write_replacing_many_memories_archives_and_trims_each(tmp_path: Path)
     store.put_many([memory("ns", 1, "last", 50.0)], keep_versions=5)  # a larger bound trims nothing
     assert [v.number for v in store.versions("ns", (1.0,))] == [4, 3, 2]
     store.close()
+
+
+def test_a_write_trims_only_its_own_memories_versions_and_a_bound_of_one_keeps_one(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "m.sqlite")
+    for round_ in range(4):
+        store.put_many([memory("ns", 1, f"a{round_}", 10.0 * round_)], keep_versions=5)
+    for round_ in range(3):
+        store.put_many([memory("ns", 2, f"b{round_}", 10.0 * round_ + 1)], keep_versions=1)
+    assert [v.number for v in store.versions("ns", (1.0,))] == [3, 2, 1]  # beyond the bound of 1
+    assert [(v.number, v.payload["text"]) for v in store.versions("ns", (2.0,))] == [(2, "b1")]
+    store.close()
