@@ -13,6 +13,7 @@ from somafractalmemory.http_api.auth import TokenCheck
 from somafractalmemory.http_api.errors import install_error_handlers
 from somafractalmemory.http_api.guard import RequestGuard
 from somafractalmemory.http_api.metrics import ApiMetrics, MetricsMiddleware
+from somafractalmemory.http_api.route_warmup import prepare_routes
 from somafractalmemory.http_api.routes import compat, health, maintenance, v1
 from somafractalmemory.http_api.runner import Runner
 from somafractalmemory.settings import Settings
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, runtime_factory: RuntimeFactory
         runtime = await run_in_threadpool(runtime_factory, active)
         app.state.runtime = runtime
         app.state.runner = Runner(inline=active.embedded)
+        await prepare_routes(app)
         try:
             yield
         finally:
