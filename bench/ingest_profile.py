@@ -33,18 +33,17 @@ from pathlib import Path
 
 from somafractalmemory.cli.bench_workload import Workload
 from somafractalmemory.settings import Settings
-from somafractalmemory.wiring import build_runtime
+from somafractalmemory.wiring import DOCUMENT_FILE, build_runtime
 
 NAMESPACE = "bench"
 TASKS = Path("/proc/self/task")
-STORE_FILE = "memories.sqlite"
 TEXT_INDEX_TRIGGERS = ("memories_text_insert", "memories_words_insert")
 PARTS = ("text-indexes", "vector-index")
 
 
 def drop_text_indexing(data_dir: Path) -> None:
     """New rows of the store in ``data_dir`` (opened, so its schema is there) reach no full-text index."""
-    db = sqlite3.connect(data_dir / STORE_FILE, isolation_level=None)
+    db = sqlite3.connect(data_dir / DOCUMENT_FILE, isolation_level=None)
     try:
         for trigger in TEXT_INDEX_TRIGGERS:
             db.execute(f"DROP TRIGGER {trigger}")

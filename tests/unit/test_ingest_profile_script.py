@@ -16,7 +16,7 @@ import pytest
 
 from somafractalmemory.core.service import NewMemory
 from somafractalmemory.settings import Settings
-from somafractalmemory.wiring import build_runtime
+from somafractalmemory.wiring import DOCUMENT_FILE, build_runtime
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -113,7 +113,7 @@ def test_without_text_indexes_new_rows_reach_neither_full_text_index(tmp_path: P
         assert runtime.service.stats("n").total_memories == 2  # the rows go in
     finally:
         runtime.close()
-    with closing(sqlite3.connect(tmp_path / script.STORE_FILE)) as db:
+    with closing(sqlite3.connect(tmp_path / DOCUMENT_FILE)) as db:
         # the trigram index answers a LIKE from its terms alone (no phrase queries at detail='none')
         for query, word in [
             ("SELECT count(*) FROM memory_text WHERE text LIKE ?", "%{}%"),
