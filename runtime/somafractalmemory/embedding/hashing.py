@@ -6,7 +6,9 @@ nothing else: with no IDF to weigh them down, they would count as much as the wo
 Signed hashing keeps collisions from only ever adding up. crc32 is used rather than ``hash()`` because it
 is the same in every process. A word's features are computed once and kept in a vocabulary of flat
 arrays: real text repeats its words, so most tokens cost one dictionary lookup, and a batch's features
-are gathered from the arrays by numpy, not appended feature by feature in Python.
+are gathered from the arrays by numpy, not appended feature by feature in Python. A batch's texts are
+tokenised as one string (joined by a NUL, which no word holds): one regex pass and one dictionary
+lookup a token in Python, and the per-text rules (stop words, a text of nothing else) in numpy.
 
 Its id (``identity``) carries a digest of its rules (token pattern, weights, seed, stop words and
 ``FEATURES_VERSION``, to be raised when the feature code itself changes): vectors made under other rules
@@ -23,9 +25,16 @@ from typing import Any
 import numpy as np
 
 from somafractalmemory.core.ports import Vectors
-from somafractalmemory.core.stop_words import STOP_WORDS, content_words
+from somafractalmemory.core.stop_words import STOP_WORDS
 
 TOKEN_PATTERN = re.compile(r"\w+", re.UNICODE)
+# Texts are joined by a NUL to be tokenised at once: it is no word character, so no word spans two texts
+# and a text's words are those it has alone (the payload checks refuse a NUL in stored text; one in a
+# query is a space first, which splits words the same way). Neither is it cased, so ``lower`` ends a
+# word's final sigma before it as at the end of a text.
+SEPARATOR = "\x00"
+WORDS_AND_SEPARATORS = re.compile(f"{TOKEN_PATTERN.pattern}|{SEPARATOR}", re.UNICODE)
+SEPARATOR_ID = -2  # the separator's "id", beside the words' (0 and up) and an unknown word's -1
 WORD_WEIGHT = 1.0
 TRIGRAM_WEIGHT = 0.5
 TRIGRAM_SEED = 0x5EED
@@ -71,23 +80,39 @@ class Vocabulary:
 
     def __init__(self, dimensions: int) -> None:
         self._dimensions = dimensions
-        self._ids: dict[str, int] = {}
+        self._ids: dict[str, int] = {SEPARATOR: SEPARATOR_ID}
         self._lock = threading.Lock()
         self._used = 0  # features held
         self.slots: Indices = np.empty(4096, dtype=np.int64)
         self.weights = np.empty(4096, dtype=np.float64)
         self.starts: Indices = np.empty(1024, dtype=np.int64)
         self.lengths: Indices = np.empty(1024, dtype=np.int64)
+        self.stop = np.empty(1024, dtype=np.bool_)  # whether each word is a stop word
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._ids) - 1  # the separator is no word
 
     def ids(self, words: list[str]) -> list[int]:
         get = self._ids.get
         found = [get(word, -1) for word in words]
         if -1 in found:
-            found = [self._learn(word) if id_ < 0 else id_ for word, id_ in zip(words, found, strict=True)]
+            found = [self._learn(word) if id_ == -1 else id_ for word, id_ in zip(words, found, strict=True)]
         return found
+
+    def text_ids(self, texts: Sequence[str]) -> tuple[Indices, Indices]:
+        """The ids of the words the texts are embedded from, text after text, and how many each text
+        has: its words that are no stop word, or all of them when it has no other."""
+        joined = SEPARATOR.join(texts)
+        if joined.count(SEPARATOR) != len(texts) - 1:  # a text holds a NUL of its own
+            joined = SEPARATOR.join(text.replace(SEPARATOR, " ") for text in texts)
+        ids = np.array(self.ids(WORDS_AND_SEPARATORS.findall(joined.lower())), dtype=np.int64)
+        is_word = ids != SEPARATOR_ID
+        text_of = np.cumsum(~is_word)[is_word]
+        words = ids[is_word]
+        stop = self.stop[words]
+        content = np.bincount(text_of[~stop], minlength=len(texts))
+        kept = ~stop | (content[text_of] == 0)
+        return words[kept], np.bincount(text_of[kept], minlength=len(texts))
 
     def _learn(self, word: str) -> int:
         with self._lock:
@@ -95,16 +120,18 @@ class Vocabulary:
             if known is not None:  # another thread learnt it meanwhile
                 return known
             slots, weights = word_features(word, self._dimensions)
-            new_id, start, end = len(self._ids), self._used, self._used + len(slots)
+            new_id, start, end = len(self), self._used, self._used + len(slots)
             if end > len(self.slots):
                 self.slots = _grown(self.slots, end)
                 self.weights = _grown(self.weights, end)
             if new_id == len(self.starts):
                 self.starts = _grown(self.starts, new_id + 1)
                 self.lengths = _grown(self.lengths, new_id + 1)
+                self.stop = _grown(self.stop, new_id + 1)
             self.slots[start:end] = slots
             self.weights[start:end] = weights
             self.starts[new_id], self.lengths[new_id] = start, len(slots)
+            self.stop[new_id] = word in STOP_WORDS
             self._used = end
             self._ids[word] = new_id
             return new_id
@@ -134,22 +161,16 @@ class HashingEmbedder:
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Each text's word features summed into its row, the rows normalised. The texts' words become
-        vocabulary ids in Python; their features are gathered, offset by their rows and summed by numpy,
-        in the order of the words and of each word's features (the sums are the same, bit for bit, as
-        adding them one by one)."""
+        vocabulary ids (``Vocabulary.text_ids``); their features are gathered, offset by their rows and
+        summed by numpy, in the order of the words and of each word's features (the sums are the same,
+        bit for bit, as adding them one by one)."""
         dims = self._dimensions
         vocabulary = self._vocabulary
         if len(vocabulary) >= CACHED_WORDS:
             self._vocabulary = Vocabulary(dims)
-        ids: list[int] = []
-        words_per_text: list[int] = []
-        for text in texts:
-            text_ids = vocabulary.ids(content_words(TOKEN_PATTERN.findall(text.lower())))
-            ids += text_ids
-            words_per_text.append(len(text_ids))
-        if not ids:
+        words, words_per_text = vocabulary.text_ids(texts)
+        if not len(words):
             return np.zeros((len(texts), dims), dtype=np.float32)
-        words = np.asarray(ids, dtype=np.int64)
         lengths = vocabulary.lengths[words]
         ends = np.cumsum(lengths)
         # For each feature, its place in the flat arrays: its word's start plus its rank in the word.

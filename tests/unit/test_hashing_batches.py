@@ -1,0 +1,84 @@
+"""The hashing embedder tokenises a batch's texts as one string (embedding/hashing.py): each row is still
+the vector the rules give its text alone, feature by feature, whatever its neighbours hold."""
+
+import numpy as np
+import pytest
+
+from somafractalmemory.core.stop_words import STOP_WORDS, content_words
+from somafractalmemory.embedding import hashing
+from somafractalmemory.embedding.hashing import HashingEmbedder, Vocabulary, word_features
+
+DIMENSIONS = 64
+# Neighbours that could leak into each other: a final sigma before the next text (lower() makes it
+# final only at a word's end), a text of stop words beside one of content, empty texts, NULs of a
+# text's own, upper case, digits and underscores (word characters), and accents.
+TRICKY = [
+    "ΟΔΟΣ",
+    "ΑΒΓ δρόμος",
+    "the of and",
+    "",
+    "Kafka\x00broker",
+    "\x00",
+    "what IS it",
+    "snake_case 42 Déjà-vu",
+    "",
+    "!!",
+    "ΣΑΣ",
+    "cat",
+]
+
+
+def by_the_rules(texts: list[str], dimensions: int) -> np.ndarray:
+    """Each text alone: its words (stop words left out unless it has nothing else), every feature of
+    every word added one by one in float64, then the rows as float32 and normalised."""
+    sums = np.zeros((len(texts), dimensions), dtype=np.float64)
+    for row, text in enumerate(texts):
+        for word in content_words(hashing.TOKEN_PATTERN.findall(text.lower())):
+            slots, weights = word_features(word, dimensions)
+            for slot, weight in zip(slots, weights, strict=True):
+                sums[row, slot] += weight
+    matrix = sums.astype(np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    np.divide(matrix, norms, out=matrix, where=norms > 0)
+    return matrix
+
+
+def test_a_batch_gives_each_text_the_vector_of_the_rules_bit_for_bit() -> None:
+    assert np.array_equal(HashingEmbedder(DIMENSIONS).embed(TRICKY), by_the_rules(TRICKY, DIMENSIONS))
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_a_text_embedded_alone_is_its_row_of_the_batch(text: str) -> None:
+    batch = HashingEmbedder(DIMENSIONS).embed(TRICKY)
+    alone = HashingEmbedder(DIMENSIONS).embed([text])
+    assert np.array_equal(alone[0], batch[TRICKY.index(text)])
+
+
+def test_the_words_of_each_text_and_their_count() -> None:
+    vocabulary = Vocabulary(DIMENSIONS)
+    words, counts = vocabulary.text_ids(["The cat sat", "", "the of", "Kafka\x00Kafka", "cat"])
+    cat, sat, the, of, kafka = vocabulary.ids(["cat", "sat", "the", "of", "kafka"])
+    # stop words out of a text with other words, kept in one of nothing else; a NUL splits like a space
+    assert words.tolist() == [cat, sat, the, of, kafka, kafka, cat]
+    assert counts.tolist() == [2, 0, 2, 2, 1]
+    assert (words.dtype, counts.dtype) == (np.int64, np.int64)
+
+
+def test_a_batch_of_no_word_has_no_ids_and_a_zero_count_each() -> None:
+    words, counts = Vocabulary(DIMENSIONS).text_ids(["", "!!", "\x00"])
+    assert words.tolist() == [] and counts.tolist() == [0, 0, 0]
+
+
+def test_each_word_learnt_is_marked_a_stop_word_or_not() -> None:
+    vocabulary = Vocabulary(DIMENSIONS)
+    words = ["the", "memory", "whom", "broker"]
+    ids = vocabulary.ids(words)
+    assert [bool(vocabulary.stop[i]) for i in ids] == [word in STOP_WORDS for word in words]
+    assert [bool(vocabulary.stop[i]) for i in ids] == [True, False, True, False]
+
+
+def test_the_separator_is_no_word_of_the_vocabulary() -> None:
+    vocabulary = Vocabulary(DIMENSIONS)
+    assert len(vocabulary) == 0
+    vocabulary.text_ids(["alpha", "beta"])
+    assert len(vocabulary) == 2
