@@ -1,12 +1,14 @@
 """The hashing embedder tokenises a batch's texts as one string (embedding/hashing.py): each row is still
 the vector the rules give its text alone, feature by feature, whatever its neighbours hold."""
 
+import random
+
 import numpy as np
 import pytest
 
 from somafractalmemory.core.stop_words import STOP_WORDS, content_words
 from somafractalmemory.embedding import hashing
-from somafractalmemory.embedding.hashing import HashingEmbedder, Vocabulary, word_features
+from somafractalmemory.embedding.hashing import ASCII_SPACES, HashingEmbedder, Vocabulary, word_features
 
 DIMENSIONS = 64
 # Neighbours that could leak into each other: a final sigma before the next text (lower() makes it
@@ -82,3 +84,36 @@ def test_the_separator_is_no_word_of_the_vocabulary() -> None:
     assert len(vocabulary) == 0
     vocabulary.text_ids(["alpha", "beta"])
     assert len(vocabulary) == 2
+
+
+def random_texts(alphabet: str, count: int, seed: int) -> list[str]:
+    draw = random.Random(seed)
+    return ["".join(draw.choice(alphabet) for _ in range(draw.randrange(0, 40))) for _ in range(count)]
+
+
+ASCII = "".join(map(chr, range(128)))
+# Beside ASCII: letters (accented, Greek with its sigmas, dotted capital I), digits of another script,
+# and spaces and punctuation outside ASCII.
+UNICODE = ASCII + "éÉßİΣσςΑΩ٣\u00a0\u2003\u2014“”"
+
+
+@pytest.mark.parametrize("alphabet", [ASCII, UNICODE], ids=["ascii", "unicode"])
+def test_random_texts_get_the_vectors_of_the_rules(alphabet: str) -> None:
+    texts = [*random_texts(alphabet, 300, seed=len(alphabet)), "the", "of the", "THE Cat"]
+    assert np.array_equal(HashingEmbedder(DIMENSIONS).embed(texts), by_the_rules(texts, DIMENSIONS))
+
+
+def test_an_ascii_batch_and_one_with_other_text_split_the_same_words() -> None:
+    """The byte table and the regex are two ways to the same tokens."""
+    texts = random_texts(ASCII, 100, seed=1)
+    ascii_only = HashingEmbedder(DIMENSIONS).embed(texts)
+    beside_other = HashingEmbedder(DIMENSIONS).embed([*texts, "café ΟΔΟΣ"])
+    assert np.array_equal(ascii_only, beside_other[: len(texts)])
+
+
+def test_the_byte_table_keeps_exactly_the_word_characters_of_ascii_and_the_nul() -> None:
+    space = ord(" ")
+    kept = [byte for byte in range(128) if ASCII_SPACES[byte] == byte != space]
+    words = [byte for byte in range(128) if hashing.TOKEN_PATTERN.fullmatch(chr(byte))]
+    assert kept == [0, *words]
+    assert {ASCII_SPACES[byte] for byte in range(128) if byte not in kept} == {space}

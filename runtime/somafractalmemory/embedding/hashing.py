@@ -7,8 +7,9 @@ Signed hashing keeps collisions from only ever adding up. crc32 is used rather t
 is the same in every process. A word's features are computed once and kept in a vocabulary of flat
 arrays: real text repeats its words, so most tokens cost one dictionary lookup, and a batch's features
 are gathered from the arrays by numpy, not appended feature by feature in Python. A batch's texts are
-tokenised as one string (joined by a NUL, which no word holds): one regex pass and one dictionary
-lookup a token in Python, and the per-text rules (stop words, a text of nothing else) in numpy.
+tokenised as one string (joined by a NUL, which no word holds): one pass of C (a byte table for ASCII,
+the regex otherwise) and one dictionary lookup a token in Python, and the per-text rules (stop words,
+a text of nothing else) in numpy.
 
 Its id (``identity``) carries a digest of its rules (token pattern, weights, seed, stop words and
 ``FEATURES_VERSION``, to be raised when the feature code itself changes): vectors made under other rules
@@ -28,13 +29,18 @@ from somafractalmemory.core.ports import Vectors
 from somafractalmemory.core.stop_words import STOP_WORDS
 
 TOKEN_PATTERN = re.compile(r"\w+", re.UNICODE)
-# Texts are joined by a NUL to be tokenised at once: it is no word character, so no word spans two texts
-# and a text's words are those it has alone (the payload checks refuse a NUL in stored text; one in a
-# query is a space first, which splits words the same way). Neither is it cased, so ``lower`` ends a
-# word's final sigma before it as at the end of a text.
-SEPARATOR = "\x00"
-WORDS_AND_SEPARATORS = re.compile(f"{TOKEN_PATTERN.pattern}|{SEPARATOR}", re.UNICODE)
-SEPARATOR_ID = -2  # the separator's "id", beside the words' (0 and up) and an unknown word's -1
+# Texts are joined by a NUL (between spaces) to be tokenised at once: it is no word character, so no
+# word spans two texts and a text's words are those it has alone (the payload checks refuse a NUL in
+# stored text; one in a query becomes a space first, which splits words the same way). Neither is it
+# cased, so ``lower`` ends a word's final sigma before it as at the end of a text.
+NUL = "\x00"
+JOINER = f" {NUL} "
+WORDS_AND_SEPARATORS = re.compile(f"{TOKEN_PATTERN.pattern}|{NUL}", re.UNICODE)
+# In ASCII, ``\w`` is letters, digits and the underscore: a batch of ASCII text is split by turning every
+# other byte (the NUL kept) into a space, several times faster than the regex.
+_ASCII_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_\x00")
+ASCII_SPACES = bytes(byte if byte in _ASCII_WORD else ord(" ") for byte in range(256))
+SEPARATOR_ID = -2  # the NUL's "id", beside the words' (0 and up) and an unknown word's -1
 WORD_WEIGHT = 1.0
 TRIGRAM_WEIGHT = 0.5
 TRIGRAM_SEED = 0x5EED
@@ -80,7 +86,7 @@ class Vocabulary:
 
     def __init__(self, dimensions: int) -> None:
         self._dimensions = dimensions
-        self._ids: dict[str, int] = {SEPARATOR: SEPARATOR_ID}
+        self._ids: dict[str, int] = {NUL: SEPARATOR_ID}
         self._lock = threading.Lock()
         self._used = 0  # features held
         self.slots: Indices = np.empty(4096, dtype=np.int64)
@@ -90,7 +96,7 @@ class Vocabulary:
         self.stop = np.empty(1024, dtype=np.bool_)  # whether each word is a stop word
 
     def __len__(self) -> int:
-        return len(self._ids) - 1  # the separator is no word
+        return len(self._ids) - 1  # the NUL is no word
 
     def ids(self, words: list[str]) -> list[int]:
         get = self._ids.get
@@ -102,10 +108,14 @@ class Vocabulary:
     def text_ids(self, texts: Sequence[str]) -> tuple[Indices, Indices]:
         """The ids of the words the texts are embedded from, text after text, and how many each text
         has: its words that are no stop word, or all of them when it has no other."""
-        joined = SEPARATOR.join(texts)
-        if joined.count(SEPARATOR) != len(texts) - 1:  # a text holds a NUL of its own
-            joined = SEPARATOR.join(text.replace(SEPARATOR, " ") for text in texts)
-        ids = np.array(self.ids(WORDS_AND_SEPARATORS.findall(joined.lower())), dtype=np.int64)
+        joined = JOINER.join(texts).lower()
+        if joined.count(NUL) != len(texts) - 1:  # a text holds a NUL of its own
+            joined = JOINER.join(text.replace(NUL, " ") for text in texts).lower()
+        if joined.isascii():
+            tokens = joined.encode("ascii").translate(ASCII_SPACES).decode("ascii").split()
+        else:
+            tokens = WORDS_AND_SEPARATORS.findall(joined)
+        ids = np.array(self.ids(tokens), dtype=np.int64)
         is_word = ids != SEPARATOR_ID
         text_of = np.cumsum(~is_word)[is_word]
         words = ids[is_word]
