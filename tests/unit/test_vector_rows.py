@@ -2,8 +2,11 @@
 read back in the order asked, with one read per run of consecutive rows, and reading them leaves
 nothing resident in the process."""
 
+import ctypes
+import mmap
 import os
 import resource
+import time
 from pathlib import Path
 
 import numpy as np
@@ -111,14 +114,61 @@ def bytes_read() -> int:
         return next(int(line.split()[1]) for line in io if line.startswith("rchar:"))
 
 
-def test_warming_reads_the_whole_file_in_the_background(tmp_path: Path) -> None:
+def cached_share(path: Path) -> float:
+    """The share of the file's pages in the page cache (``mincore`` over a mapping of it)."""
+    size = path.stat().st_size
+    pages = -(-size // mmap.PAGESIZE)
+    flags = (ctypes.c_ubyte * pages)()
+    with path.open("rb") as file, mmap.mmap(file.fileno(), size, prot=mmap.PROT_READ) as mapping:
+        view = np.frombuffer(mapping, dtype=np.uint8)
+        answer = ctypes.CDLL(None).mincore(ctypes.c_void_p(view.ctypes.data), ctypes.c_size_t(size), flags)
+        del view
+    assert answer == 0
+    return sum(flag & 1 for flag in flags) / pages
+
+
+def sixteen_mib_of_rows(tmp_path: Path) -> VectorRows:
     rows = VectorRows(tmp_path / "r.rows", 256, 0)
-    appended(rows, 0, 16 * 1024)  # 16 MiB: several reads of WARM_BYTES
+    appended(rows, 0, 16 * 1024)  # 16 MiB: 128 spans of READ_AHEAD_BYTES, 4 reads of WARM_BYTES
+    rows.sync()
+    return rows
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no read-ahead advice on this system")
+def test_warming_brings_the_file_into_the_page_cache_without_reading_it(tmp_path: Path) -> None:
+    rows = sixteen_mib_of_rows(tmp_path)
+    descriptor = os.open(rows.path, os.O_RDONLY)
+    os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(descriptor)
+    if cached_share(rows.path) > 0.5:
+        pytest.skip("this file system keeps a file's pages whatever it is told (tmpfs): nothing to warm")
     before = bytes_read()
     thread = rows.warm()
     thread.join(timeout=60)
     assert not thread.is_alive() and thread.daemon
+    deadline = time.monotonic() + 30  # the kernel reads ahead after the advice returns
+    while cached_share(rows.path) < 1.0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cached_share(rows.path) == 1.0  # every page, the last span's too
+    assert bytes_read() - before < 1024 * 1024  # nothing of it copied into the process
+    rows.close()
+
+
+def test_without_read_ahead_advice_the_file_is_read_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = sixteen_mib_of_rows(tmp_path)
+    monkeypatch.delattr(os, "posix_fadvise", raising=False)
+    before = bytes_read()
+    rows.warm().join(timeout=60)
     assert bytes_read() - before >= 16 * 1024 * 1024
     rows.close()
+
+
+def test_warming_a_file_gone_meanwhile_reads_nothing_and_raises_nothing(tmp_path: Path) -> None:
+    rows = sixteen_mib_of_rows(tmp_path)
+    rows.close()
     (tmp_path / "r.rows").unlink()
-    rows.warm().join(timeout=60)  # a file gone meanwhile: nothing to read, no error
+    thread = rows.warm()
+    thread.join(timeout=60)
+    assert not thread.is_alive()

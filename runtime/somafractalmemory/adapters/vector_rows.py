@@ -33,7 +33,11 @@ Positions = np.ndarray[Any, np.dtype[np.int64]]
 Codes = np.ndarray[Any, np.dtype[np.int8]]
 FLOAT_BYTES = np.dtype(np.float32).itemsize
 SCAN_ROWS = 16_384  # rows a full scan reads at a time (24 MiB at 384 dimensions)
-WARM_BYTES = 4 * 1024 * 1024  # read at a time by ``warm``
+WARM_BYTES = 4 * 1024 * 1024  # read at a time by ``warm`` where the kernel takes no read-ahead advice
+# The span of each read-ahead request ``warm`` makes. Linux cuts a request to the device's read-ahead
+# window (``read_ahead_kb``, 128 KiB by default) and reads nothing past it, so the file is asked for in
+# spans that fit any window but a disabled one: 12,400 system calls for 1.6 GB.
+READ_AHEAD_BYTES = 128 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +143,15 @@ class VectorRows:
             return False
 
     def warm(self) -> threading.Thread:
-        """Read the whole file once, in order, in a background thread (its own descriptor): after a start
-        that found the file out of the page cache, the rows queries ask for then come from the cache
-        within seconds (1.5 GB read in order takes about a second) instead of one disk read each.
-        Nothing of it stays in the process's memory."""
-        thread = threading.Thread(target=_read_through, args=(self.path,), name="warm vectors", daemon=True)
+        """Bring the whole file into the page cache, in a background thread (its own descriptor): after a
+        start that found the file out of the cache, the rows queries ask for then come from the cache
+        within seconds instead of one disk read each. The kernel is asked to read it ahead
+        (``posix_fadvise``), which copies nothing into this process: for the 1.6 GB of a million
+        vectors, 0.09 s of CPU when the file was cached and 0.49 s when it was not, where reading it
+        through a buffer took 0.2 to 1.0 s and 4.4 s, on the cores the first writes after a start
+        need. Where there is no such advice, the file is read through. Nothing of it stays in the
+        process's memory."""
+        thread = threading.Thread(target=_read_ahead, args=(self.path,), name="warm vectors", daemon=True)
         thread.start()
         return thread
 
@@ -153,10 +161,15 @@ class VectorRows:
             os.close(self._fd)  # the lock goes with it
 
 
-def _read_through(path: Path) -> None:
-    chunk = bytearray(WARM_BYTES)
+def _read_ahead(path: Path) -> None:
     try:
         with open(path, "rb", buffering=0) as file:
+            if hasattr(os, "posix_fadvise"):
+                descriptor = file.fileno()
+                for offset in range(0, os.fstat(descriptor).st_size, READ_AHEAD_BYTES):
+                    os.posix_fadvise(descriptor, offset, READ_AHEAD_BYTES, os.POSIX_FADV_WILLNEED)
+                return
+            chunk = bytearray(WARM_BYTES)
             while file.readinto(chunk):
                 pass
     except OSError as error:  # replaced or removed meanwhile: nothing left to warm
