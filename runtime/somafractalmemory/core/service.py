@@ -37,6 +37,7 @@ from somafractalmemory.core.importance import (
     reported,
 )
 from somafractalmemory.core.indexing import EmbeddingBeside, vector_points
+from somafractalmemory.core.legs import LegsSideBySide
 from somafractalmemory.core.models import (
     BulkResult,
     ItemResult,
@@ -209,6 +210,7 @@ class MemoryService:
         self.cache_ttl = cache_ttl_seconds
         self.clock = clock
         self._embedding = EmbeddingBeside()
+        self._legs = LegsSideBySide()
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -516,6 +518,18 @@ class MemoryService:
         )
         return [hit.coordinate for hit in hits]
 
+    def _embedded_dense_ranking(
+        self,
+        namespace: str,
+        query: str,
+        top_k: int,
+        memory_type: MemoryType | None,
+        conditions: MemoryFilter,
+    ) -> tuple[Vectors, list[Coordinate]]:
+        """The query embedded, and the dense leg of a fused recall for it."""
+        vector = self.embedder.embed([query])[0]
+        return vector, self._dense_ranking(namespace, vector, top_k, memory_type, conditions)
+
     def _live_hits(
         self,
         namespace: str,
@@ -596,13 +610,16 @@ class MemoryService:
         if ranking is Ranking.LEXICAL:
             found = self._lexical(namespace, query_words(query), top_k, memory_type, conditions)
             return self._accessed(namespace, found)
-        vector = self.embedder.embed([query])[0]
         if ranking is Ranking.DENSE:
+            vector = self.embedder.embed([query])[0]
             found = self._semantic(namespace, vector, top_k, memory_type, conditions)
             return self._accessed(namespace, found)
         pool = fusion_pool(top_k)
-        dense = self._dense_ranking(namespace, vector, pool, memory_type, conditions)
-        lexical = self._lexical(namespace, query_words(query), pool, memory_type, conditions)
+        words = query_words(query)
+        (vector, dense), lexical = self._legs.run(
+            lambda: self._embedded_dense_ranking(namespace, query, pool, memory_type, conditions),
+            lambda: self._lexical(namespace, words, pool, memory_type, conditions),
+        )
         fused = self._fuse(dense, lexical, self.fusion.lexical)
         if self.feedback.enabled and fused:
             first = self.index.vectors(
@@ -660,11 +677,13 @@ class MemoryService:
         if boost < 0:
             raise InvalidInput("boost must not be negative (it weighs the terms in the fusion)")
         self.encryption.check_filters(conditions)
-        vector = self.embedder.embed([check_query(query)])[0]
+        query = check_query(query)
         words = [check_text(term, "a term") for term in hybrid_terms(query, terms)]
         pool = fusion_pool(top_k)
-        dense = self._dense_ranking(namespace, vector, pool, memory_type, conditions)
-        lexical = self._lexical(namespace, words, pool, memory_type, conditions)
+        (_, dense), lexical = self._legs.run(
+            lambda: self._embedded_dense_ranking(namespace, query, pool, memory_type, conditions),
+            lambda: self._lexical(namespace, words, pool, memory_type, conditions),
+        )
         fused = self._fuse(dense, lexical, self.fusion.lexical * boost)
         return self._accessed(namespace, self._hydrated(namespace, fused[:top_k], lexical))
 
