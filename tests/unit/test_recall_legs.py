@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
+from typing import Any
 
 import pytest
 
@@ -36,33 +37,30 @@ class Meeting:
         self.lexical_seconds = 0.0  # how long the lexical leg takes beyond the store's search
 
 
-class IndexMeets:
-    def __init__(self, index: object, meeting: Meeting, failure: Exception | None = None) -> None:
-        self._index = index
+class Meets:
+    """An adapter of the service (``inner``) whose leg takes part in the ``meeting``, and fails with
+    ``failure`` when one is given; everything else is the adapter's own."""
+
+    def __init__(self, inner: Any, meeting: Meeting, failure: Exception | None = None) -> None:
+        self._inner = inner
         self._meeting = meeting
         self._failure = failure
 
     def __getattr__(self, name: str) -> object:
-        return getattr(self._index, name)
+        return getattr(self._inner, name)
 
+
+class IndexMeets(Meets):
     def search(self, namespace: str, vector: object, **options: object) -> list[VectorHit]:
         self._meeting.threads["dense"] = threading.current_thread().name
         self._meeting.dense_started.set()
         self._meeting.met["dense"] = self._meeting.lexical_started.wait(MEETING_SECONDS)
         if self._failure is not None:
             raise self._failure
-        return self._index.search(namespace, vector, **options)  # type: ignore[attr-defined, no-any-return]
+        return self._inner.search(namespace, vector, **options)  # type: ignore[no-any-return]
 
 
-class StoreMeets:
-    def __init__(self, store: object, meeting: Meeting, failure: Exception | None = None) -> None:
-        self._store = store
-        self._meeting = meeting
-        self._failure = failure
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
-
+class StoreMeets(Meets):
     def lexical_search(self, namespace: str, terms: Sequence[str], **options: object) -> list[ScoredMemory]:
         self._meeting.threads["lexical"] = threading.current_thread().name
         self._meeting.lexical_actor = current_actor()
@@ -72,7 +70,7 @@ class StoreMeets:
             time.sleep(self._meeting.lexical_seconds)
             if self._failure is not None:
                 raise self._failure
-            return self._store.lexical_search(namespace, terms, **options)  # type: ignore[attr-defined, no-any-return]
+            return self._inner.lexical_search(namespace, terms, **options)  # type: ignore[no-any-return]
         finally:
             self._meeting.lexical_finished.set()
 
