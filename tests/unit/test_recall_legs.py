@@ -15,7 +15,7 @@ from somafractalmemory.core.coordinates import Coordinate
 from somafractalmemory.core.errors import BackendUnavailable, InvalidInput
 from somafractalmemory.core.filters import Condition, FilterOp
 from somafractalmemory.core.fusion import Ranking
-from somafractalmemory.core.legs import LEG_THREADS, LegsSideBySide
+from somafractalmemory.core.legs import LEG_THREADS, LEGS, LegsSideBySide
 from somafractalmemory.core.models import MemoryType, ScoredMemory, VectorHit
 from somafractalmemory.core.service import MemoryService, NewMemory
 
@@ -187,6 +187,35 @@ def test_with_no_thread_spare_both_legs_run_in_the_callers_thread() -> None:
     assert first == [("held", "lexical leg_0")]
     # the thread is spare again as soon as the leg answered
     assert legs.run(lambda: "here", lambda: threading.current_thread().name) == ("here", "lexical leg_0")
+
+
+def test_services_share_the_process_pool(service: MemoryService) -> None:
+    """With every thread of the process's pool held (by another service's recalls, here by the pool's
+    own callers), a recall runs both its legs in its own thread."""
+    _stored(service)
+    release = threading.Event()
+    taken = threading.Semaphore(0)
+
+    def holding() -> None:
+        taken.release()
+        release.wait(MEETING_SECONDS)
+
+    holders = [threading.Thread(target=LEGS.run, args=(lambda: None, holding)) for _ in range(LEG_THREADS)]
+    for holder in holders:
+        holder.start()
+    try:
+        for _ in holders:
+            assert taken.acquire(timeout=MEETING_SECONDS)
+        meeting = _meeting_on(service)
+        meeting.dense_started.set()
+        meeting.lexical_started.set()  # in one thread the legs run one after the other
+        assert len(service.recall(NS, "harbour crane", top_k=3)) == 3
+        caller = threading.current_thread().name
+        assert meeting.threads == {"dense": caller, "lexical": caller}
+    finally:
+        release.set()
+        for holder in holders:
+            holder.join()
 
 
 def test_a_leg_that_fails_gives_its_thread_back() -> None:

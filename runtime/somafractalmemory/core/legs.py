@@ -32,7 +32,7 @@ class LegsSideBySide:
 
     def run(self, here: Callable[[], A], beside: Callable[[], B]) -> tuple[A, B]:
         """``here`` on this thread while ``beside`` runs on one of the pool's (in this thread's context:
-        the actor, a budget), or after ``here`` on this thread when the pool has no thread spare. Both
+        the audit actor), or after ``here`` on this thread when the pool has no thread spare. Both
         answers once both are done; an error of either is raised here, the other leg having finished
         first, so nothing of the recall runs on after it."""
         with self._lock:
@@ -55,3 +55,7 @@ class LegsSideBySide:
         finally:
             with self._lock:
                 self._spare += 1
+
+
+# One pool for the process, whatever the number of services in it: its bound is the host's cores.
+LEGS = LegsSideBySide()

@@ -37,7 +37,7 @@ from somafractalmemory.core.importance import (
     reported,
 )
 from somafractalmemory.core.indexing import EmbeddingBeside, vector_points
-from somafractalmemory.core.legs import LegsSideBySide
+from somafractalmemory.core.legs import LEGS
 from somafractalmemory.core.models import (
     BulkResult,
     ItemResult,
@@ -210,7 +210,7 @@ class MemoryService:
         self.cache_ttl = cache_ttl_seconds
         self.clock = clock
         self._embedding = EmbeddingBeside()
-        self._legs = LegsSideBySide()
+        self._legs = LEGS
 
     # --- writes -------------------------------------------------------------------------------
 
