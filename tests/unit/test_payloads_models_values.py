@@ -3,8 +3,10 @@ messages that say where a payload is wrong, the type names, importance, stats an
 
 import math
 
+from pytest import MonkeyPatch
 from refusals import message
 
+from somafractalmemory.core import payloads
 from somafractalmemory.core.indexing import EMBED_SLICE, embed, vector_points
 from somafractalmemory.core.models import (
     DEFAULT_IMPORTANCE,
@@ -74,6 +76,56 @@ def test_payload_messages_say_where() -> None:
         + f" nests objects and arrays deeper than {MAX_PAYLOAD_DEPTH} levels"
     )
     payload = {"s": "x", "n": 1, "f": 0.5, "b": False, "z": None, "l": [], "o": {}}
+    assert check_payload(payload) is payload
+
+
+class _Text(str):
+    pass
+
+
+def test_a_good_payload_is_passed_without_the_walk_that_names_places(monkeypatch: MonkeyPatch) -> None:
+    """The quick check answers for a good payload; anything it cannot vouch for goes to the walk that
+    names the place, which alone decides (so the messages above are that walk's)."""
+    walked: list[object] = []
+    monkeypatch.setattr(payloads, "_check", lambda value, where, depth: walked.append(value))
+    deepest: object = "x"
+    for _ in range(MAX_PAYLOAD_DEPTH - 1):
+        deepest = [deepest]  # with the payload itself, 64 levels: the most allowed
+    good = {
+        "s": "café 😀",
+        "n": -(10**30),
+        "f": 0.5,
+        "b": True,
+        "z": None,
+        "l": [1, "x", [2.5, {"k": "v"}], {}],
+        "o": {"é": {}},
+        "d": deepest,
+    }
+    assert check_payload(good) is good
+    assert walked == []
+    doubtful: list[object] = [
+        {"a": "x\x00"},
+        {"x\x00": 1},
+        {"a": ["\ud800"]},
+        {"\udfff": 1},
+        {"a": {"b": math.nan}},
+        {"a": [math.inf]},
+        {"a": -math.inf},
+        {"a": (1,)},
+        {"a": {3}},
+        {1: "x"},
+        {"a": {2: "x"}},
+        {"a": _Text("x")},  # a subclass of str: the walk takes it
+        {"a": [deepest]},  # 65 levels
+        {"a": [[1, "ok"], [2, "x\x00"]]},
+    ]
+    for payload in doubtful:
+        assert check_payload(payload) is payload
+    assert walked == doubtful
+
+
+def test_a_subclass_of_a_json_type_is_still_taken() -> None:
+    payload = {"a": _Text("x")}
     assert check_payload(payload) is payload
 
 

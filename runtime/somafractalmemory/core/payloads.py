@@ -3,6 +3,7 @@ the CLI) runs, so nothing is written that a later read cannot serialise."""
 
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from somafractalmemory.core.errors import InvalidInput
@@ -62,11 +63,46 @@ def _check(value: object, where: str, depth: int) -> None:
         raise InvalidInput(f"{where} is not a JSON value: {type(value).__name__}")
 
 
+def _plain(value: Any, depth: int) -> bool:
+    """True only for a value (not text or a number) that ``_check`` passes at ``depth``, without naming
+    each place as ``_check`` does (a string a value, most of its cost). Every store checks its payload,
+    nearly always a good one; only one this answers False for is walked by ``_check``, for the message.
+    False also for what it need not decide: a subclass of a JSON type, a key that is not text."""
+    if depth > MAX_PAYLOAD_DEPTH:
+        return False
+    kind = type(value)
+    if kind is dict:
+        keys = list(value)
+        return (
+            all(type(key) is str for key in keys)
+            and _all_plain(keys, depth)
+            and _all_plain(value.values(), depth + 1)
+        )
+    return kind is list and _all_plain(value, depth + 1)
+
+
+def _all_plain(values: Iterable[Any], depth: int) -> bool:
+    """``_plain`` for each of ``values``, found at ``depth``: text and numbers checked here, without a
+    call each."""
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            if (not value.isascii() and not is_unicode(value)) or "\x00" in value:
+                return False
+        elif kind is float:
+            if not math.isfinite(value):
+                return False
+        elif not (kind is int or kind is bool or value is None) and not _plain(value, depth):
+            return False
+    return True
+
+
 def check_json_object(value: object, what: str) -> dict[str, Any]:
     """A JSON object of at most ``MAX_PAYLOAD_DEPTH`` levels holding only text and finite numbers."""
     if not isinstance(value, dict):
         raise InvalidInput(f"{what} must be a JSON object")
-    _check(value, what, 1)
+    if not _plain(value, 1):
+        _check(value, what, 1)
     return value
 
 
