@@ -3,15 +3,13 @@ filtered recall, graph queries and NDJSON export/import streams."""
 
 import tempfile
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 
 from somafractalmemory.core.audit import MAX_AUDIT_PAGE
 from somafractalmemory.core.coordinates import parse_coordinate, parse_coordinate_value
-from somafractalmemory.core.errors import InvalidInput
 from somafractalmemory.core.fusion import Ranking
 from somafractalmemory.core.importance import MemoryOrder
 from somafractalmemory.core.models import MemoryType
@@ -22,8 +20,9 @@ from somafractalmemory.http_api.audit_actor import audit_actor
 from somafractalmemory.http_api.audit_presenter import audit_resource
 from somafractalmemory.http_api.auth import require_token
 from somafractalmemory.http_api.batch_presenter import batch_resource, selection_of
+from somafractalmemory.http_api.bulk_items import bulk_answer, bulk_item
 from somafractalmemory.http_api.deps import NamespacePath, RunDep, RuntimeDep, ServiceDep
-from somafractalmemory.http_api.errors import NOT_FOUND, PROTECTED_RESPONSES, validation_message
+from somafractalmemory.http_api.errors import NOT_FOUND, PROTECTED_RESPONSES
 from somafractalmemory.http_api.json_body import StrictJSONRoute
 from somafractalmemory.http_api.params import CoordinatePath, LimitQuery, TypeQuery, coordinate_query
 from somafractalmemory.http_api.presenters import (
@@ -36,12 +35,10 @@ from somafractalmemory.http_api.queries import stored_type
 from somafractalmemory.http_api.schemas import (
     AuditResponseV1,
     BatchResponseV1,
-    BulkItemV1,
     BulkRequestV1,
     BulkResponseV1,
     ImportanceBodyV1,
     ImportResponseV1,
-    ItemOutcome,
     LinkBodyV1,
     LinkResource,
     LinksResponseV1,
@@ -225,16 +222,6 @@ async def share(
     return batch_resource(outcome, body.dry_run)
 
 
-def _bulk_item(raw: dict[str, Any]) -> NewMemory | InvalidInput:
-    try:
-        item = BulkItemV1.model_validate(raw)
-        return NewMemory(parse_coordinate_value(item.coord), item.payload, stored_type(item.type))
-    except ValidationError as error:
-        return InvalidInput(validation_message(error.errors()))
-    except InvalidInput as error:
-        return error
-
-
 @router.post("/bulk", response_model=BulkResponseV1)
 async def bulk_store(
     namespace: NamespacePath, body: BulkRequestV1, service: ServiceDep, run: RunDep
@@ -242,17 +229,11 @@ async def bulk_store(
     """Valid items are stored together in one write; each invalid one is reported by its index.
     At most SOMA_MAX_BULK_ITEMS items (10,000 by default): beyond it 400, and nothing is stored."""
 
-    def store_items() -> BulkResponseV1:
-        result = service.store_many(namespace, [_bulk_item(raw) for raw in body.items])
-        outcomes = [
-            ItemOutcome(
-                index=i.index, ok=i.ok, coord=list(i.coordinate) if i.coordinate else None, error=i.error
-            )
-            for i in result.items
-        ]
-        return BulkResponseV1(stored=result.stored, failed=len(outcomes) - result.stored, results=outcomes)
+    def store_items() -> Response:
+        result = service.store_many(namespace, [bulk_item(raw) for raw in body.items])
+        return Response(bulk_answer(result), media_type="application/json")
 
-    return await run.heavy_json(store_items)
+    return await run.heavy(store_items)
 
 
 @router.post("/recall")
