@@ -21,7 +21,7 @@ from somafractalmemory.http_api.errors import validation_message
 from somafractalmemory.http_api.queries import stored_type
 from somafractalmemory.http_api.schemas import BulkItemV1
 
-DEFAULT_TYPE = "episodic"  # BulkItemV1's default
+DEFAULT_TYPE: str = BulkItemV1.model_fields["type"].default
 # The integers a coordinate takes as they are here: pydantic's strict float takes these (and refuses
 # some far larger ones, which the model is left to word).
 PLAIN_INTEGER = 2**53
